@@ -1,0 +1,32 @@
+# The two commands a newcomer needs:  `make run`  and  `make test`.
+# Both create .venv/ from pyproject.toml on first use (about 75 s), then reuse it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the main job end to end on the embedded DuckDB warehouse
+run: $(STAMP)
+	$(BIN)/homewatch run
+
+## test: the whole test suite (builds a tiny seeded warehouse once per session)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: the benchmark scripts under bench/ (slow; results go to bench/RESULTS.md)
+bench: $(STAMP)
+	$(BIN)/python bench/bench_simulate.py
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) warehouse/data reports artifacts

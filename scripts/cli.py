@@ -1,0 +1,263 @@
+"""`homewatch`: one entry point; each subcommand is a thin wrapper over library code."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from simulator.config import ConfigError
+from warehouse.connection import REPO_ROOT, WarehouseError, resolve_db_path
+
+DEMO_HOUSEHOLDS, DEMO_DAYS = 30, 90  # `homewatch run`: a demo sized to finish in minutes
+
+
+def reports_dir() -> Path:
+    """Where reports and plots go: $HOMEWATCH_REPORTS_DIR, else reports/ in the repo."""
+    return Path(os.environ.get("HOMEWATCH_REPORTS_DIR") or REPO_ROOT / "reports")
+
+
+def _say(step: str, message: str) -> None:
+    print(f"[{step}] {message}", file=sys.stderr, flush=True)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-01-01") from None
+
+
+def _datetime(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date/time like 2025-01-05 or 2025-01-05T06:00") from None
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    source, sep, target = text.partition("=")
+    if not sep or not source or not target:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SOURCE=SENSOR, e.g. temp_c=temperature")
+    return source, target
+
+
+# --- simulate ---------------------------------------------------------------------------------
+
+
+def cmd_simulate(args) -> int:
+    from simulator.config import SimConfig
+    from warehouse.land import land_simulation
+
+    started = time.perf_counter()
+    if args.append:
+        result = land_simulation(db=args.db, append_days=args.days, progress=lambda m: _say("simulate", m))
+    else:
+        config = SimConfig(args.households, args.days, args.start, args.step_minutes, args.seed)
+        result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
+    _say("simulate", f"{result.message} in {time.perf_counter() - started:.1f} s")
+    print(f"warehouse: {resolve_db_path(args.db)}")
+    return 0
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+def cmd_ingest(args) -> int:
+    from warehouse.ingest import ingest_files
+
+    results = ingest_files(
+        args.files,
+        db=args.db,
+        household=args.household,
+        column_map=dict(args.map or []),
+        timestamp_column=args.timestamp_column,
+        timestamp_format=args.timestamp_format,
+        delimiter=args.delimiter,
+        progress=lambda m: _say("ingest", m),
+    )
+    for r in results:
+        if r.skipped:
+            print(f"{r.path}: already ingested (same content); nothing added")
+            continue
+        line = (f"{r.path}: {r.rows_loaded:,} readings loaded ({r.layout} layout; households: "
+                f"{', '.join(r.households)}; sensors: {', '.join(r.sensors)}) as batch {r.batch_id}")
+        if r.rows_quarantined:
+            line += (f"; {r.rows_quarantined:,} rows quarantined, see: select * from raw.quarantine "
+                     f"where batch_id = '{r.batch_id}'")
+        print(line)
+    return 0
+
+
+# --- plot -------------------------------------------------------------------------------------
+
+
+def cmd_plot(args) -> int:
+    from simulator.plot import load_household, plot_household
+    from warehouse.connection import reader
+
+    with reader(args.db) as con:
+        readings, events = load_household(con, args.household, args.start, args.days)
+    out = args.out or reports_dir() / "plots" / f"{args.household}.png"
+    path = plot_household(readings, events, args.household, out)
+    print(f"wrote {path}")
+    return 0
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def warehouse_summary(db) -> str:
+    from warehouse.connection import reader
+
+    with reader(db) as con:
+        lines = [f"warehouse: {resolve_db_path(db)}"]
+        for table in ("readings", "households", "injected_events", "quarantine", "batches"):
+            n = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            lines.append(f"  raw.{table:<16} {n:>12,} rows")
+        span = con.execute("select min(reading_at), max(reading_at), count(distinct sensor) from raw.readings").fetchone()
+        if span[0] is not None:
+            lines.append(f"  readings from {span[0]} to {span[1]} (UTC), {span[2]} sensors")
+        for row in con.execute(
+            "select kind, event_type, count(*) from raw.injected_events group by all order by 1, 2"
+        ).fetchall():
+            lines.append(f"  ground truth {row[0]:<8} {row[1]:<16} {row[2]:>7,}")
+    return "\n".join(lines)
+
+
+def cmd_status(args) -> int:
+    print(warehouse_summary(args.db))
+    return 0
+
+
+# --- query ------------------------------------------------------------------------------------
+
+
+def cmd_query(args) -> int:
+    from warehouse.connection import reader
+
+    import duckdb
+
+    with reader(args.db) as con:
+        try:
+            relation = con.sql(args.sql)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"the query failed: {exc}") from None
+        if relation is None:
+            raise WarehouseError("query returned no result set; `homewatch query` is for SELECT statements")
+        if args.csv:
+            relation.df().to_csv(sys.stdout, index=False)
+        else:
+            relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def cmd_run(args) -> int:
+    """The main job. For now: simulate and land a demo dataset, plot a household, summarise."""
+    from simulator.config import SimConfig
+    from simulator.plot import load_household, plot_household
+    from warehouse.connection import reader
+    from warehouse.land import land_simulation
+
+    started = time.perf_counter()
+    config = SimConfig(args.households, args.days, seed=args.seed)
+    result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
+    _say("simulate", result.message)
+    household = config.household_id(0)
+    with reader(args.db) as con:
+        readings, events = load_household(con, household, None, 7)
+    plot = plot_household(readings, events, household, reports_dir() / "plots" / f"{household}.png")
+    _say("plot", f"wrote {plot}")
+    print(warehouse_summary(args.db))
+    print(textwrap.dedent(f"""
+        done in {time.perf_counter() - started:.1f} s. Try:
+          .venv/bin/homewatch status
+          .venv/bin/homewatch plot --household H0002 --days 3
+          .venv/bin/homewatch query "select household_id, event_type, start_at, end_at from raw.injected_events where kind = 'anomaly' order by start_at limit 10"
+        """).rstrip())
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="warehouse file (default: $HOMEWATCH_DB, else warehouse/data/homewatch.duckdb)")
+
+
+def _sub(subs, name: str, func, help_text: str, example: str) -> argparse.ArgumentParser:
+    p = subs.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    _add_db(p)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homewatch", description="Find and name anomalies in smart-home sensor data.")
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _sub(subs, "run", cmd_run, "Run the main job end to end on a demo dataset.", "homewatch run --households 10 --days 30")
+    p.add_argument("--households", type=int, default=DEMO_HOUSEHOLDS, help=f"demo households (default {DEMO_HOUSEHOLDS})")
+    p.add_argument("--days", type=int, default=DEMO_DAYS, help=f"demo days (default {DEMO_DAYS})")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
+
+    p = _sub(subs, "simulate", cmd_simulate, "Simulate homes with labelled anomalies and land them in raw.*.",
+             "homewatch simulate --households 100 --days 180 --seed 42   # then: homewatch simulate --append --days 1")
+    p.add_argument("--households", type=int, default=100, help="number of households (default 100)")
+    p.add_argument("--days", type=int, default=180, help="days to simulate, or to add with --append (default 180)")
+    p.add_argument("--start", type=_date, default=dt.date(2025, 1, 1), help="first day, UTC (default 2025-01-01)")
+    p.add_argument("--step-minutes", type=int, default=5, help="minutes between readings (default 5)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_true", help="continue the warehouse's simulation by --days more days")
+    mode.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
+
+    p = _sub(subs, "ingest", cmd_ingest, "Load real readings from CSV or Parquet files (long or wide layout).",
+             "homewatch ingest exports/*.csv --household flat_3 --map temp_c=temperature")
+    p.add_argument("files", nargs="+", help="CSV or Parquet files")
+    p.add_argument("--household", help="household name when a file has no household column (default: file name)")
+    p.add_argument("--map", type=_mapping, action="append", metavar="SOURCE=SENSOR",
+                   help="rename a column (wide) or sensor (long); repeatable")
+    p.add_argument("--timestamp-column", help="name of the timestamp column (default: detected)")
+    p.add_argument("--timestamp-format", help="strptime format, e.g. '%%d.%%m.%%Y %%H:%%M' (default: ISO, detected)")
+    p.add_argument("--delimiter", help="CSV delimiter (default: detected; comma, semicolon or tab)")
+
+    p = _sub(subs, "plot", cmd_plot, "Plot one household's sensors with ground-truth anomalies shaded (PNG).",
+             "homewatch plot --household H0001 --start 2025-01-05 --days 7 --out h1.png")
+    p.add_argument("--household", required=True, help="household id, e.g. H0001")
+    p.add_argument("--start", type=_datetime, help="window start, UTC (default: the last --days of data)")
+    p.add_argument("--days", type=float, default=7.0, help="window length in days (default 7)")
+    p.add_argument("--out", type=Path, help="PNG path (default reports/plots/<household>.png, or under $HOMEWATCH_REPORTS_DIR)")
+
+    p = _sub(subs, "query", cmd_query, "Run a read-only SQL query on the warehouse and print the result.",
+             "homewatch query \"select event_type, count(*) from raw.injected_events group by 1\"")
+    p.add_argument("sql", help="a SELECT statement")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.add_argument("--max-rows", type=int, default=40, help="rows to show in a table (default 40)")
+
+    _sub(subs, "status", cmd_status, "Summarise what the warehouse holds.", "homewatch status --db /tmp/w.duckdb")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (WarehouseError, ConfigError) as exc:
+        print(f"homewatch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"homewatch {args.command}: interrupted; the warehouse keeps its last committed state", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

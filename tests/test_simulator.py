@@ -1,0 +1,252 @@
+"""The simulator: determinism, prefix stability, normal patterns, injected events."""
+from __future__ import annotations
+
+import dataclasses
+
+import duckdb
+import numpy as np
+import pytest
+
+from simulator.config import ANOMALY_TYPES, EVENT_SPECS, FAULT_TYPES, NORMAL_TYPES, SimConfig
+from simulator.events import preferred_shower_hour
+from simulator.generate import _apply_faults, simulate_household, step_labels
+from simulator.routine import paint
+from simulator.signals import pulses
+from tests.conftest import SAMPLE, TINY, checksum
+from warehouse.land import land_simulation
+
+
+def _mask_around(sim, n, spd, kinds=("anomaly", "fault"), types=()):
+    """Steps within half a day of any event of the given kinds or types."""
+    bad = np.zeros(n, dtype=bool)
+    for ev in sim.events:
+        if ev["kind"] in kinds or ev["event_type"] in types:
+            bad[max(ev["s"] - spd // 2, 0) : ev["e"] + spd // 2] = True
+    return bad
+
+
+def test_same_parameters_give_identical_warehouses(tiny_db, tmp_path):
+    again = tmp_path / "again.duckdb"
+    land_simulation(TINY, db=again)
+    assert checksum(again) == checksum(tiny_db)
+    other = tmp_path / "other.duckdb"
+    land_simulation(dataclasses.replace(TINY, seed=TINY.seed + 1), db=other)
+    assert checksum(other)[0] != checksum(tiny_db)[0]
+
+
+def test_append_equals_simulating_the_longer_period_at_once(tmp_path):
+    short, once = tmp_path / "short.duckdb", tmp_path / "once.duckdb"
+    config = SimConfig(households=3, days=9, seed=5)
+    land_simulation(dataclasses.replace(config, days=5), db=short)
+    result = land_simulation(db=short, append_days=4)
+    assert (result.first_day, result.days) == (5, 9)
+    land_simulation(config, db=once)
+    assert checksum(short) == checksum(once)
+
+
+def test_append_continues_cleanly(tmp_path):
+    db = tmp_path / "w.duckdb"
+    land_simulation(SimConfig(households=2, days=3, seed=3), db=db)
+    land_simulation(db=db, append_days=1)
+    con = duckdb.connect(str(db), read_only=True)
+    dupes = con.execute(
+        "select count(*) from (select household_id, sensor, reading_at from raw.readings group by all having count(*) > 1)"
+    ).fetchone()[0]
+    per_batch = con.execute(
+        "select batch_id, min(reading_at), max(reading_at), count(distinct household_id) from raw.readings "
+        "group by 1 order by 2"
+    ).fetchall()
+    days = con.execute("select days from raw.simulations").fetchone()[0]
+    con.close()
+    assert dupes == 0
+    assert days == 4
+    (first, _, first_end, hh1), (second, second_start, _, hh2) = per_batch
+    assert (second_start - first_end).total_seconds() == 300  # the next 5-minute step, no gap, no overlap
+    assert hh1 == hh2 == 2 and first != second
+
+
+def test_readings_are_long_format_with_dropouts_missing_not_zero(tiny_db):
+    con = duckdb.connect(str(tiny_db), read_only=True)
+    total_steps = TINY.n_steps * TINY.households
+    per_sensor = dict(con.execute("select sensor, count(*) from raw.readings group by 1").fetchall())
+    in_hub_dropouts = con.execute(
+        "select count(*) from raw.readings r join raw.injected_events e on r.household_id = e.household_id "
+        "and r.reading_at >= e.start_at and r.reading_at < e.end_at "
+        "where e.event_type = 'dropout' and (e.sensor is null or e.sensor = r.sensor)"
+    ).fetchone()[0]
+    n_dropouts = con.execute("select count(*) from raw.injected_events where event_type = 'dropout'").fetchone()[0]
+    con.close()
+    assert set(per_sensor) == {"temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm"}
+    assert all(0.97 * total_steps < n < total_steps for n in per_sensor.values())
+    assert n_dropouts > 0 and in_hub_dropouts == 0
+
+
+def test_every_anomaly_class_fault_and_hard_negative_is_recorded(sample_sims):
+    events = [ev for sim in sample_sims for ev in sim.events]
+    types = {ev["event_type"] for ev in events}
+    assert set(ANOMALY_TYPES) | set(FAULT_TYPES) | set(NORMAL_TYPES) <= types
+    assert {ev["anomaly_class"] for ev in events if ev["kind"] == "anomaly"} == {1, 2, 3, 4, 5}
+    for ev in events:
+        spec = EVENT_SPECS.get(ev["event_type"])
+        assert ev["kind"] == (spec.kind if spec else "normal")
+        assert ev["e"] > ev["s"] and ev["description"]
+
+
+def test_ground_truth_lands_as_events(tiny_db):
+    con = duckdb.connect(str(tiny_db), read_only=True)
+    rows = con.execute(
+        "select kind, anomaly_class, count(*), bool_and(end_at > start_at), bool_and(description <> '') "
+        "from raw.injected_events group by all"
+    ).fetchall()
+    con.close()
+    kinds = {r[0] for r in rows}
+    assert kinds == {"anomaly", "fault", "normal"}
+    assert all(r[3] and r[4] for r in rows)
+    assert all(r[1] == 0 for r in rows if r[0] != "anomaly")
+
+
+def _steps(sim, ev, n):
+    return slice(ev["s"], min(ev["e"], n))
+
+
+def test_injected_anomalies_change_the_signals(sample_sims):
+    n = SAMPLE.n_steps
+    seen = set()
+    for sim in sample_sims:
+        v, p = sim.values, sim.profile
+        faulty = _mask_around(sim, n, 0, kinds=("fault",))
+        for ev in sim.events:
+            if ev["kind"] != "anomaly" or ev["e"] > n:
+                continue
+            window = _steps(sim, ev, n)
+            clean = ~faulty[window]
+            if not clean.any():
+                continue
+            kind = ev["event_type"]
+            if kind == "heating_failure" and ev["e"] - ev["s"] >= 72:  # 6 h: the room has had time to cool
+                end = slice(ev["e"] - 6, ev["e"])
+                assert np.median(v["temperature"][end]) < p.setpoint_day - 0.6 * ev["intensity"]
+            elif kind == "fridge_failure":
+                assert np.all(v["fridge_power"][window][clean] <= 3.0)
+            elif kind == "fire":
+                assert np.all(v["fire_alarm"][window] == 1.0)
+                assert v["temperature"][window].max() > np.median(v["temperature"][ev["s"] - 12 : ev["s"]]) + 3
+            elif kind == "door_at_night":
+                assert np.all(v["door"][window] == 1.0)
+            elif kind in ("humidity_leak", "humidity_steam") and ev["e"] - ev["s"] >= 12:
+                assert v["humidity"][window][clean].max() >= 75.0
+            else:
+                continue
+            seen.add(kind)
+    assert seen == {"heating_failure", "fridge_failure", "fire", "door_at_night", "humidity_leak", "humidity_steam"}
+
+
+def test_each_fault_kind_corrupts_its_sensor_as_described():
+    n = 20
+    values = {s: np.full(n, 10.0) for s in ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm")}
+    values["temperature"] = np.arange(n, dtype=float)
+    z = np.random.default_rng(0).standard_normal(n)
+    fault = lambda kind, sensor, s, e, intensity=None: {  # noqa: E731
+        "kind": "fault", "event_type": kind, "sensor": sensor, "s": s, "e": e, "intensity": intensity}
+    valid = _apply_faults(values, [
+        fault("stuck", "temperature", 2, 6),
+        fault("spike", "fridge_power", 3, 4, 900.0),
+        fault("noise_burst", "humidity", 10, 15, 10.0),
+        fault("drift", "fridge_power", 10, 20, 5.0),
+        fault("dropout", None, 16, 18),
+        fault("dropout", "door", 0, 2),
+    ], z, n)
+    assert values["temperature"][2:6].tolist() == [2.0] * 4 and values["temperature"][6] == 6.0
+    assert values["fridge_power"][3] == 910.0 and values["fridge_power"][2] == 10.0
+    assert np.std(values["humidity"][10:15]) > 3.0 and np.all(values["humidity"][:10] == 10.0)
+    assert values["fridge_power"][19] == pytest.approx(14.5) and values["fridge_power"][10] == 10.0
+    assert not any(valid[s][16:18].any() for s in valid) and all(valid[s][15] for s in valid)
+    assert valid["door"][:2].tolist() == [False, False] and valid["motion"][:2].all()
+
+
+def test_sensor_faults_in_simulated_homes(sample_sims):
+    n = SAMPLE.n_steps
+    seen = set()
+    for sim in sample_sims:
+        for ev in sim.events:
+            if ev["kind"] != "fault" or ev["e"] > n:
+                continue
+            window, sensor, kind = _steps(sim, ev, n), ev["sensor"], ev["event_type"]
+            if kind == "dropout":
+                sensors = [sensor] if sensor else list(sim.valid)
+                assert not any(sim.valid[s][window].any() for s in sensors)
+            elif kind == "stuck":
+                assert np.ptp(sim.values[sensor][window]) == 0.0
+            elif kind == "spike":
+                assert abs(sim.values[sensor][ev["s"]] - sim.values[sensor][ev["s"] - 1]) > 5.0
+            seen.add(kind)
+    assert {"dropout", "stuck", "spike", "noise_burst"} <= seen
+
+
+def test_humidity_peaks_at_each_households_shower_time(sample_sims):
+    spd = SAMPLE.steps_per_day
+    weekday = np.array([(SAMPLE.start.weekday() + d) % 7 < 5 for d in range(SAMPLE.days)])
+    for sim in sample_sims:
+        bad = _mask_around(sim, SAMPLE.n_steps, spd, types=("late_shower",)).reshape(-1, spd).any(axis=1)
+        peak_hour = sim.values["humidity"].reshape(-1, spd).argmax(axis=1) * SAMPLE.step_minutes / 60
+        gap = np.abs(peak_hour - preferred_shower_hour(sim.profile))
+        near = np.minimum(gap, 24 - gap)[weekday & ~bad] < 1.5
+        assert near.size >= 10 and near.mean() >= 0.7, sim.household_id
+
+
+def test_temperature_follows_the_set_point_and_night_setback(sample_sims):
+    spd = SAMPLE.steps_per_day
+    hours = np.arange(spd) * SAMPLE.step_minutes / 60
+    evening, night = (hours >= 19.5) & (hours < 21), (hours >= 3) & (hours < 4)
+    january = np.arange(SAMPLE.days) < 28
+    for sim in sample_sims:
+        p = sim.profile
+        bad = _mask_around(sim, SAMPLE.n_steps, spd).reshape(-1, spd).any(axis=1)
+        temp = sim.values["temperature"].reshape(-1, spd)[january & ~bad]
+        assert abs(np.median(temp[:, evening]) - p.setpoint_day) < 1.0, sim.household_id
+        assert abs(np.median(temp[:, night]) - (p.setpoint_day - p.night_setback)) < 1.0, sim.household_id
+
+
+def test_seasons_show_over_a_year():
+    config = SimConfig(households=1, days=365, seed=3)
+    sim = simulate_household(config, 0)
+    month = (np.arange(config.n_steps) // config.steps_per_day) // 30.5
+    jan, jul = month == 0, month == 6
+    for sensor in ("temperature", "humidity"):
+        assert np.median(sim.values[sensor][jul]) > np.median(sim.values[sensor][jan]) + 2, sensor
+    # A warm kitchen makes the compressor run longer: mean power (duty) rises in summer.
+    assert sim.values["fridge_power"][jul].mean() > sim.values["fridge_power"][jan].mean() * 1.05
+    airing_months = {ev["s"] // config.steps_per_day // 30.5 for ev in sim.events if ev["event_type"] == "airing"}
+    assert airing_months and 6 not in airing_months  # windows are aired to cool rooms only in cold months
+
+
+def test_households_differ(sample_sims):
+    habits = {(sim.profile.setpoint_day, sim.profile.wake_weekday, sim.profile.shower_peak) for sim in sample_sims}
+    assert len(habits) == len(sample_sims)
+
+
+def test_step_labels_take_the_highest_class_where_anomalies_overlap():
+    events = [
+        {"kind": "anomaly", "anomaly_class": 1, "s": 0, "e": 10},
+        {"kind": "anomaly", "anomaly_class": 5, "s": 4, "e": 6},
+        {"kind": "anomaly", "anomaly_class": 3, "s": 5, "e": 8},
+        {"kind": "fault", "anomaly_class": 0, "s": 0, "e": 12},
+    ]
+    assert step_labels(12, events).tolist() == [1, 1, 1, 1, 5, 5, 3, 3, 1, 1, 0, 0]
+
+
+def test_paint_and_pulses():
+    assert paint(6, [1, 3], [2, 9]).tolist() == [False, True, False, True, True, True]
+    p = pulses(10, [2], [4], [10.0], 0.01, 1.0)
+    assert p[:2].tolist() == [0.0, 0.0]
+    assert p[2] == pytest.approx(10.0) and p[3] == pytest.approx(10.0)
+    assert 0 < p[5] < p[4] < 10.0  # decays after the pulse ends
+
+
+def test_bad_parameters_are_rejected_with_a_reason():
+    from simulator.config import ConfigError
+
+    with pytest.raises(ConfigError, match="step_minutes must divide a day"):
+        SimConfig(step_minutes=7)
+    with pytest.raises(ConfigError, match="households must be at least 1"):
+        SimConfig(households=0)

@@ -1,0 +1,132 @@
+"""The raw schema: versioned, idempotent DDL.
+
+Each migration runs once, in its own transaction, and is recorded in
+`raw.schema_migrations`. Never edit a migration that has shipped: add a new one.
+Table and column names here are a public contract (see docs/warehouse.md).
+"""
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.connection import transaction
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "raw landing tables",
+        [
+            """
+            create table raw.readings (
+                household_id varchar   not null,
+                sensor       varchar   not null,
+                reading_at   timestamp not null,  -- UTC
+                value        double    not null,
+                batch_id     varchar   not null,
+                ingested_at  timestamp not null   -- UTC
+            )""",
+            """
+            create table raw.households (
+                household_id varchar primary key,
+                source       varchar   not null,  -- 'simulator' or 'file'
+                timezone     varchar   not null,
+                profile      json,                -- simulator parameters; null for files
+                batch_id     varchar   not null,
+                created_at   timestamp not null
+            )""",
+            """
+            create table raw.injected_events (
+                event_id      varchar primary key,
+                household_id  varchar   not null,
+                kind          varchar   not null,  -- 'anomaly', 'fault' or 'normal'
+                anomaly_class integer   not null,  -- 1-5 for anomalies, 0 otherwise
+                event_type    varchar   not null,  -- e.g. 'heating_failure', 'stuck', 'late_shower'
+                sensor        varchar,             -- main sensor affected; null = all sensors
+                start_at      timestamp not null,  -- UTC, inclusive
+                end_at        timestamp not null,  -- UTC, exclusive
+                intensity     double,
+                description   varchar   not null,
+                batch_id      varchar   not null
+            )""",
+            """
+            create table raw.quarantine (
+                batch_id       varchar   not null,
+                source_file    varchar   not null,
+                line_number    bigint,             -- 1-based line in the file (row for Parquet)
+                household_id   varchar,
+                raw_record     varchar   not null,
+                reason         varchar   not null,
+                quarantined_at timestamp not null
+            )""",
+            """
+            create table raw.batches (
+                batch_id         varchar primary key,
+                source           varchar   not null,  -- 'simulator' or 'file'
+                source_ref       varchar   not null,  -- file path or simulation parameters
+                content_hash     varchar,             -- sha256 of the file, for idempotent ingest
+                rows_loaded      bigint    not null,
+                rows_quarantined bigint    not null,
+                households       integer   not null,
+                min_reading_at   timestamp,
+                max_reading_at   timestamp,
+                started_at       timestamp not null,
+                finished_at      timestamp not null,
+                status           varchar   not null,
+                details          json
+            )""",
+            """
+            create table raw.simulations (
+                simulation_id     varchar primary key,
+                seed              bigint    not null,
+                households        integer   not null,
+                start_at          timestamp not null,
+                step_seconds      integer   not null,
+                days              integer   not null,  -- days landed so far
+                generator_version varchar   not null,
+                created_at        timestamp not null,
+                updated_at        timestamp not null
+            )""",
+        ],
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied to this database (0 for a new one)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("select coalesce(max(version), 0) from raw.schema_migrations").fetchone()[0]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every pending migration; safe to call on every connection. Returns the version."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        from warehouse.connection import WarehouseError
+
+        raise WarehouseError(
+            f"the warehouse schema is version {version}, newer than this code ({SCHEMA_VERSION}); "
+            "upgrade HomeWatch before writing to it"
+        )
+    for number, description, statements in MIGRATIONS:
+        if number <= version:
+            continue
+        with transaction(con):
+            con.execute("create schema if not exists raw")
+            con.execute(
+                "create table if not exists raw.schema_migrations ("
+                "version integer primary key, description varchar not null, "
+                "applied_at timestamp not null)"
+            )
+            for statement in statements:
+                con.execute(statement)
+            con.execute(
+                "insert into raw.schema_migrations values (?, ?, now()::timestamp)",
+                [number, description],
+            )
+    return SCHEMA_VERSION
