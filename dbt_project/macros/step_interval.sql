@@ -1,0 +1,4 @@
+{#- The grid step as a SQL interval literal. -#}
+{% macro step_interval() -%}
+    interval '{{ var("step_minutes") }} minutes'
+{%- endmacro %}

@@ -1,0 +1,29 @@
+{{ config(materialized='incremental', incremental_strategy='append', unique_key='batch_id') }}
+-- The ledger of batches taken in by a completed build: built last (it depends on the final
+-- models), so a build that fails part-way marks nothing and the next one redoes the work.
+-- depends_on: {{ ref('fct_anomaly_events') }}
+-- depends_on: {{ ref('fct_ml_features') }}
+
+with
+
+window_batches as (
+
+    select * from {{ ref('int_build_window') }}
+
+),
+
+recorded as (
+
+    select
+        batch_id,
+        min_reading_at,
+        max_reading_at,
+        now()::timestamp as processed_at
+    from window_batches
+    {% if is_incremental() %}
+    where batch_id not in (select batch_id from {{ this }})
+    {% endif %}
+
+)
+
+select * from recorded

@@ -1,0 +1,97 @@
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- Rolling features per household, sensor and step, for any sensor: means, spreads and
+-- extremes over 1 h, 3 h and 24 h; step-to-step changes and lags; a rolling robust centre
+-- (median, MAD over 3 h); how long a binary sensor has kept its state.
+
+{%- set part = "partition by household_id, sensor order by step_at" %}
+{%- set stuck_steps = steps(var('stuck_minutes')) | int %}
+
+with
+
+grid as (
+
+    select * from {{ ref('int_readings_gridded') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
+    {% endif %}
+
+),
+
+steps_compared as (
+
+    select
+        *,
+        value - lag(value) over ({{ part }}) as delta_1,
+        lag(value) over ({{ part }}) as lag_1,
+        lead(value) over ({{ part }}) as lead_1,
+        lag(value, {{ steps(60) }}) over ({{ part }}) as lag_1h,
+        case when value is distinct from lag(value) over ({{ part }}) then step_at end as changed_at
+    from grid
+
+),
+
+rolled as (
+
+    select
+        *,
+        avg(value) over w_1h as mean_1h,
+        stddev_samp(value) over w_1h as std_1h,
+        min(value) over w_1h as min_1h,
+        max(value) over w_1h as max_1h,
+        avg(value) over w_3h as mean_3h,
+        stddev_samp(value) over w_3h as std_3h,
+        min(value) over w_3h as min_3h,
+        max(value) over w_3h as max_3h,
+        avg(value) over w_24h as mean_24h,
+        stddev_samp(value) over w_24h as std_24h,
+        median(case when sensor_kind = 'continuous' then value end) over w_3h as median_3h,
+        mad(case when sensor_kind = 'continuous' then value end) over w_3h as mad_3h,
+        stddev_samp(delta_1) over w_1h as delta_std_1h,
+        stddev_samp(delta_1) over w_24h as delta_std_24h,
+        max(value) over w_stuck - min(value) over w_stuck as stuck_range,
+        count(value) over w_stuck as stuck_count,
+        max(changed_at) over w_history as last_change_at
+    from steps_compared
+    window
+        w_1h as ({{ part }} range between interval '{{ 60 - var("step_minutes") }} minutes' preceding and current row),
+        w_3h as ({{ part }} range between interval '{{ 180 - var("step_minutes") }} minutes' preceding and current row),
+        w_24h as ({{ part }} range between interval '{{ 1440 - var("step_minutes") }} minutes' preceding and current row),
+        w_stuck as ({{ part }} rows between {{ stuck_steps - 1 }} preceding and current row),
+        w_history as ({{ part }} rows between unbounded preceding and current row)
+
+),
+
+features as (
+
+    select
+        household_id,
+        sensor,
+        sensor_kind,
+        step_at,
+        value,
+        observed_value,
+        is_missing,
+        is_filled,
+        minutes_since_reading,
+        delta_1,
+        lag_1,
+        lead_1,
+        lag_1h,
+        mean_1h, std_1h, min_1h, max_1h,
+        mean_3h, std_3h, min_3h, max_3h,
+        mean_24h, std_24h,
+        median_3h, mad_3h,
+        delta_std_1h, delta_std_24h,
+        stuck_range, stuck_count,
+        lag(mean_3h, {{ steps(180) }}) over ({{ part }}) as mean_3h_before,
+        -- capped at the context window, which is all an incremental build can see
+        least(coalesce(date_diff('minute', last_change_at, step_at), {{ var('context_hours') }} * 60),
+              {{ var('context_hours') }} * 60) as minutes_since_change
+    from rolled
+
+)
+
+select * from features
+{% if is_incremental() %}
+where step_at >= {{ recompute_from() }}
+{% endif %}

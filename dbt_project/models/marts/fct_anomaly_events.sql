@@ -1,0 +1,148 @@
+-- One row per anomaly event: runs of flagged steps of one household and rule, merged when
+-- less than event_bridge_minutes apart, so one incident raises one alert, not one per step.
+-- Domain rules give events with an anomaly class (1-5); the generic rules give sensor
+-- anomalies and sensor-health events. A generic anomaly event that overlaps a domain event
+-- on the same sensor says the same thing and is dropped.
+
+{%- set bridge = var('event_bridge_minutes') %}
+
+with
+
+rules as (
+
+    select * from {{ ref('int_household_rules_flagged') }}
+    where rule_class > 0
+
+),
+
+flags as (
+
+    select * from {{ ref('int_sensor_steps_flagged') }}
+    where anomaly_score > 0 or health_score > 0
+
+),
+
+{%- set domain = [
+    ('heating_failure', 1, "['temperature']", 'temperature', 'temperature_expected'),
+    ('humidity_anomaly', 2, "['humidity']", 'humidity', 'humidity_expected'),
+    ('fridge_failure', 3, "['fridge_power']", 'fridge_power', 'fridge_power_expected_mean'),
+    ('door_at_night', 4, "['door', 'motion']", 'door', 'motion_expected_mean'),
+    ('fire', 5, "['fire_alarm', 'temperature', 'humidity']", 'fire_alarm', '0.0'),
+] %}
+
+domain_steps as (
+
+    {%- for rule, cls, sensors, observed, expected in domain %}
+    select
+        household_id, step_at, 'anomaly' as event_kind, '{{ rule }}' as rule_name, {{ cls }} as anomaly_class,
+        '{{ sensors.split("'")[1] }}' as sensor, {{ sensors }} as sensors,
+        {{ rule }}_severity as severity, {{ observed }} as observed_value, {{ expected }} as expected_value
+    from rules
+    where is_{{ rule }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+
+),
+
+{%- set generic = [
+    ('point', 'sensor_anomaly'), ('contextual', 'sensor_anomaly'), ('collective', 'sensor_anomaly'),
+    ('level_shift', 'sensor_anomaly'), ('stuck', 'sensor_health'), ('dropout', 'sensor_health'),
+    ('spike', 'sensor_health'), ('noise', 'sensor_health'), ('drift', 'sensor_health'),
+] %}
+
+generic_steps as (
+
+    {%- for flag, kind in generic %}
+    select
+        household_id, step_at, '{{ kind }}' as event_kind, '{{ flag }}' as rule_name, 0 as anomaly_class,
+        sensor, [sensor] as sensors,
+        {{ flag }}_severity as severity, value as observed_value, expected_value
+    from flags
+    where {{ flag }}_severity > 0
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+
+),
+
+all_steps as (
+
+    select * from domain_steps
+    union all
+    select * from generic_steps
+
+),
+
+runs_started as (
+
+    select
+        *,
+        case
+            when lag(step_at) over run_order is null
+              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
+            else 0
+        end as is_run_start
+    from all_steps
+    window run_order as (partition by household_id, rule_name, sensor order by step_at)
+
+),
+
+runs_numbered as (
+
+    select
+        *,
+        sum(is_run_start) over (partition by household_id, rule_name, sensor order by step_at
+                                rows between unbounded preceding and current row) as run_number
+    from runs_started
+
+),
+
+events as (
+
+    select
+        household_id,
+        event_kind,
+        rule_name,
+        anomaly_class,
+        sensor,
+        any_value(sensors) as sensors,
+        min(step_at) as start_at,
+        max(step_at) + {{ step_interval() }} as end_at,
+        count(*) as n_flagged_steps,
+        max(severity) as peak_severity,
+        arg_max(observed_value, severity) as observed_value,
+        arg_max(expected_value, severity) as expected_value,
+        arg_max(step_at, severity) as peak_at
+    from runs_numbered
+    group by household_id, event_kind, rule_name, anomaly_class, sensor, run_number
+
+),
+
+duplicates_suppressed as (
+
+    select events.*
+    from events
+    where not (
+        events.event_kind = 'sensor_anomaly'
+        and exists (
+            select 1 from events as domain_events
+            where domain_events.event_kind = 'anomaly'
+              and domain_events.household_id = events.household_id
+              and list_contains(domain_events.sensors, events.sensor)
+              and domain_events.start_at < events.end_at
+              and events.start_at < domain_events.end_at
+        )
+    )
+
+),
+
+final as (
+
+    select
+        md5(household_id || '|' || rule_name || '|' || sensor || '|' || start_at::varchar) as event_id,
+        *,
+        date_diff('minute', start_at, end_at) as duration_minutes
+    from duplicates_suppressed
+
+)
+
+select * from final

@@ -1,0 +1,75 @@
+{{ config(materialized='incremental', incremental_strategy='replace_window', on_schema_change='fail') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- The classifier's input: one row per household per step with a fixed column order
+-- (documented in _marts__models.yml; the model's metadata records it). Continuous sensors
+-- are normalised by the household's own hour-of-day baseline, (x - expected) / spread, so
+-- homes with different set-points look alike; binary sensors stay 0/1. No nulls: a value
+-- that cannot be known (a gap, the warm-up) is 0 and its *_missing flag says so.
+
+{%- set continuous = ['temperature', 'humidity', 'fridge_power'] %}
+
+with
+
+grid as (
+
+    select * from {{ ref('int_household_steps_pivoted') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }}
+    {% endif %}
+
+),
+
+rules as (
+
+    select * from {{ ref('int_household_rules_flagged') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }}
+    {% endif %}
+
+),
+
+features as (
+
+    select
+        grid.household_id,
+        grid.step_at,
+        sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_sin,
+        cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_cos,
+        case when isodow(grid.step_at) >= 6 then 1.0 else 0.0 end as is_weekend,
+        {%- for s in continuous %}
+        coalesce((grid.{{ s }} - grid.{{ s }}_expected) / grid.{{ s }}_spread, 0) as {{ s }}_z,
+        coalesce((grid.{{ s }}_mean_1h - grid.{{ s }}_expected) / grid.{{ s }}_spread, 0) as {{ s }}_mean_1h_z,
+        coalesce(grid.{{ s }}_std_1h / grid.{{ s }}_spread, 0) as {{ s }}_std_1h_z,
+        coalesce(grid.{{ s }}_delta_1 / grid.{{ s }}_spread, 0) as {{ s }}_delta_z,
+        case when grid.{{ s }}_is_missing then 1.0 else 0.0 end as {{ s }}_missing,
+        case when grid.{{ s }}_expected is null then 1.0 else 0.0 end as {{ s }}_no_baseline,
+        {%- endfor %}
+        coalesce(grid.fridge_power, 0) / 100.0 as fridge_power_w_100,
+        coalesce(grid.humidity, 0) / 100.0 as humidity_fraction,
+        {%- for s in ['motion', 'door', 'fire_alarm'] %}
+        coalesce(grid.{{ s }}, 0) as {{ s }},
+        coalesce(grid.{{ s }}_mean_1h, 0) as {{ s }}_mean_1h,
+        case when grid.{{ s }}_is_missing then 1.0 else 0.0 end as {{ s }}_missing,
+        {%- endfor %}
+        coalesce(grid.motion_expected_mean, 0) as motion_expected_rate,
+        coalesce(grid.motion_minutes_since_change, 0) / 1440.0 as motion_days_since_change,
+        coalesce(grid.door_minutes_since_change, 0) / 1440.0 as door_days_since_change,
+        coalesce(grid.humidity_high_share, 0) as humidity_high_share,
+        rules.humidity_high_minutes / 1440.0 as humidity_high_days,
+        rules.fridge_off_minutes / 1440.0 as fridge_off_days,
+        rules.heating_failure_severity,
+        rules.humidity_anomaly_severity,
+        rules.fridge_failure_severity,
+        rules.door_at_night_severity,
+        rules.fire_severity,
+        greatest(grid.temperature_anomaly_score, grid.humidity_anomaly_score, grid.fridge_power_anomaly_score)
+            as generic_anomaly_score,
+        greatest(grid.temperature_health_score, grid.humidity_health_score, grid.fridge_power_health_score)
+            as generic_health_score,
+        rules.rule_class
+    from grid
+    inner join rules on grid.household_id = rules.household_id and grid.step_at = rules.step_at
+
+)
+
+select * from features

@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'households') }}
+
+),
+
+renamed as (
+
+    select
+        household_id::varchar as household_id,
+        source as household_source,
+        timezone,
+        profile,
+        batch_id,
+        created_at
+    from source
+
+)
+
+select * from renamed
