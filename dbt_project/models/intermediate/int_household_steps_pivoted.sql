@@ -18,30 +18,61 @@ flags as (
 
 ),
 
-pivoted as (
+household_steps as (
 
+    select distinct household_id, step_at from flags
+
+),
+
+{%- set columns = ['expected', 'expected_mean', 'spread', 'mean_1h', 'std_1h', 'delta_1', 'minutes_since_change',
+                   'max_deviation_sustained', 'high_share', 'anomaly_score', 'health_score'] %}
+{%- set sources = {'expected': 'expected_value'} %}
+
+{%- for s in sensors %}
+
+{{ s }}_steps as (
+
+    -- one sensor's columns, filtered once; joining these is far cheaper than a pivot of
+    -- filtered aggregates over every row
     select
         household_id,
         step_at,
-        {%- for s in sensors %}
-        any_value(value) filter (where sensor = '{{ s }}') as {{ s }},
-        coalesce(bool_or(is_missing) filter (where sensor = '{{ s }}'), true) as {{ s }}_is_missing,
-        coalesce(bool_or(is_filled) filter (where sensor = '{{ s }}'), false) as {{ s }}_is_filled,
-        any_value(expected_value) filter (where sensor = '{{ s }}') as {{ s }}_expected,
-        any_value(expected_mean) filter (where sensor = '{{ s }}') as {{ s }}_expected_mean,
-        any_value(spread) filter (where sensor = '{{ s }}') as {{ s }}_spread,
-        any_value(mean_1h) filter (where sensor = '{{ s }}') as {{ s }}_mean_1h,
-        any_value(std_1h) filter (where sensor = '{{ s }}') as {{ s }}_std_1h,
-        any_value(delta_1) filter (where sensor = '{{ s }}') as {{ s }}_delta_1,
-        any_value(minutes_since_change) filter (where sensor = '{{ s }}') as {{ s }}_minutes_since_change,
-        any_value(max_deviation_sustained) filter (where sensor = '{{ s }}') as {{ s }}_max_deviation_sustained,
-        any_value(high_share) filter (where sensor = '{{ s }}') as {{ s }}_high_share,
-        coalesce(any_value(anomaly_score) filter (where sensor = '{{ s }}'), 0) as {{ s }}_anomaly_score,
-        coalesce(any_value(health_score) filter (where sensor = '{{ s }}'), 0) as {{ s }}_health_score
-        {%- if not loop.last %},{% endif %}
+        value as {{ s }},
+        is_missing as {{ s }}_is_missing,
+        is_filled as {{ s }}_is_filled,
+        {%- for c in columns %}
+        {{ sources.get(c, c) }} as {{ s }}_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from flags
-    group by household_id, step_at
+    where sensor = '{{ s }}'
+
+),
+{%- endfor %}
+
+pivoted as (
+
+    select
+        household_steps.household_id,
+        household_steps.step_at,
+        {%- for s in sensors %}
+        {%- set last_sensor = loop.last %}
+        {{ s }}_steps.{{ s }},
+        coalesce({{ s }}_steps.{{ s }}_is_missing, true) as {{ s }}_is_missing,
+        coalesce({{ s }}_steps.{{ s }}_is_filled, false) as {{ s }}_is_filled,
+        {%- for c in columns %}
+        {%- if c in ('anomaly_score', 'health_score') %}
+        coalesce({{ s }}_steps.{{ s }}_{{ c }}, 0) as {{ s }}_{{ c }}{{ "," if not (loop.last and last_sensor) }}
+        {%- else %}
+        {{ s }}_steps.{{ s }}_{{ c }},
+        {%- endif %}
+        {%- endfor %}
+        {%- endfor %}
+    from household_steps
+    {%- for s in sensors %}
+    left join {{ s }}_steps
+        on household_steps.household_id = {{ s }}_steps.household_id
+        and household_steps.step_at = {{ s }}_steps.step_at
+    {%- endfor %}
 
 )
 

@@ -89,11 +89,10 @@ sustained as (
                  else 0.0 end) over last_day as drift_z
     from scored
     window
-        sustained_window as ({{ part }} range between
-            interval '{{ var("sustained_minutes") - var("step_minutes") }} minutes' preceding and current row),
-        last_day as ({{ part }} range between interval '{{ 1440 - var("step_minutes") }} minutes' preceding
-                     and current row)
-
+        -- the grid is regular, so ROWS frames of N steps are exact (and faster than RANGE)
+        sustained_window as ({{ part }} rows between {{ steps(var('sustained_minutes')) | int - 1 }} preceding
+                             and current row),
+        last_day as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row)
 ),
 
 flagged as (
