@@ -92,6 +92,20 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+# --- build ------------------------------------------------------------------------------------
+
+
+def cmd_build(args) -> int:
+    from warehouse.transform import build
+
+    started = time.perf_counter()
+    dbt_vars = {"step_minutes": args.step_minutes} if args.step_minutes else None
+    build(db=args.db, full_refresh=args.full_refresh, select=args.select, dbt_vars=dbt_vars,
+          progress=lambda m: _say("build", m))
+    _say("build", f"dbt build finished in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 # --- plot -------------------------------------------------------------------------------------
 
 
@@ -125,6 +139,12 @@ def warehouse_summary(db) -> str:
             "select kind, event_type, count(*) from raw.injected_events group by all order by 1, 2"
         ).fetchall():
             lines.append(f"  ground truth {row[0]:<8} {row[1]:<16} {row[2]:>7,}")
+        built = con.execute("select count(*) from information_schema.tables "
+                            "where table_schema = 'marts' and table_name = 'fct_anomaly_events'").fetchone()[0]
+        if built:
+            for row in con.execute("select event_kind, rule_name, count(*) from marts.fct_anomaly_events "
+                                   "group by all order by 1, 2").fetchall():
+                lines.append(f"  detected     {row[0]:<14} {row[1]:<16} {row[2]:>7,}")
     return "\n".join(lines)
 
 
@@ -159,16 +179,19 @@ def cmd_query(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """The main job. For now: simulate and land a demo dataset, plot a household, summarise."""
+    """The main job: simulate and land a demo dataset, build the dbt layers, plot, summarise."""
     from simulator.config import SimConfig
     from simulator.plot import load_household, plot_household
     from warehouse.connection import reader
     from warehouse.land import land_simulation
+    from warehouse.transform import build
 
     started = time.perf_counter()
     config = SimConfig(args.households, args.days, seed=args.seed)
     result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
     _say("simulate", result.message)
+    build(db=args.db, progress=lambda m: _say("build", m))
+    _say("build", "features, baselines, rule flags and anomaly events are up to date")
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)
@@ -179,7 +202,8 @@ def cmd_run(args) -> int:
         done in {time.perf_counter() - started:.1f} s. Try:
           .venv/bin/homewatch status
           .venv/bin/homewatch plot --household H0002 --days 3
-          .venv/bin/homewatch query "select household_id, event_type, start_at, end_at from raw.injected_events where kind = 'anomaly' order by start_at limit 10"
+          .venv/bin/homewatch query "select rule_name, count(*) as events from marts.fct_anomaly_events where event_kind = 'anomaly' group by 1"
+          .venv/bin/homewatch query "select household_id, rule_name, start_at, end_at, peak_severity from marts.fct_anomaly_events where event_kind = 'anomaly' order by start_at desc limit 10"
         """).rstrip())
     return 0
 
@@ -229,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timestamp-column", help="name of the timestamp column (default: detected)")
     p.add_argument("--timestamp-format", help="strptime format, e.g. '%%d.%%m.%%Y %%H:%%M' (default: ISO, detected)")
     p.add_argument("--delimiter", help="CSV delimiter (default: detected; comma, semicolon or tab)")
+
+    p = _sub(subs, "build", cmd_build, "Build the dbt layers (features, baselines, rule flags, events) and run their tests.",
+             "homewatch build            # incremental: only what arrived since the last build")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild every table from all the data")
+    p.add_argument("--select", help="dbt node selection, e.g. fct_anomaly_events+")
+    p.add_argument("--step-minutes", type=int, help="grid step for this build (default: the dbt var, 5)")
 
     p = _sub(subs, "plot", cmd_plot, "Plot one household's sensors with ground-truth anomalies shaded (PNG).",
              "homewatch plot --household H0001 --start 2025-01-05 --days 7 --out h1.png")

@@ -9,7 +9,6 @@
 -- teach the baseline; an incident shorter than half the window cannot move a median of
 -- daily values. Null until baseline_min_days days of that hour exist (warm-up).
 
-{%- set floor_fraction = var('min_spread_fraction') %}
 
 with
 
@@ -110,7 +109,7 @@ baselines as (
                 1.4826 * coalesce(summary.day_to_day_mad, 0),
                 1.4826 * coalesce(summary.band_mad, 0),
                 coalesce(summary.within_hour_std, 0),
-                {{ floor_fraction }} * greatest(abs(coalesce(sensor_types.typical_level, summary.expected_value)), 1e-3)
+                {{ scale_floor('sensor_types.typical_level', 'summary.expected_value') }}
             )
         end as spread,
         case when summary.n_days >= {{ var('baseline_min_days') }} then summary.typical_low end as typical_low,

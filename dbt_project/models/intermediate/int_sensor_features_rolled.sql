@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
--- Rolling features per household, sensor and step, for any sensor: means, spreads and
--- extremes over 1 h, 3 h and 24 h; step-to-step changes and lags; a rolling robust centre
+-- Rolling features per household, sensor and step, for any sensor: mean, spread and
+-- extremes over 1 h, means over 3 h and 24 h, spread over 24 h; step-to-step changes and lags; a rolling robust centre
 -- (median, MAD over 3 h); how long a binary sensor has kept its state.
 
 {%- set part = "partition by household_id, sensor order by step_at" %}
@@ -17,8 +17,11 @@ grid as (
 
 ),
 
-steps_compared as (
+{%- for kind in ['continuous', 'binary'] %}
 
+{{ kind }}_steps_compared as (
+
+    -- split by kind before any window, so each window runs once over its own rows
     select
         *,
         value - lag(value) over ({{ part }}) as delta_1,
@@ -27,15 +30,15 @@ steps_compared as (
         lag(value, {{ steps(60) }}) over ({{ part }}) as lag_1h,
         case when value is distinct from lag(value) over ({{ part }}) then step_at end as changed_at
     from grid
+    where sensor_kind = '{{ kind }}'
 
 ),
 
-rolled as (
+{{ kind }}_rolled as (
 
     -- The grid is regular (one row per step), so ROWS frames of N steps are exactly N * step
     -- and about twice as fast as RANGE frames. The rolling median and MAD, the costliest
     -- windows, are computed for continuous sensors only (binary ones get null).
-    {%- for kind in ['continuous', 'binary'] %}
     select
         *,
         avg(value) over w_1h as mean_1h,
@@ -43,9 +46,6 @@ rolled as (
         min(value) over w_1h as min_1h,
         max(value) over w_1h as max_1h,
         avg(value) over w_3h as mean_3h,
-        stddev_samp(value) over w_3h as std_3h,
-        min(value) over w_3h as min_3h,
-        max(value) over w_3h as max_3h,
         avg(value) over w_24h as mean_24h,
         stddev_samp(value) over w_24h as std_24h,
         {%- if kind == 'continuous' %}
@@ -60,16 +60,22 @@ rolled as (
         max(value) over w_stuck - min(value) over w_stuck as stuck_range,
         count(value) over w_stuck as stuck_count,
         max(changed_at) over w_history as last_change_at
-    from steps_compared
-    where sensor_kind = '{{ kind }}'
+    from {{ kind }}_steps_compared
     window
         w_1h as ({{ part }} rows between {{ steps(60) | int - 1 }} preceding and current row),
         w_3h as ({{ part }} rows between {{ steps(180) | int - 1 }} preceding and current row),
         w_24h as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row),
         w_stuck as ({{ part }} rows between {{ stuck_steps - 1 }} preceding and current row),
         w_history as ({{ part }} rows between unbounded preceding and current row)
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+
+),
+{%- endfor %}
+
+rolled as (
+
+    select * from continuous_rolled
+    union all
+    select * from binary_rolled
 
 ),
 
@@ -90,7 +96,7 @@ features as (
         lead_1,
         lag_1h,
         mean_1h, std_1h, min_1h, max_1h,
-        mean_3h, std_3h, min_3h, max_3h,
+        mean_3h,
         mean_24h, std_24h,
         median_3h, mad_3h,
         delta_std_1h, delta_std_24h,
