@@ -26,6 +26,19 @@ def sample_sims():
     return [simulate_household(SAMPLE, i) for i in range(SAMPLE.households)]
 
 
+@pytest.fixture(scope="session")
+def built_db(tiny_db, tmp_path_factory):
+    """The tiny warehouse after a full dbt build (a copy: tiny_db stays raw). Read only."""
+    import shutil
+
+    from warehouse.transform import build
+
+    path = tmp_path_factory.mktemp("built") / "built.duckdb"
+    shutil.copy(tiny_db, path)
+    build(db=path)
+    return path
+
+
 def checksum(db, exclude_batch: bool = True) -> tuple:
     """Order-independent fingerprints of the landed readings and events."""
     import duckdb

@@ -25,15 +25,6 @@ INCREMENTAL_TABLES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def built_db(tiny_db, tmp_path_factory):
-    """The tiny warehouse after a full dbt build (a copy: tiny_db stays raw)."""
-    path = tmp_path_factory.mktemp("built") / "built.duckdb"
-    shutil.copy(tiny_db, path)
-    build(db=path)
-    return path
-
-
 def _query(db, sql):
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -162,3 +153,27 @@ def test_a_failed_build_names_the_problem(tmp_path):
     message = str(info.value)
     assert "dbt build failed" in message and str(db) in message
     assert "stg_raw__readings" in message and "dbt.log" in message
+
+
+def test_docs_generate_works_offline(built_db, tmp_path):
+    from warehouse.transform import DBT_PROJECT_DIR, run_dbt
+
+    db = tmp_path / "docs.duckdb"
+    shutil.copy(built_db, db)
+    run_dbt(["docs", "generate", "--target-path", str(tmp_path / "target")], db=db)
+    index = (tmp_path / "target" / "index.html").read_text()
+    catalog = (tmp_path / "target" / "catalog.json").read_text()
+    assert "<html" in index.lower() and "fct_anomaly_events" in catalog
+    assert DBT_PROJECT_DIR.exists()
+
+
+def test_the_build_command(tmp_path, capsys):
+    from scripts.cli import main
+
+    db = tmp_path / "w.duckdb"
+    land_simulation(SimConfig(households=1, days=2, seed=8), db=db)
+    assert main(["build", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "[build]" in err and "dbt build finished" in err
+    (events,), = _query(db, "select count(*) from information_schema.tables where table_name = 'fct_anomaly_events'")
+    assert events == 1

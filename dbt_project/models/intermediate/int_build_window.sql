@@ -29,6 +29,7 @@ windowed as (
         batch_id,
         min_reading_at,
         max_reading_at,
+        time_bucket({{ step_interval() }}, min_reading_at) as first_new_step,
         -- one step early: the spike rule compares a step with the next one, so the step
         -- before new data must be looked at again
         time_bucket({{ step_interval() }}, min_reading_at) - {{ step_interval() }} as recompute_from

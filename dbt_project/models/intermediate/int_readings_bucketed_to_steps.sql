@@ -8,7 +8,7 @@ readings as (
 
     select * from {{ ref('stg_raw__readings') }}
     {% if is_incremental() %}
-    where reading_at >= {{ recompute_from() }}
+    where reading_at >= {{ first_new_step() }}
     {% endif %}
 
 ),

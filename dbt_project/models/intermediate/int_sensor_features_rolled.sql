@@ -37,28 +37,36 @@ grid as (
 {{ kind }}_rolled as (
 
     -- The grid is regular (one row per step), so ROWS frames of N steps are exactly N * step
-    -- and about twice as fast as RANGE frames. The rolling median and MAD, the costliest
-    -- windows, are computed for continuous sensors only (binary ones get null).
+    -- and about twice as fast as RANGE frames.
+    -- Binary sensors (door, motion, alarm: half the rows) get the activity features their
+    -- rules and the classifier use; the spread, robust-centre and flatline windows, which
+    -- only continuous signals need, are null for them and cost nothing.
     select
         *,
         avg(value) over w_1h as mean_1h,
-        stddev_samp(value) over w_1h as std_1h,
         min(value) over w_1h as min_1h,
         max(value) over w_1h as max_1h,
         avg(value) over w_3h as mean_3h,
         avg(value) over w_24h as mean_24h,
-        stddev_samp(value) over w_24h as std_24h,
         {%- if kind == 'continuous' %}
+        stddev_samp(value) over w_1h as std_1h,
+        stddev_samp(value) over w_24h as std_24h,
         median(value) over w_3h as median_3h,
         mad(value) over w_3h as mad_3h,
-        {%- else %}
-        null::double as median_3h,
-        null::double as mad_3h,
-        {%- endif %}
         stddev_samp(delta_1) over w_1h as delta_std_1h,
         stddev_samp(delta_1) over w_24h as delta_std_24h,
         max(value) over w_stuck - min(value) over w_stuck as stuck_range,
         count(value) over w_stuck as stuck_count,
+        {%- else %}
+        null::double as std_1h,
+        null::double as std_24h,
+        null::double as median_3h,
+        null::double as mad_3h,
+        null::double as delta_std_1h,
+        null::double as delta_std_24h,
+        null::double as stuck_range,
+        null::bigint as stuck_count,
+        {%- endif %}
         max(changed_at) over w_history as last_change_at
     from {{ kind }}_steps_compared
     window
@@ -74,7 +82,7 @@ grid as (
 rolled as (
 
     select * from continuous_rolled
-    union all
+    union all by name
     select * from binary_rolled
 
 ),

@@ -80,19 +80,30 @@ scored as (
 
 sustained as (
 
+    -- windows over continuous sensors only: binary ones take no generic anomaly flag
     select
         *,
         avg(context_z) over sustained_window as context_z_sustained,
         max(value - expected_value) over sustained_window as max_deviation_sustained,
-        avg(case when value > typical_high then (value - typical_high) / spread
-                 when value < typical_low then (value - typical_low) / spread
-                 else 0.0 end) over last_day as drift_z
+        avg(context_z) over last_day as drift_z
     from scored
+    where sensor_kind = 'continuous'
     window
         -- the grid is regular, so ROWS frames of N steps are exact (and faster than RANGE)
         sustained_window as ({{ part }} rows between {{ steps(var('sustained_minutes')) | int - 1 }} preceding
                              and current row),
         last_day as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row)
+
+    union all by name
+
+    select
+        *,
+        null::double as context_z_sustained,
+        null::double as max_deviation_sustained,
+        null::double as drift_z
+    from scored
+    where sensor_kind <> 'continuous'
+
 ),
 
 flagged as (

@@ -1,4 +1,5 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='replace_window', on_schema_change='fail') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Ground truth per household and step, for measuring rules and models on simulated data:
 -- the highest anomaly class whose injected event covers the step (priority 5 > 4 > 3 > 2 > 1),
 -- 0 if none. Empty for households without ground truth (ingested files).
@@ -8,6 +9,9 @@ with
 steps as (
 
     select household_id, step_at, rule_class from {{ ref('int_household_rules_flagged') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }}
+    {% endif %}
 
 ),
 
