@@ -101,7 +101,7 @@ def cmd_build(args) -> int:
     started = time.perf_counter()
     dbt_vars = {"step_minutes": args.step_minutes} if args.step_minutes else None
     build(db=args.db, full_refresh=args.full_refresh, select=args.select, dbt_vars=dbt_vars,
-          progress=lambda m: _say("build", m))
+          unit_tests=args.unit_tests, progress=lambda m: _say("build", m))
     _say("build", f"dbt build finished in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild every table from all the data")
     p.add_argument("--select", help="dbt node selection, e.g. fct_anomaly_events+")
     p.add_argument("--step-minutes", type=int, help="grid step for this build (default: the dbt var, 5)")
+    p.add_argument("--unit-tests", action="store_true",
+                   help="also run the dbt unit tests (logic on hand-written rows; the test suite runs them)")
 
     p = _sub(subs, "plot", cmd_plot, "Plot one household's sensors with ground-truth anomalies shaded (PNG).",
              "homewatch plot --household H0001 --start 2025-01-05 --days 7 --out h1.png")

@@ -20,6 +20,8 @@ INCREMENTAL_TABLES = [
     "intermediate.int_sensor_steps_flagged",
     "intermediate.int_household_steps_pivoted",
     "intermediate.int_household_rules_flagged",
+    "intermediate.int_flagged_steps",
+    "marts.int_steps_labelled",
     "marts.fct_ml_features",
     "marts.fct_anomaly_events",
 ]
@@ -44,6 +46,16 @@ def _fingerprint(con, table: str) -> tuple:
     exprs = [f"round({c}, 9)" if t == "DOUBLE" else f"{c}::varchar" for c, t in cols
              if c not in ("processed_at",)]
     return con.execute(f"select count(*), bit_xor(hash({', '.join(exprs)})) from {table}").fetchone()
+
+
+def test_dbt_unit_tests_pass(built_db, tmp_path):
+    from warehouse.transform import unit_test
+
+    db = tmp_path / "unit.duckdb"
+    shutil.copy(built_db, db)
+    output = unit_test(db=db)
+    passed = [line for line in output.splitlines() if " PASS " in line and "::" in line]
+    assert len(passed) >= 9  # every unit test in models/intermediate/_intermediate__unit_tests.yml
 
 
 def test_every_layer_is_built_on_the_regular_grid(built_db):

@@ -59,18 +59,29 @@ def run_dbt(
     if proc.returncode != 0:
         failures = [ln.strip() for ln in lines if _FAILURE_LINE.search(ln)][-12:]
         raise TransformError(
-            f"dbt {' '.join(args)} failed (exit {proc.returncode}) on {path}:\n  " + "\n  ".join(failures)
+            f"dbt {args[0]} failed (exit {proc.returncode}) on {path}:\n  " + "\n  ".join(failures)
             + f"\nfull log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'}"
         )
     return output
 
 
 def build(*, db=None, full_refresh: bool = False, select: str | None = None,
-          dbt_vars: dict | None = None, progress=None) -> str:
-    """`dbt build`: models, seeds and every test; incremental unless full_refresh."""
+          dbt_vars: dict | None = None, unit_tests: bool = False, progress=None) -> str:
+    """`dbt build`: models, seeds and data tests; incremental unless full_refresh.
+
+    Unit tests check the SQL's logic on hand-written rows, not the data: they run in the
+    test suite and CI (unit_tests=True, or `dbt build` by hand), not on every production build.
+    """
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     return run_dbt(args, db=db, dbt_vars=dbt_vars, progress=progress)
+
+
+def unit_test(*, db=None, progress=None) -> str:
+    """Run the dbt unit tests (hand-written rows; they read nothing from the warehouse)."""
+    return run_dbt(["test", "--select", "test_type:unit"], db=db, progress=progress)

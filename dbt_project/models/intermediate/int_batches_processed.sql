@@ -3,6 +3,7 @@
 -- models), so a build that fails part-way marks nothing and the next one redoes the work.
 -- depends_on: {{ ref('fct_anomaly_events') }}
 -- depends_on: {{ ref('fct_ml_features') }}
+-- depends_on: {{ ref('fct_rule_evaluation') }}
 
 with
 

@@ -8,67 +8,9 @@
 
 with
 
-rules as (
-
-    select * from {{ ref('int_household_rules_flagged') }}
-    where rule_class > 0
-
-),
-
-flags as (
-
-    select * from {{ ref('int_sensor_steps_flagged') }}
-    where anomaly_score > 0 or health_score > 0
-
-),
-
-{%- set domain = [
-    ('heating_failure', 1, "['temperature']", 'temperature', 'temperature_expected'),
-    ('humidity_anomaly', 2, "['humidity']", 'humidity', 'humidity_expected'),
-    ('fridge_failure', 3, "['fridge_power']", 'fridge_power', 'fridge_power_expected_mean'),
-    ('door_at_night', 4, "['door', 'motion']", 'door', 'motion_expected_mean'),
-    ('fire', 5, "['fire_alarm', 'temperature', 'humidity']", 'fire_alarm', '0.0'),
-] %}
-
-domain_steps as (
-
-    {%- for rule, cls, sensors, observed, expected in domain %}
-    select
-        household_id, step_at, 'anomaly' as event_kind, '{{ rule }}' as rule_name, {{ cls }} as anomaly_class,
-        '{{ sensors.split("'")[1] }}' as sensor, {{ sensors }} as sensors,
-        {{ rule }}_severity as severity, {{ observed }} as observed_value, {{ expected }} as expected_value
-    from rules
-    where is_{{ rule }}
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
-
-),
-
-{%- set generic = [
-    ('point', 'sensor_anomaly'), ('contextual', 'sensor_anomaly'), ('collective', 'sensor_anomaly'),
-    ('level_shift', 'sensor_anomaly'), ('stuck', 'sensor_health'), ('dropout', 'sensor_health'),
-    ('spike', 'sensor_health'), ('noise', 'sensor_health'), ('drift', 'sensor_health'),
-] %}
-
-generic_steps as (
-
-    {%- for flag, kind in generic %}
-    select
-        household_id, step_at, '{{ kind }}' as event_kind, '{{ flag }}' as rule_name, 0 as anomaly_class,
-        sensor, [sensor] as sensors,
-        {{ flag }}_severity as severity, value as observed_value, expected_value
-    from flags
-    where {{ flag }}_severity > 0
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
-
-),
-
 all_steps as (
 
-    select * from domain_steps
-    union all
-    select * from generic_steps
+    select * from {{ ref('int_flagged_steps') }}
 
 ),
 
