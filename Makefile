@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_dbt.py
 
 clean:
 	rm -rf $(VENV) warehouse/data reports artifacts
