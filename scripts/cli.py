@@ -59,6 +59,8 @@ def cmd_simulate(args) -> int:
         config = SimConfig(args.households, args.days, args.start, args.step_minutes, args.seed)
         result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
     _say("simulate", f"{result.message} in {time.perf_counter() - started:.1f} s")
+    if args.replace and not result.skipped:
+        _say("simulate", "the simulation was replaced: run `homewatch build --full-refresh` so no table keeps the old homes")
     print(f"warehouse: {resolve_db_path(args.db)}")
     return 0
 
@@ -100,6 +102,10 @@ def cmd_build(args) -> int:
 
     started = time.perf_counter()
     dbt_vars = {"step_minutes": args.step_minutes} if args.step_minutes else None
+    if args.step_minutes and not args.full_refresh:
+        # tables built on another grid cannot be extended: rebuild them all on this one
+        _say("build", f"--step-minutes {args.step_minutes} changes the grid: rebuilding every table (--full-refresh)")
+        args.full_refresh = True
     build(db=args.db, full_refresh=args.full_refresh, select=args.select, dbt_vars=dbt_vars,
           unit_tests=args.unit_tests, progress=lambda m: _say("build", m))
     _say("build", f"dbt build finished in {time.perf_counter() - started:.1f} s")
@@ -258,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
              "homewatch build            # incremental: only what arrived since the last build")
     p.add_argument("--full-refresh", action="store_true", help="rebuild every table from all the data")
     p.add_argument("--select", help="dbt node selection, e.g. fct_anomaly_events+")
-    p.add_argument("--step-minutes", type=int, help="grid step for this build (default: the dbt var, 5)")
+    p.add_argument("--step-minutes", type=int,
+                   help="grid step (default: the dbt var, 5); implies --full-refresh, as every table is rebuilt on it")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run the dbt unit tests (logic on hand-written rows; the test suite runs them)")
 

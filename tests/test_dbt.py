@@ -189,3 +189,32 @@ def test_the_build_command(tmp_path, capsys):
     assert "[build]" in err and "dbt build finished" in err
     (events,), = _query(db, "select count(*) from information_schema.tables where table_name = 'fct_anomaly_events'")
     assert events == 1
+
+
+def test_late_readings_fill_a_gap_and_clear_its_flags(tmp_path):
+    db = tmp_path / "w.duckdb"
+    land_simulation(SimConfig(households=1, days=3, seed=4), db=db)
+    gap = "reading_at >= '2025-01-02 10:00' and reading_at < '2025-01-02 12:00'"
+    con = duckdb.connect(str(db))
+    late = con.execute(f"select reading_at, household_id, sensor, value from raw.readings where {gap}").fetchall()
+    con.execute(f"delete from raw.readings where {gap}")
+    con.close()
+    build(db=db)
+    in_gap = ("select count(*) from intermediate.int_flagged_steps where rule_name = 'dropout' "
+              "and step_at >= '2025-01-02 10:00' and step_at < '2025-01-02 12:00'")
+    (before,), = _query(db, in_gap)
+    assert before > 0
+    csv = tmp_path / "late.csv"  # the missing readings arrive later, as a file
+    csv.write_text("timestamp,household,sensor,value\n" + "".join(f"{t},{h},{s},{v}\n" for t, h, s, v in late))
+    ingest_files([csv], db=db)
+    build(db=db)
+    (after,), = _query(db, in_gap)
+    con = duckdb.connect(str(db), read_only=True)
+    incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    build(db=db, full_refresh=True)
+    con = duckdb.connect(str(db), read_only=True)
+    full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    assert after == 0
+    assert incremental == full

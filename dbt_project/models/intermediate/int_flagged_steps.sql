@@ -1,3 +1,4 @@
+{{ config(replace_from='build_window') }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Every step where a rule fired, one row per household, step, rule and sensor: the domain
 -- rules (with their anomaly class) and the generic flags (sensor anomalies and sensor health),

@@ -4,9 +4,9 @@
 -- class that fired (priority 5 > 4 > 3 > 2 > 1), 0 when none did.
 --   1 heating failure:   temperature below its hour-of-day baseline by heating_drop_c
 --                        over the whole sustained window (a short airing dip recovers)
---   2 humidity anomaly:  humidity high for longer than a shower, at an hour outside the
+--   2 humidity anomaly:  humidity high for at least a shower's length, at an hour outside the
 --                        household's learned shower pattern (or for twice a shower's length)
---   3 fridge failure:    fridge power below fridge_low_w for longer than a defrost
+--   3 fridge failure:    fridge power below fridge_low_w for at least fridge_max_off_minutes
 --   4 door at night:     the front door opens in an hour the household sleeps (learned
 --                        from its motion: hourly rate below sleep_motion_rate)
 --   5 fire:              the fire alarm is on

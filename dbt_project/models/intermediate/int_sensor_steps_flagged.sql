@@ -66,6 +66,8 @@ scored as (
         abs(value - median_3h) / robust_scale as robust_z,
         -- how far outside the hour's typical band, in spreads (0 inside it)
         case
+            -- unknown in a gap or during warm-up: null, so window averages skip it
+            when value is null or typical_low is null or typical_high is null then null
             when value > typical_high then (value - typical_high) / spread
             when value < typical_low then (value - typical_low) / spread
             else 0.0
