@@ -8,6 +8,7 @@ followed by an error that says who holds it and what to do.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator
@@ -36,6 +37,21 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+def utcnow() -> dt.datetime:
+    """Now, as the naive UTC timestamp the warehouse stores."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def require_warehouse(db: str | os.PathLike | None = None) -> Path:
+    """The warehouse path, which must exist; WarehouseError says how to create it."""
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise WarehouseError(
+            f"no warehouse at {path}: run `homewatch simulate` or `homewatch ingest FILE` first"
+        )
+    return path
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -52,11 +68,7 @@ def connect(
     Raises WarehouseBusyError after `wait_s` seconds (default $HOMEWATCH_DB_WAIT_S
     or 30 s) and WarehouseError when a read-only open finds no database.
     """
-    path = resolve_db_path(db)
-    if read_only and not path.exists():
-        raise WarehouseError(
-            f"no warehouse at {path}: run `homewatch simulate` or `homewatch ingest FILE` first"
-        )
+    path = require_warehouse(db) if read_only else resolve_db_path(db)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     if wait_s is None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from simulator.config import GENERATOR_VERSION, SENSORS, SimConfig
 from simulator.generate import HouseholdSim, iter_households
-from warehouse.connection import WarehouseError, transaction, writer
+from warehouse.connection import WarehouseError, transaction, utcnow, writer
 
 SIMULATION_ID = "default"
 SENSOR_DICTIONARY = pa.array(SENSORS, type=pa.string())
@@ -33,10 +33,6 @@ class LandResult:
     days: int  # days in the warehouse after this call
     skipped: bool
     message: str
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def existing_simulation(con) -> SimConfig | None:
@@ -112,7 +108,7 @@ def _delete_simulation(con) -> None:
 
 
 def _land(con, cfg: SimConfig, first_day: int, chunk: int, progress) -> LandResult:
-    started = _utcnow()
+    started = utcnow()
     batch_id = f"sim-{cfg.seed}-d{first_day:04d}-d{cfg.days:04d}"
     first_step = first_day * cfg.steps_per_day
     rows = n_events = 0
@@ -133,13 +129,13 @@ def _land(con, cfg: SimConfig, first_day: int, chunk: int, progress) -> LandResu
     con.execute(
         "insert into raw.batches values (?, 'simulator', ?, null, ?, 0, ?, ?, ?, ?, ?, 'loaded', ?)",
         [batch_id, source_ref, rows, cfg.households, start_at, end_at - dt.timedelta(seconds=cfg.step_seconds),
-         started, _utcnow(), json.dumps({"events": n_events, "generator_version": GENERATOR_VERSION})],
+         started, utcnow(), json.dumps({"events": n_events, "generator_version": GENERATOR_VERSION})],
     )
     con.execute(
         "insert or replace into raw.simulations values (?, ?, ?, ?, ?, ?, ?, "
         "coalesce((select created_at from raw.simulations where simulation_id = ?), ?), ?)",
         [SIMULATION_ID, cfg.seed, cfg.households, cfg.start_datetime, cfg.step_seconds, cfg.days,
-         GENERATOR_VERSION, SIMULATION_ID, started, _utcnow()],
+         GENERATOR_VERSION, SIMULATION_ID, started, utcnow()],
     )
     msg = (f"landed {rows:,} readings and {n_events:,} ground-truth events for days {first_day}-{cfg.days} "
            f"of {_describe(cfg)} (batch {batch_id})")

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from warehouse.connection import REPO_ROOT, WarehouseError, resolve_db_path
+from warehouse.connection import REPO_ROOT, WarehouseError, require_warehouse
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 _RESULT_LINE = re.compile(r"\d+ of \d+ (OK|PASS|ERROR|FAIL|WARN|SKIP)|Done\. PASS=|Finished running")
@@ -38,9 +38,7 @@ def run_dbt(
     progress: Callable[[str], None] | None = None,
 ) -> str:
     """Run `dbt <args>` on the warehouse; return its output, raise TransformError on failure."""
-    path = resolve_db_path(db)
-    if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}: run `homewatch simulate` or `homewatch ingest FILE` first")
+    path = require_warehouse(db)
     command = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if dbt_vars:
         import json

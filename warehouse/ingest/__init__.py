@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 
-from warehouse.connection import transaction, writer
+from warehouse.connection import transaction, utcnow, writer
 from warehouse.ingest.load import (
     IngestResult, _already_ingested, _drop_temp_tables, _households, _load_long, _load_wide, _quarantine,
-    _record_batch, _register_column_map, _stage, _utcnow,
+    _record_batch, _register_column_map, _stage,
 )
 from warehouse.ingest.plan import IngestError, _delimiter_option, _plan, _Plan, _probe, _stem, normalise_name
 from warehouse.ingest.sql import _timestamp
@@ -72,7 +72,7 @@ def ingest_files(
 
 def _load(con, plan: _Plan, default_household: str, fmt: str | None) -> IngestResult:
     """Load one checked file as one batch: readings, quarantined rows, and its raw.batches row."""
-    started = _utcnow()
+    started = utcnow()
     params = {"batch": plan.batch_id, "now": started}
     _stage(con, plan)
     ts = _timestamp(con, plan, fmt)

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 
+from warehouse.connection import utcnow
 from warehouse.ingest.plan import _Plan
 from warehouse.ingest.sql import (
     _blank, _lit, _number, _read_csv, _record, _sensor_sql, _text, _ts_problem, _value_problem,
@@ -33,11 +34,6 @@ class IngestResult:
     sensors: tuple[str, ...]
     skipped: bool  # True: identical content was already ingested; nothing added
     layout: str  # 'long' or 'wide'
-
-
-def _utcnow() -> dt.datetime:
-    """Now in UTC as a naive timestamp, as raw.* stores times."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _already_ingested(con, content_hash: str) -> str | None:
@@ -248,7 +244,7 @@ def _record_batch(con, plan: _Plan, started: dt.datetime, quarantined: int, defa
     con.execute(
         "insert into raw.batches values (?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?)",
         [plan.batch_id, str(plan.path), plan.content_hash, loaded, quarantined, len(households), first, last,
-         started, _utcnow(), json.dumps(details)],
+         started, utcnow(), json.dumps(details)],
     )
     return IngestResult(str(plan.path), plan.batch_id, loaded, quarantined, tuple(households), tuple(sensors),
                         False, plan.layout)
