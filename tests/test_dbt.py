@@ -218,3 +218,33 @@ def test_late_readings_fill_a_gap_and_clear_its_flags(tmp_path):
     con.close()
     assert after == 0
     assert incremental == full
+
+
+def test_a_gap_between_batches_is_gridded_as_missing(tmp_path):
+    """A household's next batch starts hours after its previous one ended: the steps in
+    between exist on the incremental grid as missing (dropout), exactly as on a full refresh."""
+    db = tmp_path / "w.duckdb"
+    land_simulation(SimConfig(households=2, days=3, seed=4), db=db)
+    later = "reading_at >= '2025-01-02 10:00'"
+    con = duckdb.connect(str(db))
+    rows = con.execute(f"select reading_at, household_id, sensor, value from raw.readings "
+                       f"where {later} and reading_at >= '2025-01-02 14:00' and household_id = 'H0001'").fetchall()
+    con.execute(f"delete from raw.readings where {later} and household_id = 'H0001'")
+    con.close()
+    build(db=db)
+    csv = tmp_path / "after_outage.csv"  # H0001 comes back 4 hours after its last reading
+    csv.write_text("timestamp,household,sensor,value\n" + "".join(f"{t},{h},{s},{v}\n" for t, h, s, v in rows))
+    ingest_files([csv], db=db)
+    build(db=db)
+    gap = ("select count(distinct step_at) from intermediate.int_readings_gridded where household_id = 'H0001' "
+           "and step_at >= '2025-01-02 10:00' and step_at < '2025-01-02 14:00' and is_missing")
+    (in_gap,), = _query(db, gap)
+    con = duckdb.connect(str(db), read_only=True)
+    incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    build(db=db, full_refresh=True)
+    con = duckdb.connect(str(db), read_only=True)
+    full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    assert in_gap == 48  # 10:00 .. 13:55
+    assert incremental == full

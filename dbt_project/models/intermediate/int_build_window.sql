@@ -1,10 +1,21 @@
 {{ config(materialized='table') }}
+-- depends_on: {{ ref('stg_raw__readings') }}
 -- The batches this build must take in: those landed since the last successful build, as
 -- recorded in int_batches_processed (read without ref(): that model is built last, from this
 -- one, so a ref would be a cycle). On a first or full-refresh build, every batch.
 -- Incremental models recompute from the earliest step these batches touch (recompute_from()).
 {%- set processed = adapter.get_relation(database=this.database, schema=this.schema,
                                           identifier='int_batches_processed') %}
+{%- set gridded = adapter.get_relation(database=this.database, schema=this.schema,
+                                        identifier='int_readings_gridded') %}
+{%- set incremental = processed is not none and gridded is not none and not flags.FULL_REFRESH %}
+{%- set new_from = none %}
+{%- if incremental and execute %}
+    {#- the earliest new reading, as a literal so the readings scan below skips old row groups -#}
+    {%- set result = run_query("select min(min_reading_at)::varchar from " ~ ref('stg_raw__batches')
+                               ~ " where batch_id not in (select batch_id from " ~ processed ~ ")") %}
+    {%- set new_from = result.columns[0].values()[0] if result and result.rows | length > 0 else none %}
+{%- endif %}
 
 with
 
@@ -17,24 +28,80 @@ batches as (
 new_batches as (
 
     select * from batches
-    {% if processed is not none and not flags.FULL_REFRESH %}
+    {% if incremental %}
     where batch_id not in (select batch_id from {{ processed }})
     {% endif %}
 
 ),
 
+{% if new_from %}
+new_batch_households as (
+
+    -- where each household's new readings start, per batch
+    select
+        batch_id,
+        household_id,
+        time_bucket({{ step_interval() }}, min(reading_at)) as first_new_step
+    from {{ ref('stg_raw__readings') }}
+    where reading_at >= timestamp '{{ new_from }}'
+      and batch_id in (select batch_id from new_batches)
+    group by batch_id, household_id
+
+),
+
+previous_ends as (
+
+    -- each of those households' last step on the grid as the previous build left it
+    select household_id, max(step_at) as last_step_at
+    from {{ gridded }}
+    where household_id in (select household_id from new_batch_households)
+    group by household_id
+
+),
+
+household_windows as (
+
+    -- One step early: the spike rule (and lead_1) compares a step with the next one, so the
+    -- step before new data must be looked at again. A household that comes back after a
+    -- silence is recomputed from its previous last step, so the silent steps in between join
+    -- the grid as missing, exactly as a full refresh would have them.
+    select
+        new_batch_households.batch_id,
+        least(new_batch_households.first_new_step - {{ step_interval() }},
+              coalesce(previous_ends.last_step_at, 'infinity'::timestamp))
+            as recompute_from
+    from new_batch_households
+    left join previous_ends on new_batch_households.household_id = previous_ends.household_id
+
+),
+
+batch_windows as (
+
+    select batch_id, min(recompute_from) as recompute_from
+    from household_windows
+    group by batch_id
+
+),
+{% endif %}
+
 windowed as (
 
     select
-        batch_id,
-        min_reading_at,
-        max_reading_at,
-        time_bucket({{ step_interval() }}, min_reading_at) as first_new_step,
-        -- one step early: the spike rule compares a step with the next one, so the step
-        -- before new data must be looked at again
-        time_bucket({{ step_interval() }}, min_reading_at) - {{ step_interval() }} as recompute_from
+        new_batches.batch_id,
+        new_batches.min_reading_at,
+        new_batches.max_reading_at,
+        time_bucket({{ step_interval() }}, new_batches.min_reading_at) as first_new_step,
+        {% if new_from -%}
+        coalesce(batch_windows.recompute_from,
+                 time_bucket({{ step_interval() }}, new_batches.min_reading_at) - {{ step_interval() }})
+        {%- else -%}
+        time_bucket({{ step_interval() }}, new_batches.min_reading_at) - {{ step_interval() }}
+        {%- endif %} as recompute_from
     from new_batches
-    where min_reading_at is not null
+    {% if new_from -%}
+    left join batch_windows on new_batches.batch_id = batch_windows.batch_id
+    {%- endif %}
+    where new_batches.min_reading_at is not null
 
 )
 
