@@ -67,11 +67,15 @@ grid as (
         null::double as stuck_range,
         null::bigint as stuck_count,
         {%- endif %}
+        -- the 3-hour mean three hours earlier (a frame, not a lag of mean_3h: one window pass fewer)
+        avg(value) over w_3h_before as mean_3h_before,
         max(changed_at) over w_history as last_change_at
     from {{ kind }}_steps_compared
     window
         w_1h as ({{ part }} rows between {{ steps(60) | int - 1 }} preceding and current row),
         w_3h as ({{ part }} rows between {{ steps(180) | int - 1 }} preceding and current row),
+        w_3h_before as ({{ part }} rows between {{ 2 * (steps(180) | int) - 1 }} preceding
+                        and {{ steps(180) | int }} preceding),
         w_24h as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row),
         w_stuck as ({{ part }} rows between {{ stuck_steps - 1 }} preceding and current row),
         w_history as ({{ part }} rows between unbounded preceding and current row)
@@ -109,7 +113,7 @@ features as (
         median_3h, mad_3h,
         delta_std_1h, delta_std_24h,
         stuck_range, stuck_count,
-        lag(mean_3h, {{ steps(180) }}) over ({{ part }}) as mean_3h_before,
+        mean_3h_before,
         -- capped at the context window, which is all an incremental build can see
         least(coalesce(date_diff('minute', last_change_at, step_at), {{ var('context_hours') }} * 60),
               {{ var('context_hours') }} * 60) as minutes_since_change
