@@ -1,0 +1,87 @@
+"""Every hyperparameter of the classifier in one dataclass.
+
+`TrainConfig.from_dict` is the only way options come in (CLI overrides, JSON metadata), and an
+unknown key is an error, so a typo never silently trains the default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+ARCHITECTURES = ("cnn", "tcn", "lstm", "transformer")
+IMBALANCE = ("weighted", "focal", "sampler")
+
+
+class ConfigError(ValueError):
+    """A training option is unknown or out of range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # the model
+    arch: str = "cnn"               # cnn (dilated 1-D CNN), tcn (causal, residual), lstm, transformer
+    window: int = 12                # steps per window; 12 = 1 hour at 5-minute steps
+    hidden: int = 48                # channels / hidden units
+    layers: int = 3                 # conv blocks, LSTM layers or encoder layers
+    dropout: float = 0.1
+    # the optimisation
+    epochs: int = 12
+    batch_size: int = 512
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 3               # epochs without a better validation macro-F1 before stopping
+    imbalance: str = "weighted"     # weighted (class-weighted CE), focal (focal loss), sampler (balanced batches)
+    focal_gamma: float = 2.0
+    # the training set: every window whose label or neighbourhood is interesting is kept
+    normal_keep: float = 0.05       # share of plain normal windows kept (the rest are alike)
+    context_steps: int = 24         # normal windows this close to an anomaly are all kept
+    max_per_class: int = 40_000     # windows kept per anomaly class (long incidents are alike step to step)
+    max_normal: int = 150_000       # normal windows kept in all (hard negatives and faults first)
+    seed: int = 7
+    threads: int = 2                # torch intra-op threads
+    max_minutes: float = 9.0        # stop training (keeping the best epoch) after this long
+    classes: tuple = field(default=(0, 1, 2, 3, 4, 5))
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, not {self.arch!r}")
+        if self.imbalance not in IMBALANCE:
+            raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, not {self.imbalance!r}")
+        for name in ("window", "hidden", "layers", "epochs", "batch_size", "threads", "max_per_class", "max_normal"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.normal_keep <= 1:
+            raise ConfigError(f"normal_keep must be in (0, 1], got {self.normal_keep}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown training option(s): {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        cast = {}
+        for key, value in values.items():
+            default = known[key].default
+            try:
+                if isinstance(default, bool):
+                    cast[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                elif isinstance(default, (int, float, str)) and not isinstance(value, type(default)):
+                    cast[key] = type(default)(value)
+                elif isinstance(default, tuple):
+                    cast[key] = tuple(value)
+                else:
+                    cast[key] = value
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}") from None
+        return cls(**cast)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def with_overrides(self, **overrides) -> "TrainConfig":
+        return TrainConfig.from_dict({**self.to_dict(), **overrides})

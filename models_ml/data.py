@@ -1,0 +1,142 @@
+"""Reading the dbt feature table one household at a time, and windows over it.
+
+The classifier reads `marts.fct_ml_features` (one row per household per step, fixed column
+order) and, for training and evaluation, the ground truth in `marts.int_steps_labelled`.
+Everything is streamed by household: one household's steps are a few MB, the warehouse's
+are GBs. Windows are NumPy views (`sliding_window_view`), never a Python loop per window.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterator
+
+import duckdb
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+FEATURES_TABLE = "marts.fct_ml_features"
+LABELS_TABLE = "marts.int_steps_labelled"
+HOUSEHOLDS_TABLE = "marts.dim_households"
+EVENTS_TABLE = "staging.stg_raw__injected_events"
+# columns of the feature table that are not model inputs: keys, and the rules' own verdict
+# (kept for the rules-only baseline; the rules' severities are inputs)
+NON_FEATURES = ("household_id", "step_at", "rule_class")
+
+
+class DataError(RuntimeError):
+    """The warehouse lacks what the classifier needs (say which table and what to run)."""
+
+
+@dataclass
+class HouseholdSeries:
+    household_id: str
+    steps: np.ndarray             # datetime64[us], regular, ascending
+    X: np.ndarray                 # (T, F) float32, columns in feature_columns() order
+    rule_class: np.ndarray        # (T,) int64: the dbt rules' class per step
+    labels: np.ndarray | None     # (T,) int64 ground truth, None without it (real data)
+
+
+def _require(con: duckdb.DuckDBPyConnection, table: str, hint: str) -> None:
+    schema, name = table.split(".")
+    found = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                        [schema, name]).fetchone()[0]
+    if not found:
+        raise DataError(f"{table} does not exist in this warehouse: {hint}")
+
+
+def feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The model inputs, in the table's own (documented, fixed) column order."""
+    _require(con, FEATURES_TABLE, "run `homewatch build` first")
+    cols = [r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'fct_ml_features' order by ordinal_position").fetchall()]
+    return [c for c in cols if c not in NON_FEATURES]
+
+
+def household_splits(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """household_id -> 'train' | 'validation' | 'test' (a fixed md5 split, see dim_households)."""
+    _require(con, HOUSEHOLDS_TABLE, "run `homewatch build` first")
+    return dict(con.execute(f"select household_id, split from {HOUSEHOLDS_TABLE} order by household_id").fetchall())
+
+
+def labelled_households(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Households with ground truth (simulated ones)."""
+    if not _exists(con, LABELS_TABLE):
+        return set()
+    return {r[0] for r in con.execute(f"select distinct household_id from {LABELS_TABLE}").fetchall()}
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, name]).fetchone()[0])
+
+
+def read_household(con: duckdb.DuckDBPyConnection, household_id: str, columns: list[str],
+                   since: dt.datetime | None = None, with_labels: bool = True) -> HouseholdSeries:
+    """One household's feature rows (from `since` on, if given), ordered by step."""
+    select = ", ".join(f"f.{c}::float as {c}" for c in columns)
+    join = where = ""
+    params: list = [household_id]
+    if with_labels:
+        join = f" left join {LABELS_TABLE} l on l.household_id = f.household_id and l.step_at = f.step_at"
+    if since is not None:
+        where = " and f.step_at >= ?"
+        params.append(since)
+    label = ", l.label_class" if with_labels else ", null"
+    table = con.execute(
+        f"select f.step_at, f.rule_class{label}, {select} from {FEATURES_TABLE} f{join} "
+        f"where f.household_id = ?{where} order by f.step_at", params).fetchnumpy()
+    steps = table["step_at"].astype("datetime64[us]")
+    X = np.empty((len(steps), len(columns)), dtype=np.float32)
+    for j, c in enumerate(columns):
+        X[:, j] = np.asarray(table[c], dtype=np.float32)
+    labels = None
+    if with_labels:
+        raw = table["label_class"]
+        if np.ma.isMaskedArray(raw):
+            labels = None if raw.mask.all() else np.ma.filled(raw, 0).astype(np.int64)
+        else:
+            labels = np.asarray(raw, dtype=np.int64)
+    return HouseholdSeries(household_id, steps, X, np.asarray(table["rule_class"], dtype=np.int64), labels)
+
+
+def iter_households(con: duckdb.DuckDBPyConnection, household_ids: list[str], columns: list[str],
+                    with_labels: bool = True) -> Iterator[HouseholdSeries]:
+    for household_id in household_ids:
+        series = read_household(con, household_id, columns, with_labels=with_labels)
+        if len(series.steps):
+            yield series
+
+
+def windows(X: np.ndarray, window: int) -> np.ndarray:
+    """(T, F) -> (T, window, F): the window ending at each step, as a view of a padded copy.
+
+    A household's first steps have less history than a window: they are padded with the
+    first row repeated, so every step gets a window and a prediction (a model sees a flat
+    start, not zeros that look like a failure).
+    """
+    if X.ndim != 2:
+        raise ValueError(f"expected a (steps, features) array, got shape {X.shape}")
+    padded = np.concatenate([np.repeat(X[:1], window - 1, axis=0), X], axis=0) if len(X) else X
+    return sliding_window_view(padded, (window, X.shape[1]))[:, 0]
+
+
+def step_minutes(steps: np.ndarray) -> int:
+    """The grid step of a household's series (the most common gap between steps)."""
+    if len(steps) < 2:
+        raise DataError("a household needs at least two steps to tell the grid step")
+    gaps = np.diff(steps).astype("timedelta64[m]").astype(np.int64)
+    values, counts = np.unique(gaps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def injected_events(con: duckdb.DuckDBPyConnection, household_ids: list[str]) -> list[tuple]:
+    """Ground-truth events (anomalies, faults and hard negatives) of these households:
+    (household_id, kind, anomaly_class, event_type, start_at, end_at)."""
+    if not household_ids or not _exists(con, EVENTS_TABLE):
+        return []
+    return con.execute(
+        f"select household_id, event_kind, anomaly_class, event_type, start_at, end_at from {EVENTS_TABLE} "
+        f"where household_id in (select unnest(?)) order by household_id, start_at", [household_ids]).fetchall()

@@ -1,0 +1,138 @@
+"""Evaluation on held-out households: the classifier, the dbt rules and an unsupervised
+baseline, side by side, on the same steps, with the same definitions (models_ml.metrics).
+
+- classifier: the ONNX model the scorer runs (argmax of its probabilities per step);
+- rules: `rule_class` of marts.fct_ml_features, the dbt domain rules' class per step;
+- isolation_forest: scikit-learn's IsolationForest on the same feature rows (the window's
+  last step), fitted on a sample of the train households; it says "anomaly", not which one,
+  so it gets detection figures only. Its threshold flags the share of steps that are
+  anomalous in the train households (it is told how many anomalies to expect, not where).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import yaml
+
+from models_ml import data
+from models_ml.export import INPUT_NAME, OUTPUT_NAME
+from models_ml.metrics import ANOMALY_CLASSES, Scorecard
+
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
+IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
+IFOREST_TREES = 100
+PR_SAMPLE = 400_000          # steps kept (all anomalies, a random share of normals) for PR curves
+
+
+def dbt_var(name: str):
+    return yaml.safe_load(DBT_PROJECT.read_text())["vars"][name]
+
+
+@dataclass
+class Evaluation:
+    split: str
+    households: list[str]
+    summaries: dict            # method -> Scorecard.summary()
+    pr_curves: dict            # class -> (precision array, recall array, average precision)
+
+
+def predict_onnx(sess, X: np.ndarray, window: int, batch: int = 8192) -> np.ndarray:
+    wins = data.windows(X, window)
+    out = np.empty((len(wins), 6), dtype=np.float32)
+    for s in range(0, len(wins), batch):
+        logits = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(wins[s:s + batch])})[0]
+        z = np.exp(logits - logits.max(1, keepdims=True))
+        out[s:s + len(logits)] = z / z.sum(1, keepdims=True)
+    return out
+
+
+def fit_isolation_forest(con: duckdb.DuckDBPyConnection, columns: list[str], train_ids: list[str], seed: int):
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(seed)
+    rows, anomalous, total = [], 0, 0
+    per_household = max(IFOREST_SAMPLE // max(len(train_ids), 1), 1)
+    for series in data.iter_households(con, train_ids, columns):
+        take = rng.choice(len(series.X), size=min(per_household, len(series.X)), replace=False)
+        rows.append(series.X[take])
+        if series.labels is not None:
+            anomalous += int((series.labels != 0).sum())
+            total += len(series.labels)
+    forest = IsolationForest(n_estimators=IFOREST_TREES, random_state=seed, n_jobs=1)
+    forest.fit(np.concatenate(rows))
+    share = anomalous / total if total else 0.01
+    sample = np.concatenate(rows)
+    threshold = np.quantile(forest.score_samples(sample), share)
+    return forest, float(threshold)
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "test",
+             progress=print, with_baselines: bool = True) -> Evaluation:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    columns, window = meta["feature_columns"], int(meta["window"])
+    step_minutes = int(meta["step_minutes"])
+    bridge = max(int(dbt_var("event_bridge_minutes")) // step_minutes, 1)
+    splits = data.household_splits(con)
+    labelled = data.labelled_households(con)
+    ids = sorted(h for h, s in splits.items() if s == split and h in labelled)
+    if not ids:
+        raise data.DataError(f"no labelled household in the {split!r} split: evaluation needs simulated data")
+    cards = {"classifier": Scorecard("classifier", bridge, step_minutes),
+             "rules": Scorecard("rules", bridge, step_minutes)}
+    forest = None
+    if with_baselines:
+        train_ids = sorted(h for h, s in splits.items() if s == "train" and h in labelled)
+        progress(f"fitting the Isolation Forest baseline on {len(train_ids)} train households")
+        forest, threshold = fit_isolation_forest(con, columns, train_ids, seed=int(meta["config"]["seed"]))
+        cards["isolation_forest"] = Scorecard("isolation_forest", bridge, step_minutes, class_agnostic=True)
+    events = data.injected_events(con, ids)
+    rng = np.random.default_rng(0)
+    pr_truth, pr_probs = [], []
+    for i, series in enumerate(data.iter_households(con, ids, columns)):
+        own = [e for e in events if e[0] == series.household_id]
+        probs = predict_onnx(sess, series.X, window)
+        cards["classifier"].add(series.steps, series.labels, probs.argmax(1), own)
+        cards["rules"].add(series.steps, series.labels, series.rule_class, own)
+        if forest is not None:
+            flagged = (forest.score_samples(series.X) < threshold).astype(np.int64)
+            cards["isolation_forest"].add(series.steps, series.labels, flagged, own)
+        keep = (series.labels != 0) | (rng.random(len(series.labels)) < PR_SAMPLE / (len(ids) * len(series.labels)))
+        pr_truth.append(series.labels[keep])
+        pr_probs.append(probs[keep])
+        progress(f"evaluated {i + 1}/{len(ids)} {split} households")
+    truth, probs = np.concatenate(pr_truth), np.concatenate(pr_probs)
+    curves = {}
+    for c in ANOMALY_CLASSES:
+        positive = truth == c
+        if positive.any():
+            precision, recall, _ = precision_recall_curve(positive, probs[:, c])
+            curves[c] = (precision, recall, float(average_precision_score(positive, probs[:, c])))
+    return Evaluation(split, ids, {name: card.summary() for name, card in cards.items()}, curves)
+
+
+def metric_rows(ev: Evaluation) -> list[tuple]:
+    """Long-format rows (split, method, level, class, metric, value, support) for ml.evaluation_metrics."""
+    rows = []
+    for method, s in ev.summaries.items():
+        for c, stats in s["per_class"].items():
+            for metric in ("precision", "recall", "f1"):
+                rows.append((ev.split, method, "step", int(c), metric, stats[metric], stats["support"]))
+        rows.append((ev.split, method, "step", None, "macro_f1", s["macro_f1"], None))
+        for metric in ("detection_precision", "detection_recall", "detection_f1"):
+            rows.append((ev.split, method, "step", None, metric, s[metric], None))
+        for c, value in s["event_recall_per_class"].items():
+            rows.append((ev.split, method, "event", int(c), "recall", value, None))
+        rows.append((ev.split, method, "event", None, "recall", s["event_recall"], s["events_total"]))
+        for c, value in s["median_delay_minutes"].items():
+            rows.append((ev.split, method, "event", int(c), "median_delay_minutes", value, None))
+        rows.append((ev.split, method, "event", None, "false_alarms_per_household_week",
+                     s["false_alarms_per_household_week"], s["false_alarm_events"]))
+        for kind, share in s["hard_negative_flagged"].items():
+            rows.append((ev.split, method, "hard_negative", None, f"flagged_share:{kind}", share, None))
+    for c, (_, _, ap) in ev.pr_curves.items():
+        rows.append((ev.split, "classifier", "step", int(c), "average_precision", ap, None))
+    return [tuple(None if isinstance(v, float) and v != v else v for v in r) for r in rows]

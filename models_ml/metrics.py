@@ -1,0 +1,155 @@
+"""Measuring a detector against the simulator's ground truth, the same way for every method.
+
+A method (the classifier, the dbt rules, an unsupervised baseline) gives a class per step;
+`Scorecard.add` takes one household at a time, so nothing holds the whole test set. Figures:
+- step level (no point-adjust): precision, recall, F1 per class 1-5 and their macro mean, and
+  the confusion matrix over classes 0-5;
+- event level: predicted steps become events (runs of one class, gaps shorter than
+  `bridge_steps` bridged, as the dbt events are); a ground-truth anomaly is found when an event
+  of its class overlaps it; detection delay is from its start to the first such event's start;
+  a false alarm is an event that overlaps no ground-truth anomaly of its class;
+- hard negatives: the share of each kind of normal-but-unusual event (a late shower, a
+  defrost) during which the method raised any anomaly class with no real anomaly present.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ANOMALY_CLASSES = (1, 2, 3, 4, 5)
+N_CLASSES = 6
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class(cm: np.ndarray) -> dict[int, dict[str, float]]:
+    """precision, recall, f1 and support per class from a confusion matrix (rows = truth)."""
+    out = {}
+    for c in range(cm.shape[0]):
+        tp, predicted, actual = cm[c, c], cm[:, c].sum(), cm[c, :].sum()
+        out[c] = {
+            "precision": float(tp / predicted) if predicted else float("nan"),
+            "recall": float(tp / actual) if actual else float("nan"),
+            "f1": float(2 * tp / (predicted + actual)) if predicted + actual else float("nan"),
+            "support": int(actual),
+        }
+    return out
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes=ANOMALY_CLASSES) -> float:
+    """Mean F1 over the anomaly classes present in the truth or the predictions."""
+    stats = per_class(confusion(y_true, y_pred))
+    values = [stats[c]["f1"] for c in classes if stats[c]["support"] or stats[c]["f1"] == stats[c]["f1"]]
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else 0.0
+
+
+def runs(pred: np.ndarray, bridge_steps: int) -> list[tuple[int, int, int]]:
+    """Events from a class per step: (first index, last index + 1, class) for runs of one
+    anomaly class, runs of the same class fewer than bridge_steps apart merged."""
+    events: list[list[int]] = []
+    idx = np.flatnonzero(pred != 0)
+    if len(idx) == 0:
+        return []
+    # boundaries where the class changes or steps are not adjacent
+    cls = pred[idx]
+    breaks = np.flatnonzero((np.diff(idx) != 1) | (np.diff(cls) != 0)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(idx)]])
+    last_of_class: dict[int, int] = {}
+    for s, e in zip(starts, ends):
+        c, first, last = int(cls[s]), int(idx[s]), int(idx[e - 1]) + 1
+        j = last_of_class.get(c)
+        if j is not None and first - events[j][1] < bridge_steps:
+            events[j][1] = last
+        else:
+            last_of_class[c] = len(events)
+            events.append([first, last, c])
+    return [tuple(e) for e in events]
+
+
+@dataclass
+class Scorecard:
+    """Accumulates one method's figures over households."""
+    name: str
+    bridge_steps: int
+    step_minutes: int
+    class_agnostic: bool = False     # a detector that says "anomaly" but not which (predicts 0/1)
+    cm: np.ndarray = field(default_factory=lambda: np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64))
+    events_found: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))   # class -> [found, total]
+    delays: dict = field(default_factory=lambda: defaultdict(list))                      # class -> minutes
+    false_alarms: int = 0
+    predicted_events: int = 0
+    steps: int = 0
+    hard_negatives: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # type -> [flagged, total]
+    detection: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # any-anomaly tp, predicted, actual
+
+    def add(self, steps: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, events: list[tuple]) -> None:
+        """One household: its steps (datetime64), truth and prediction per step, and its
+        ground-truth events (household_id, kind, anomaly_class, event_type, start_at, end_at)."""
+        if not self.class_agnostic:
+            self.cm += confusion(y_true, y_pred)
+        self.detection += [int(((y_true != 0) & (y_pred != 0)).sum()), int((y_pred != 0).sum()), int((y_true != 0).sum())]
+        self.steps += len(steps)
+        if not len(steps):
+            return
+        last_step = steps[-1]
+        predicted = runs(y_pred, self.bridge_steps)
+        self.predicted_events += len(predicted)
+        truth = [(int(c), np.datetime64(s, "us"), np.datetime64(e, "us"), kind, etype)
+                 for _, kind, c, etype, s, e in events]
+        anomalies = [t for t in truth if t[3] == "anomaly"]
+        step_us = np.timedelta64(self.step_minutes, "m")
+        for first, last, c in predicted:
+            p_start, p_end = steps[first], steps[last - 1] + step_us
+            if not any((tc == c or self.class_agnostic) and ts < p_end and p_start < te for tc, ts, te, _, _ in anomalies):
+                self.false_alarms += 1
+        for c, ts, te, _, _ in anomalies:
+            if te > last_step + step_us:     # not over yet: cannot be judged
+                continue
+            self.events_found[c][1] += 1
+            hits = [steps[first] for first, last, pc in predicted
+                    if (pc == c or self.class_agnostic) and steps[first] < te and ts < steps[last - 1] + step_us]
+            if hits:
+                self.events_found[c][0] += 1
+                delay = (min(hits) - ts) / np.timedelta64(1, "m")
+                self.delays[c].append(max(float(delay), 0.0))
+        anomalous = y_pred != 0
+        for c, ts, te, kind, etype in truth:
+            if kind != "normal" or te > last_step + step_us:
+                continue
+            inside = (steps >= ts) & (steps < te)
+            self.hard_negatives[etype][1] += 1
+            if np.any(inside & anomalous & (y_true == 0)):
+                self.hard_negatives[etype][0] += 1
+
+    def summary(self) -> dict:
+        stats = per_class(self.cm)
+        f1s = [stats[c]["f1"] for c in ANOMALY_CLASSES if stats[c]["support"]]
+        household_weeks = self.steps * self.step_minutes / (7 * 24 * 60)
+        found = sum(v[0] for v in self.events_found.values())
+        total = sum(v[1] for v in self.events_found.values())
+        tp, predicted, actual = (int(v) for v in self.detection)
+        return {
+            "method": self.name,
+            "per_class": {} if self.class_agnostic else {c: stats[c] for c in range(N_CLASSES)},
+            "macro_f1": float("nan") if self.class_agnostic or not f1s else float(np.nanmean(f1s)),
+            "detection_precision": tp / predicted if predicted else float("nan"),
+            "detection_recall": tp / actual if actual else float("nan"),
+            "detection_f1": 2 * tp / (predicted + actual) if predicted + actual else float("nan"),
+            "event_recall": found / total if total else float("nan"),
+            "event_recall_per_class": {c: (v[0] / v[1] if v[1] else float("nan")) for c, v in
+                                       sorted(self.events_found.items())},
+            "events_total": total,
+            "median_delay_minutes": {c: float(np.median(v)) for c, v in sorted(self.delays.items()) if v},
+            "false_alarms_per_household_week": self.false_alarms / household_weeks if household_weeks else float("nan"),
+            "false_alarm_events": self.false_alarms,
+            "predicted_events": self.predicted_events,
+            "household_weeks": household_weeks,
+            "hard_negative_flagged": {k: v[0] / v[1] for k, v in sorted(self.hard_negatives.items()) if v[1]},
+            "confusion": None if self.class_agnostic else self.cm.tolist(),
+        }

@@ -1,0 +1,115 @@
+"""The sequence classifiers: windows (batch, window, features) -> class logits (batch, classes).
+
+Every model starts with the same normalisation layer (the training set's per-feature mean and
+spread, stored as buffers), so the exported ONNX graph takes raw feature rows and the scorer
+needs nothing but ONNX Runtime.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models_ml.config import TrainConfig
+
+
+class Normalize(nn.Module):
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+
+class DilatedCNN(nn.Module):
+    """Conv blocks with dilation 1, 2, 4, ... over the window; the head reads the last step's
+    channels and the window's mean (what happens now, and against what)."""
+
+    def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
+        super().__init__()
+        blocks, channels = [], n_features
+        for i in range(cfg.layers):
+            dilation = 2 ** i
+            blocks += [nn.Conv1d(channels, cfg.hidden, kernel_size=3, dilation=dilation, padding=dilation),
+                       nn.BatchNorm1d(cfg.hidden), nn.ReLU()]
+            channels = cfg.hidden
+        self.body = nn.Sequential(*blocks)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(2 * cfg.hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x.transpose(1, 2))                    # (B, H, W)
+        return self.head(self.drop(torch.cat([h[:, :, -1], h.mean(dim=2)], dim=1)))
+
+
+class TCNBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.pad = 2 * dilation                             # kernel 3, causal: pad on the left only
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, dilation=dilation)
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, dilation=dilation)
+        self.drop = nn.Dropout(dropout)
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.drop(F.relu(self.conv1(F.pad(x, (self.pad, 0)))))
+        h = self.drop(F.relu(self.conv2(F.pad(h, (self.pad, 0)))))
+        return F.relu(h + self.skip(x))
+
+
+class TCN(nn.Module):
+    """Temporal convolutional network: causal, residual, dilations 1, 2, 4, ...; reads the last step."""
+
+    def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*[TCNBlock(n_features if i == 0 else cfg.hidden, cfg.hidden, 2 ** i, cfg.dropout)
+                                    for i in range(cfg.layers)])
+        self.head = nn.Linear(cfg.hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.transpose(1, 2))[:, :, -1])
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, cfg.hidden, num_layers=min(cfg.layers, 2), batch_first=True,
+                            dropout=cfg.dropout if min(cfg.layers, 2) > 1 else 0.0)
+        self.head = nn.Linear(cfg.hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+class TransformerClassifier(nn.Module):
+    def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
+        super().__init__()
+        d_model = cfg.hidden - cfg.hidden % 4 or 4
+        self.proj = nn.Linear(n_features, d_model)
+        self.position = nn.Parameter(torch.zeros(1, cfg.window, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, nhead=4, dim_feedforward=2 * d_model, dropout=cfg.dropout,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=cfg.layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(self.proj(x) + self.position)
+        return self.head(h[:, -1])
+
+
+ARCHS = {"cnn": DilatedCNN, "tcn": TCN, "lstm": LSTMClassifier, "transformer": TransformerClassifier}
+
+
+class WindowClassifier(nn.Module):
+    """Normalisation, then the chosen architecture. Input (B, window, features) float32."""
+
+    def __init__(self, n_features: int, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.normalize = Normalize(n_features)
+        self.net = ARCHS[cfg.arch](n_features, len(cfg.classes), cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))

@@ -1,0 +1,161 @@
+"""`homewatch train` and `homewatch evaluate`: train, export, check, quantize, evaluate,
+save the artifacts, register (and maybe promote), record the metrics.
+
+Training reads the warehouse through a read-only connection (other jobs can read meanwhile);
+the registry and metrics are written at the end in one transaction, so a failed run leaves
+no half-registered model (its folder, if written, is removed).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models_ml import data, evaluate as ev, registry
+from models_ml.config import TrainConfig
+from models_ml.export import QUANTIZABLE, export_onnx, max_abs_difference, quantize_int8, session
+from simulator.config import ANOMALY_CLASSES
+from warehouse.connection import reader, transaction, utcnow, writer
+
+PARITY_TOLERANCE = 1e-4       # largest |logit difference| allowed between torch and ONNX Runtime
+INT8_MAX_F1_DROP = 0.005      # int8 is used for scoring only if validation macro-F1 drops less
+
+
+@dataclass
+class TrainOutcome:
+    version: str
+    promoted: bool
+    folder: Path
+    metadata: dict
+    evaluation: ev.Evaluation
+
+
+def _val_macro_f1(sess, con, meta, val_ids) -> float:
+    from models_ml.metrics import macro_f1
+
+    truths, preds = [], []
+    for series in data.iter_households(con, val_ids, meta["feature_columns"]):
+        truths.append(series.labels)
+        preds.append(ev.predict_onnx(sess, series.X, int(meta["window"])).argmax(1))
+    return macro_f1(np.concatenate(truths), np.concatenate(preds))
+
+
+def _timing(sess, windows: np.ndarray, repeat: int = 3) -> float:
+    """windows per second of an ORT session on these windows (best of a few runs)."""
+    from models_ml.export import INPUT_NAME, OUTPUT_NAME
+
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for s in range(0, len(windows), 8192):
+            sess.run([OUTPUT_NAME], {INPUT_NAME: windows[s:s + 8192]})
+        best = min(best, time.perf_counter() - t)
+    return len(windows) / best
+
+
+def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | None = None) -> TrainOutcome:
+    from models_ml.train import train
+
+    created = utcnow()
+    version = registry.new_version(cfg.arch, created, cfg.to_dict())
+    folder = registry.models_dir(db) / version
+    folder.mkdir(parents=True, exist_ok=False)
+    try:
+        with reader(db) as con:
+            result = train(con, cfg, progress)
+            meta = {
+                "model_version": version,
+                "created_at": created.isoformat(),
+                "feature_columns": result.columns,
+                "window": cfg.window,
+                "step_minutes": result.step_minutes,
+                "classes": {str(k): v for k, v in ANOMALY_CLASSES.items()},
+                "normalization": {"mean": result.model.normalize.mean.tolist(),
+                                  "scale": result.model.normalize.scale.tolist(),
+                                  "note": "applied inside the model (its first layer); inputs are raw feature rows"},
+                "input": {"name": "windows", "shape": ["batch", cfg.window, len(result.columns)], "dtype": "float32"},
+                "training_data": {"first_step": result.data_range[0], "last_step": result.data_range[1],
+                                  "train_households": len(result.train_households),
+                                  "validation_households": len(result.validation_households),
+                                  "train_windows": result.n_train_windows, "class_counts": result.class_counts},
+                "config": cfg.to_dict(),
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "training_seconds": round(result.seconds, 1),
+            }
+            registry.save_weights(result.model.state_dict(), folder / registry.WEIGHTS)
+            export_onnx(result.model, cfg.window, len(result.columns), folder / registry.ONNX_FP32)
+            val_ids = result.validation_households
+            probe = data.windows(next(data.iter_households(con, val_ids[:1], result.columns)).X, cfg.window)
+            calib = np.ascontiguousarray(probe[np.random.default_rng(cfg.seed).choice(len(probe), min(2048, len(probe)),
+                                                                                       replace=False)])
+            diff = max_abs_difference(result.model, folder / registry.ONNX_FP32, calib)
+            if diff > PARITY_TOLERANCE:
+                raise RuntimeError(f"ONNX export does not match torch: largest logit difference {diff:.2e} "
+                                   f"> {PARITY_TOLERANCE:g}")
+            fp32 = session(folder / registry.ONNX_FP32, cfg.threads)
+            metrics = {"validation_macro_f1": result.val_macro_f1, "onnx_max_abs_diff": diff,
+                       "fp32_windows_per_s": round(_timing(fp32, calib))}
+            meta["scoring_file"] = registry.ONNX_FP32
+            if cfg.arch in QUANTIZABLE:
+                progress("quantizing to int8 (static, calibrated on validation windows)")
+                quantize_int8(folder / registry.ONNX_FP32, calib, folder / registry.ONNX_INT8)
+                int8 = session(folder / registry.ONNX_INT8, cfg.threads)
+                f1_int8 = _val_macro_f1(int8, con, meta, val_ids)
+                f1_fp32 = _val_macro_f1(fp32, con, meta, val_ids)
+                metrics.update({
+                    "validation_macro_f1_onnx_fp32": f1_fp32, "validation_macro_f1_int8": f1_int8,
+                    "int8_windows_per_s": round(_timing(int8, calib)),
+                    "fp32_bytes": (folder / registry.ONNX_FP32).stat().st_size,
+                    "int8_bytes": (folder / registry.ONNX_INT8).stat().st_size})
+                if f1_fp32 - f1_int8 <= INT8_MAX_F1_DROP:
+                    meta["scoring_file"] = registry.ONNX_INT8
+            scoring = session(folder / meta["scoring_file"], cfg.threads)
+            progress(f"evaluating {version} ({meta['scoring_file']}) on the test households")
+            meta["metrics"] = metrics
+            evaluation = ev.evaluate(con, scoring, meta, "test", progress)
+            metrics["test_macro_f1"] = evaluation.summaries["classifier"]["macro_f1"]
+            metrics["test"] = {m: {k: v for k, v in s.items() if k not in ("confusion",)}
+                               for m, s in evaluation.summaries.items()}
+        (folder / registry.METADATA).write_text(json.dumps(meta, indent=2, default=str))
+        with writer(db) as con, transaction(con):
+            promoted = registry.register(con, meta, folder)
+            write_metrics(con, version, evaluation)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if report_dir is not None:
+        from models_ml.report import write_evaluation_report
+
+        write_evaluation_report(report_dir, meta, evaluation)
+    return TrainOutcome(version, promoted, folder, meta, evaluation)
+
+
+def write_metrics(con, version: str, evaluation: ev.Evaluation) -> str:
+    run_id = uuid.uuid4().hex[:12]
+    now = utcnow()
+    rows = [(run_id, version, *r, now) for r in ev.metric_rows(evaluation)]
+    con.executemany("insert into ml.evaluation_metrics (run_id, model_version, split, method, level, anomaly_class, "
+                    "metric, value, support, evaluated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return run_id
+
+
+def evaluate_version(db, version: str | None = None, split: str = "test", progress=print,
+                     report_dir: Path | None = None) -> tuple[str, ev.Evaluation]:
+    from models_ml.score import load_model
+
+    with reader(db) as con:
+        version, meta, sess, _ = load_model(con, version)
+        evaluation = ev.evaluate(con, sess, meta, split, progress)
+    with writer(db) as con, transaction(con):
+        write_metrics(con, version, evaluation)
+    if report_dir is not None:
+        from models_ml.report import write_evaluation_report
+
+        write_evaluation_report(report_dir, meta, evaluation)
+    return version, evaluation

@@ -1,0 +1,165 @@
+"""Batch scoring with ONNX Runtime only (torch is not imported).
+
+What gets scored: every step of `marts.fct_ml_features` that the production model has not
+scored yet, and every step the dbt builds recomputed since the model last scored (late or
+out-of-order readings change past features; `intermediate.int_batches_processed` lists the
+batches a build has taken in, `ml.scored_batches` those this model has scored). Per household
+the scorer re-predicts from the earliest such step, reading `window - 1` steps of history
+before it. All predictions of a run are written in one transaction with its ledger rows, so
+a crash leaves no partial batch, and a re-run finds nothing to do.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from models_ml import data, registry
+from models_ml.export import INPUT_NAME, OUTPUT_NAME, session
+from simulator.config import ANOMALY_CLASSES
+from warehouse.connection import transaction, utcnow
+
+PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items())]
+BATCH = 8192
+
+
+class ScoringError(RuntimeError):
+    pass
+
+
+@dataclass
+class ScoreResult:
+    run_id: str
+    model_version: str
+    steps_scored: int
+    households: int
+    anomalies: int
+    seconds: float
+    model_file: str
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def load_model(con: duckdb.DuckDBPyConnection, version: str | None = None, precision: str = "auto"):
+    """The production (or named) model: its metadata and an ONNX Runtime session."""
+    if version is None:
+        row = registry.production(con)
+        if row is None:
+            raise ScoringError("no production model in ml.model_registry: train one first with `homewatch train`")
+        version, _, folder = row
+    else:
+        row = con.execute("select artifact_dir from ml.model_registry where model_version = ?", [version]).fetchone()
+        if row is None:
+            raise ScoringError(f"no model version {version!r} in ml.model_registry")
+        folder = row[0]
+    folder = Path(folder)
+    meta = registry.read_metadata(folder)
+    name = meta.get("scoring_file", registry.ONNX_FP32) if precision == "auto" else (
+        registry.ONNX_INT8 if precision == "int8" else registry.ONNX_FP32)
+    return version, meta, session(folder / name), name
+
+
+def _score_from(con, version: str, step: np.timedelta64) -> tuple[dict[str, np.datetime64], list[str]]:
+    """Per household, the first step to (re)score; and the batches this run covers."""
+    batches = con.execute(
+        "select batch_id, min_reading_at from intermediate.int_batches_processed where batch_id not in "
+        "(select batch_id from ml.scored_batches where model_version = ?)", [version]).fetchall()
+    recomputed_from = min((b[1] for b in batches if b[1] is not None), default=None)
+    unscored = con.execute(
+        """
+        select f.household_id, min(f.step_at)
+        from marts.fct_ml_features f
+        anti join (select household_id, step_at from ml.predictions where model_version = ?) p
+            on f.household_id = p.household_id and f.step_at = p.step_at
+        group by f.household_id
+        """, [version]).fetchall()
+    starts = {h: np.datetime64(s, "us") - step for h, s in unscored}
+    if recomputed_from is not None:
+        # a late reading changes the features of its step and after, in every household the
+        # build recomputed: re-predict from one step before the earliest new reading
+        since = np.datetime64(recomputed_from, "us").astype("datetime64[m]")
+        since = since - (since.astype(np.int64) % int(step / np.timedelta64(1, "m"))).astype("timedelta64[m]") - step
+        for (h,) in con.execute("select distinct household_id from marts.fct_ml_features where step_at >= ?",
+                                [since.astype("datetime64[us]").item()]).fetchall():
+            starts[h] = min(starts.get(h, since), since)
+    return starts, [b[0] for b in batches]
+
+
+def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision: str = "auto",
+          progress: Callable[[str], None] = print) -> ScoreResult:
+    started = time.monotonic()
+    for table, hint in (("marts.fct_ml_features", "run `homewatch build` first"),
+                        ("intermediate.int_batches_processed", "run `homewatch build` first")):
+        data._require(con, table, hint)
+    version, meta, sess, model_file = load_model(con, version, precision)
+    columns, window = meta["feature_columns"], int(meta["window"])
+    if columns != data.feature_columns(con):
+        raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
+                           f"now; retrain with `homewatch train`")
+    step = np.timedelta64(int(meta["step_minutes"]), "m")
+    starts, batches = _score_from(con, version, step)
+    run_id = uuid.uuid4().hex[:12]
+    scored_at = utcnow()
+    chunks, n_anomalies, done = [], 0, 0
+    for i, (household, since) in enumerate(sorted(starts.items())):
+        context_from = (since - (window - 1) * step).astype("datetime64[us]").item()
+        series = data.read_household(con, household, columns, since=context_from, with_labels=False)
+        if not len(series.steps):
+            continue
+        wins = data.windows(series.X, window)
+        keep = np.flatnonzero(series.steps >= since)
+        if not len(keep):
+            continue
+        probs = np.empty((len(keep), len(PROBABILITY_COLUMNS)), dtype=np.float32)
+        first = keep[0]
+        for s in range(first, len(wins), BATCH):
+            block = np.ascontiguousarray(wins[s:s + BATCH])
+            probs[s - first:s - first + len(block)] = _softmax(sess.run([OUTPUT_NAME], {INPUT_NAME: block})[0])
+        predicted = probs.argmax(axis=1).astype(np.int32)
+        n_anomalies += int((predicted != 0).sum())
+        done += len(keep)
+        chunks.append(pa.table({
+            "run_id": pa.array([run_id] * len(keep)),
+            "household_id": pa.array([household] * len(keep)),
+            "step_at": pa.array(series.steps[keep]),
+            "model_version": pa.array([version] * len(keep)),
+            "predicted_class": pa.array(predicted),
+            **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
+            "confidence": pa.array(probs.max(axis=1).astype(np.float64)),
+            "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
+        }))
+        if (i + 1) % 20 == 0:
+            progress(f"scored {i + 1}/{len(starts)} households ({done:,} steps)")
+    new_rows = pa.concat_tables(chunks) if chunks else None
+    window_starts = pa.table({"household_id": pa.array(list(starts)),
+                              "score_from": pa.array([v.astype("datetime64[us]") for v in starts.values()])})
+    with transaction(con):
+        con.register("score_window", window_starts)
+        con.execute("delete from ml.predictions p using score_window w where p.model_version = ? "
+                    "and p.household_id = w.household_id and p.step_at >= w.score_from", [version])
+        if new_rows is not None:
+            con.register("new_predictions", new_rows)
+            con.execute("insert into ml.predictions by name select * from new_predictions")
+        for batch_id in batches:
+            con.execute("insert into ml.scored_batches (batch_id, model_version, run_id, scored_at) values (?, ?, ?, ?)",
+                        [batch_id, version, run_id, scored_at])
+        con.execute("insert into ml.score_runs (run_id, model_version, model_file, started_at, finished_at, "
+                    "households, steps_scored, anomaly_steps) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, version, model_file, scored_at, utcnow(), len(chunks), done, n_anomalies])
+    for name in ("score_window", "new_predictions"):
+        try:
+            con.unregister(name)
+        except Exception:
+            pass
+    return ScoreResult(run_id, version, done, len(chunks), n_anomalies, time.monotonic() - started, model_file)

@@ -1,0 +1,246 @@
+"""Training: windows from the train households, early stopping on the validation households.
+
+The training set keeps every window that matters (anomalies, the steps around them, hard
+negatives, sensor faults, anything the rules flagged) and a `normal_keep` share of the plain
+normal ones, which are many and alike: at the default scale this is what lets training fit
+in minutes on two cores. Validation runs on every step of the validation households, so
+the macro-F1 that picks the epoch is measured on the real class balance.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from models_ml import data
+from models_ml.config import TrainConfig
+from models_ml.metrics import macro_f1
+from models_ml.nets import WindowClassifier
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    model: WindowClassifier
+    columns: list[str]
+    step_minutes: int
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    val_macro_f1: float = 0.0
+    n_train_windows: int = 0
+    class_counts: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    train_households: list[str] = field(default_factory=list)
+    validation_households: list[str] = field(default_factory=list)
+    data_range: tuple = ("", "")
+
+
+def _event_mask(steps: np.ndarray, events: list[tuple], kinds: tuple[str, ...]) -> np.ndarray:
+    mask = np.zeros(len(steps), dtype=bool)
+    for _, kind, _, _, start, end in events:
+        if kind in kinds:
+            lo, hi = np.searchsorted(steps, [np.datetime64(start, "us"), np.datetime64(end, "us")])
+            mask[lo:hi] = True
+    return mask
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    if k <= 0 or not mask.any():
+        return mask
+    kernel = np.ones(2 * k + 1, dtype=np.int32)
+    return np.convolve(mask.astype(np.int32), kernel, mode="same") > 0
+
+
+def select_windows(series: data.HouseholdSeries, events: list[tuple], cfg: TrainConfig,
+                   rng: np.random.Generator, n_households: int) -> np.ndarray:
+    """Indices of the steps whose windows go into the training set: a household's share of
+    each class's cap, normal windows near anomalies, hard negatives, faults and rule flags
+    first, then plain normal ones."""
+    labels = series.labels
+    chosen = []
+    for c in np.unique(labels[labels != 0]):
+        idx = np.flatnonzero(labels == c)
+        quota = max(cfg.max_per_class // n_households, 1)
+        chosen.append(idx if len(idx) <= quota else np.sort(rng.choice(idx, quota, replace=False)))
+    normal = labels == 0
+    hard = normal & (_dilate(labels != 0, cfg.context_steps) | (series.rule_class != 0)
+                     | _event_mask(series.steps, events, ("normal", "fault")))
+    plain = normal & ~hard & (rng.random(len(labels)) < cfg.normal_keep)
+    quota = max(cfg.max_normal // n_households, 1)
+    # hard normal windows take up to two thirds of the normal quota, plain ones the rest
+    for mask, share in ((hard, 2 / 3), (plain, 1.0)):
+        idx = np.flatnonzero(mask)
+        take = min(len(idx), int(quota * share))
+        chosen.append(np.sort(rng.choice(idx, take, replace=False)) if take < len(idx) else idx)
+        quota -= take
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], columns: list[str],
+                       cfg: TrainConfig, progress: Progress) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Windows and labels of the selected steps, streamed household by household; also the
+    per-feature mean and spread over every step of these households (for normalisation)."""
+    rng = np.random.default_rng(cfg.seed)
+    xs, ys = [], []
+    total = np.zeros(len(columns), dtype=np.float64)
+    total_sq = np.zeros(len(columns), dtype=np.float64)
+    n = 0
+    first, last = None, None
+    events = data.injected_events(con, households)
+    by_household: dict[str, list] = {}
+    for e in events:
+        by_household.setdefault(e[0], []).append(e)
+    for i, series in enumerate(data.iter_households(con, households, columns)):
+        if series.labels is None:
+            continue
+        total += series.X.sum(axis=0, dtype=np.float64)
+        total_sq += np.square(series.X, dtype=np.float64).sum(axis=0)
+        n += len(series.X)
+        first = series.steps[0] if first is None else min(first, series.steps[0])
+        last = series.steps[-1] if last is None else max(last, series.steps[-1])
+        idx = select_windows(series, by_household.get(series.household_id, []), cfg, rng, len(households))
+        xs.append(data.windows(series.X, cfg.window)[idx].copy())
+        ys.append(series.labels[idx])
+        if (i + 1) % 10 == 0:
+            progress(f"read {i + 1}/{len(households)} training households")
+    if not xs:
+        raise data.DataError("no training household has ground truth: training needs simulated, labelled data "
+                             "(`homewatch simulate`, then `homewatch build`)")
+    mean = total / max(n, 1)
+    std = np.sqrt(np.maximum(total_sq / max(n, 1) - mean ** 2, 0))
+    stats = {"mean": mean.astype(np.float32).tolist(),
+             "scale": np.where(std > 1e-6, std, 1.0).astype(np.float32).tolist(),
+             "first_step": str(first), "last_step": str(last)}
+    return np.concatenate(xs), np.concatenate(ys), stats
+
+
+def predict_proba(model: torch.nn.Module, X: np.ndarray, window: int, batch: int = 8192) -> np.ndarray:
+    """Class probabilities for every step of one household's (T, F) features (torch)."""
+    w = data.windows(X, window)
+    out = np.empty((len(w), model.net.head.out_features), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for s in range(0, len(w), batch):
+            out[s:s + batch] = torch.softmax(model(torch.from_numpy(np.ascontiguousarray(w[s:s + batch]))), 1).numpy()
+    return out
+
+
+def _loss_fn(cfg: TrainConfig, counts: np.ndarray):
+    freq = counts / counts.sum()
+    # inverse square-root frequency: rare classes count more without swamping the normal one
+    weights = torch.tensor(np.where(counts > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0), dtype=torch.float32)
+    weights = weights / weights[counts > 0].mean()
+    if cfg.imbalance == "weighted":
+        return lambda logits, y: F.cross_entropy(logits, y, weight=weights)
+    if cfg.imbalance == "focal":
+        def focal(logits, y):
+            logp = F.log_softmax(logits, 1).gather(1, y[:, None])[:, 0]
+            return (-(1 - logp.exp()) ** cfg.focal_gamma * logp * weights[y]).mean()
+        return focal
+    return lambda logits, y: F.cross_entropy(logits, y)   # sampler: batches are balanced instead
+
+
+def _epoch_order(cfg: TrainConfig, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if cfg.imbalance != "sampler":
+        return rng.permutation(len(y))
+    # balanced sampler: every present class drawn equally often, epoch the size of the set
+    counts = np.bincount(y, minlength=len(cfg.classes)).astype(np.float64)
+    p = 1.0 / counts[y]
+    return rng.choice(len(y), size=len(y), replace=True, p=p / p.sum())
+
+
+@dataclass
+class FitResult:
+    model: WindowClassifier
+    history: list[dict]
+    best_epoch: int
+    val_macro_f1: float
+    seconds: float
+
+
+def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig,
+        mean: np.ndarray, scale: np.ndarray, progress: Progress = print) -> FitResult:
+    """Train on windows X (N, window, F) with labels y; after each epoch, predict every step
+    of each validation series (features (T, F), labels (T,)) and keep the epoch with the best
+    macro-F1 over the anomaly classes. Deterministic for a given seed."""
+    started = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed + 1)
+    counts = np.bincount(y, minlength=len(cfg.classes))
+    model = WindowClassifier(X.shape[2], cfg)
+    with torch.no_grad():
+        model.normalize.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        model.normalize.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches_per_epoch = math.ceil(len(y) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                    steps_per_epoch=batches_per_epoch)
+    loss_fn = _loss_fn(cfg, counts)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    truth = np.concatenate([labels for _, labels in val])
+    history, best_state, best_f1, best_epoch, stale = [], None, -1.0, 0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.from_numpy(_epoch_order(cfg, y, rng))
+        total_loss = 0.0
+        for b in range(batches_per_epoch):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xt[idx]), yt[idx])
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += float(loss.detach())
+        pred = np.concatenate([predict_proba(model, features, cfg.window).argmax(1) for features, _ in val])
+        f1 = macro_f1(truth, pred)
+        elapsed = time.monotonic() - started
+        history.append({"epoch": epoch, "loss": total_loss / batches_per_epoch, "val_macro_f1": f1,
+                        "seconds": round(elapsed, 1)})
+        progress(f"epoch {epoch}/{cfg.epochs}: loss {total_loss / batches_per_epoch:.4f}, "
+                 f"validation macro-F1 {f1:.4f} ({elapsed:.0f} s)")
+        if f1 > best_f1:
+            best_f1, best_epoch, stale = f1, epoch, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                progress(f"stopping early: no better validation macro-F1 for {cfg.patience} epochs")
+                break
+        if elapsed > cfg.max_minutes * 60:
+            progress(f"stopping: the {cfg.max_minutes:g}-minute training budget is spent")
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(model, history, best_epoch, best_f1, time.monotonic() - started)
+
+
+def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress = print) -> TrainResult:
+    """Read the train and validation households from the warehouse and fit."""
+    started = time.monotonic()
+    columns = data.feature_columns(con)
+    splits = data.household_splits(con)
+    labelled = data.labelled_households(con)
+    train_ids = sorted(h for h, s in splits.items() if s == "train" and h in labelled)
+    val_ids = sorted(h for h, s in splits.items() if s == "validation" and h in labelled)
+    if not train_ids or not val_ids:
+        raise data.DataError(f"training needs labelled households in both the train and validation splits "
+                             f"(found {len(train_ids)} and {len(val_ids)}); simulate more households")
+    progress(f"training households: {len(train_ids)}, validation: {len(val_ids)}; reading windows")
+    X, y, stats = build_training_set(con, train_ids, columns, cfg, progress)
+    val = list(data.iter_households(con, val_ids, columns))
+    step = data.step_minutes(val[0].steps)
+    counts = np.bincount(y, minlength=len(cfg.classes))
+    progress(f"{len(y):,} training windows ({X.nbytes / 2**20:.0f} MB), per class {counts.tolist()}")
+    fitted = fit(X, y, [(s.X, s.labels) for s in val], cfg, np.array(stats["mean"]), np.array(stats["scale"]),
+                 progress)
+    return TrainResult(fitted.model, columns, step, fitted.history, fitted.best_epoch, fitted.val_macro_f1,
+                       len(y), counts.tolist(), time.monotonic() - started, train_ids, val_ids,
+                       (stats["first_step"], stats["last_step"]))
