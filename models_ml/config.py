@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from models_ml import ModelError
+
 ARCHITECTURES = ("cnn", "tcn", "lstm", "transformer")
 IMBALANCE = ("weighted", "focal", "sampler")
 
 
-class ConfigError(ValueError):
+class ConfigError(ModelError, ValueError):
     """A training option is unknown or out of range."""
 
 

@@ -15,6 +15,8 @@ import duckdb
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from models_ml import ModelError
+
 FEATURES_TABLE = "marts.fct_ml_features"
 LABELS_TABLE = "marts.int_steps_labelled"
 HOUSEHOLDS_TABLE = "marts.dim_households"
@@ -24,7 +26,7 @@ EVENTS_TABLE = "staging.stg_raw__injected_events"
 NON_FEATURES = ("household_id", "step_at", "rule_class")
 
 
-class DataError(RuntimeError):
+class DataError(ModelError):
     """The warehouse lacks what the classifier needs (say which table and what to run)."""
 
 

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from models_ml import ModelError
 
 INPUT_NAME = "windows"
 OUTPUT_NAME = "logits"
@@ -17,12 +18,14 @@ OPSET = 17
 QUANTIZABLE = ("cnn", "tcn")
 
 
-class ExportError(RuntimeError):
+class ExportError(ModelError):
     pass
 
 
-def export_onnx(model: torch.nn.Module, window: int, n_features: int, path: Path) -> Path:
+def export_onnx(model, window: int, n_features: int, path: Path) -> Path:
     """Write the model as ONNX: input (batch, window, features) float32, output logits (batch, classes)."""
+    import torch
+
     model.eval()
     example = torch.zeros(2, window, n_features)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +51,10 @@ def session(path: Path, threads: int = 2):
         raise ExportError(f"model file {path} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}") from None
 
 
-def max_abs_difference(model: torch.nn.Module, onnx_path: Path, windows: np.ndarray) -> float:
+def max_abs_difference(model, onnx_path: Path, windows: np.ndarray) -> float:
     """Largest absolute difference of logits between torch and ONNX Runtime on these windows."""
+    import torch
+
     model.eval()
     with torch.inference_mode():
         expected = model(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))).numpy()

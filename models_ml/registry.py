@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from models_ml import ModelError
 from warehouse.connection import resolve_db_path, utcnow
 
 METADATA = "metadata.json"
@@ -32,7 +33,7 @@ ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
 
 
-class RegistryError(RuntimeError):
+class RegistryError(ModelError):
     pass
 
 

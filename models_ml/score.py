@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from models_ml import data, registry
+from models_ml import ModelError, data, registry
 from models_ml.export import INPUT_NAME, OUTPUT_NAME, session
 from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import transaction, utcnow
@@ -29,7 +29,7 @@ PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items()
 BATCH = 8192
 
 
-class ScoringError(RuntimeError):
+class ScoringError(ModelError):
     pass
 
 
@@ -97,7 +97,11 @@ def _score_from(con, version: str, step: np.timedelta64) -> tuple[dict[str, np.d
 
 
 def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision: str = "auto",
-          progress: Callable[[str], None] = print) -> ScoreResult:
+          progress: Callable[[str], None] = print, force: bool = False) -> ScoreResult:
+    """Score what is new (see the module doc). Every batch it covers must have passed its
+    newest quality check (`homewatch check`); `force` scores anyway and says why it would not."""
+    from expectations.gate import require_passed
+
     started = time.monotonic()
     for table, hint in (("marts.fct_ml_features", "run `homewatch build` first"),
                         ("intermediate.int_batches_processed", "run `homewatch build` first")):
@@ -109,6 +113,10 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
                            f"now; retrain with `homewatch train`")
     step = np.timedelta64(int(meta["step_minutes"]), "m")
     starts, batches = _score_from(con, version, step)
+    for batch_id in batches:
+        decision = require_passed(con, batch_id, force=force)   # raises QualityGateError unless forced
+        if decision.forced:
+            progress(decision.message)
     run_id = uuid.uuid4().hex[:12]
     scored_at = utcnow()
     chunks, n_anomalies, done = [], 0, 0

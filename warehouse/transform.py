@@ -63,6 +63,15 @@ def run_dbt(
     return output
 
 
+def _migrate(db) -> None:
+    """Bring the warehouse's own tables up to date first: dbt reads ml.* and dq.* as sources,
+    and a warehouse landed by an older version may lack them."""
+    from warehouse.connection import writer
+
+    with writer(db):  # opening a writer applies pending migrations
+        pass
+
+
 def build(*, db=None, full_refresh: bool = False, select: str | None = None,
           dbt_vars: dict | None = None, unit_tests: bool = False, progress=None) -> str:
     """`dbt build`: models, seeds and data tests; incremental unless full_refresh.
@@ -70,6 +79,7 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None,
     Unit tests check the SQL's logic on hand-written rows, not the data: they run in the
     test suite and CI (unit_tests=True, or `dbt build` by hand), not on every production build.
     """
+    _migrate(db)
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")

@@ -1,0 +1,134 @@
+{{ config(materialized='table') }}
+-- One row per anomaly the classifier names: runs of steps that the production model gives one
+-- anomaly class, merged when less than event_bridge_minutes apart (as fct_anomaly_events
+-- merges rule flags), with the model's confidence, the model version, and the rule evidence:
+-- the domain-rule events of fct_anomaly_events that overlap it (their rules, peak severity,
+-- observed vs expected value) and whether a rule of the same class agrees.
+-- Rebuilt after each scoring run (`homewatch score` then `homewatch build --select
+-- fct_classified_anomalies`; the batch job does both). Empty until a model has scored.
+
+{%- set bridge = var('event_bridge_minutes') %}
+
+with
+
+production as (
+
+    select model_version from {{ ref('stg_ml__model_registry') }} where model_status = 'production'
+
+),
+
+predicted_steps as (
+
+    select predictions.*
+    from {{ ref('stg_ml__predictions') }} as predictions
+    inner join production on predictions.model_version = production.model_version
+    where predictions.predicted_class <> 0
+
+),
+
+classes as (
+
+    select * from {{ ref('anomaly_classes') }}
+
+),
+
+rule_events as (
+
+    select * from {{ ref('fct_anomaly_events') }} where event_kind = 'anomaly'
+
+),
+
+runs_started as (
+
+    select
+        *,
+        case
+            when lag(step_at) over run_order is null
+              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
+            else 0
+        end as is_run_start
+    from predicted_steps
+    window run_order as (partition by household_id, predicted_class order by step_at)
+
+),
+
+runs_numbered as (
+
+    select
+        *,
+        sum(is_run_start) over (partition by household_id, predicted_class order by step_at
+                                rows between unbounded preceding and current row) as run_number
+    from runs_started
+
+),
+
+events as (
+
+    select
+        household_id,
+        predicted_class as anomaly_class,
+        model_version,
+        min(step_at) as start_at,
+        max(step_at) + {{ step_interval() }} as end_at,
+        count(*) as n_steps,
+        avg(confidence) as mean_confidence,
+        max(confidence) as peak_confidence,
+        arg_max(step_at, confidence) as peak_at
+    from runs_numbered
+    group by household_id, predicted_class, model_version, run_number
+
+),
+
+evidence as (
+
+    select
+        events.household_id,
+        events.anomaly_class,
+        events.start_at,
+        list(distinct rule_events.rule_name order by rule_events.rule_name) as rules_fired,
+        bool_or(rule_events.anomaly_class = events.anomaly_class) as rule_agrees,
+        max(rule_events.peak_severity) as rule_peak_severity,
+        arg_max(rule_events.observed_value, rule_events.peak_severity) as rule_observed_value,
+        arg_max(rule_events.expected_value, rule_events.peak_severity) as rule_expected_value,
+        arg_max(rule_events.event_id, rule_events.peak_severity) as rule_event_id
+    from events
+    inner join rule_events
+        on rule_events.household_id = events.household_id
+        and rule_events.start_at < events.end_at
+        and events.start_at < rule_events.end_at
+    group by events.household_id, events.anomaly_class, events.start_at
+
+),
+
+final as (
+
+    select
+        md5(events.household_id || '|' || events.anomaly_class::varchar || '|' || events.start_at::varchar
+            || '|' || events.model_version) as anomaly_id,
+        events.household_id,
+        events.anomaly_class,
+        classes.class_name,
+        events.start_at,
+        events.end_at,
+        date_diff('minute', events.start_at, events.end_at) as duration_minutes,
+        events.n_steps,
+        events.mean_confidence,
+        events.peak_confidence,
+        events.peak_at,
+        events.model_version,
+        coalesce(evidence.rules_fired, []) as rules_fired,
+        coalesce(evidence.rule_agrees, false) as rule_agrees,
+        evidence.rule_peak_severity,
+        evidence.rule_observed_value,
+        evidence.rule_expected_value,
+        evidence.rule_event_id
+    from events
+    inner join classes on events.anomaly_class = classes.anomaly_class
+    left join evidence
+        on events.household_id = evidence.household_id
+        and events.anomaly_class = evidence.anomaly_class
+        and events.start_at = evidence.start_at
+
+)
+
+select * from final

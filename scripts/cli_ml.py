@@ -1,0 +1,140 @@
+"""The classifier's subcommands: train, evaluate, score, model (list / promote / rollback).
+
+Registered by scripts.cli; kept here so the main CLI module stays small. torch is imported
+only by `train` (scoring and evaluation run on ONNX Runtime).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _say(step: str, message: str) -> None:
+    print(f"[{step}] {message}", file=sys.stderr, flush=True)
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. hidden=64")
+    return key, value
+
+
+def _print_comparison(evaluation) -> None:
+    from models_ml.report import COMPARISON_HEADER, comparison_rows
+
+    rows = [COMPARISON_HEADER, *comparison_rows(evaluation)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(COMPARISON_HEADER))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def model_reports_dir() -> Path:
+    from scripts.cli import reports_dir
+
+    return reports_dir() / "model"
+
+
+def cmd_train(args) -> int:
+    from models_ml.config import TrainConfig
+    from models_ml.pipeline import train_and_register
+
+    overrides = dict(args.set or [])
+    for name in ("arch", "epochs", "window", "imbalance", "seed"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    cfg = TrainConfig().with_overrides(**overrides)
+    _say("train", f"training a {cfg.arch} on windows of {cfg.window} steps, up to {cfg.epochs} epochs")
+    outcome = train_and_register(args.db, cfg, progress=lambda m: _say("train", m), report_dir=model_reports_dir())
+    m = outcome.metadata["metrics"]
+    _say("train", f"{outcome.version}: validation macro-F1 {m['validation_macro_f1']:.4f}, test macro-F1 "
+                  f"{m['test_macro_f1']:.4f}; "
+                  + ("promoted to production" if outcome.promoted else "not promoted (production is better on validation)"))
+    _print_comparison(outcome.evaluation)
+    _say("train", f"artifacts in {outcome.folder}; report {model_reports_dir() / 'evaluation.html'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from models_ml.pipeline import evaluate_version
+
+    version, evaluation = evaluate_version(args.db, args.version, args.split, progress=lambda m: _say("evaluate", m),
+                                           report_dir=model_reports_dir())
+    _say("evaluate", f"{version} on {len(evaluation.households)} {args.split} households "
+                     f"(metrics in ml.evaluation_metrics, report {model_reports_dir() / 'evaluation.html'})")
+    _print_comparison(evaluation)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from models_ml.score import score
+    from warehouse.connection import writer
+
+    with writer(args.db) as con:
+        result = score(con, args.version, args.precision, progress=lambda m: _say("score", m), force=args.force)
+    if result.steps_scored == 0:
+        _say("score", f"nothing new to score for {result.model_version}")
+    else:
+        _say("score", f"{result.steps_scored:,} steps of {result.households} households scored by "
+                      f"{result.model_version} ({result.model_file}) in {result.seconds:.1f} s; "
+                      f"{result.anomalies:,} anomalous steps; run {result.run_id} (ml.predictions)")
+    return 0
+
+
+def cmd_model(args) -> int:
+    from models_ml import registry
+    from warehouse.connection import reader, transaction, writer
+
+    if args.action == "list":
+        with reader(args.db) as con:
+            rows = registry.versions(con)
+        if not rows:
+            print("no model trained yet: run `homewatch train`")
+        for version, status, val_f1, test_f1, created, promoted in rows:
+            print(f"{version}  {status:<10}  validation macro-F1 {val_f1:.4f}  test {test_f1 if test_f1 is None else round(test_f1, 4)}"
+                  f"  created {created:%Y-%m-%d %H:%M}")
+        return 0
+    with writer(args.db) as con, transaction(con):
+        if args.action == "promote":
+            if not args.version:
+                raise registry.RegistryError("`homewatch model promote` needs a VERSION (see `homewatch model list`)")
+            registry.promote(con, args.version)
+            version = args.version
+        else:
+            version = registry.rollback(con)
+    _say("model", f"{version} is now the production model")
+    return 0
+
+
+def add_commands(subs, sub) -> None:
+    """Register the subcommands on the main parser (`sub` is scripts.cli._sub)."""
+    p = sub(subs, "train", cmd_train, "Train the classifier on the train households, export it to ONNX (+ int8), "
+            "evaluate it on the test households and register it (promoted if it beats production).",
+            "homewatch train --epochs 3           # a quick run; --set hidden=64 --set lr=0.001 for any option")
+    p.add_argument("--arch", choices=["cnn", "tcn", "lstm", "transformer"], help="architecture (default cnn)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default 12; early stopping on validation macro-F1)")
+    p.add_argument("--window", type=int, help="steps per window (default 12 = 1 hour)")
+    p.add_argument("--imbalance", choices=["weighted", "focal", "sampler"], help="class imbalance handling (default weighted)")
+    p.add_argument("--seed", type=int, help="random seed (default 7)")
+    p.add_argument("--set", type=_option, action="append", metavar="KEY=VALUE",
+                   help="any training option of models_ml/config.py, e.g. hidden=64; repeatable")
+
+    p = sub(subs, "evaluate", cmd_evaluate, "Evaluate a model against the rules and an Isolation Forest on held-out "
+            "households; store the metrics in ml.evaluation_metrics and write the report.",
+            "homewatch evaluate --split test")
+    p.add_argument("--version", help="model version (default: the production model)")
+    p.add_argument("--split", choices=["test", "validation"], default="test", help="households to evaluate on (default test)")
+
+    p = sub(subs, "score", cmd_score, "Score the steps that have no prediction yet with the production model "
+            "(ONNX Runtime) and write them to ml.predictions.", "homewatch score")
+    p.add_argument("--version", help="model version (default: the production model)")
+    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                   help="which ONNX file to run (default auto: int8 when it kept the validation macro-F1)")
+    p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
+
+    p = sub(subs, "model", cmd_model, "List model versions, force one into production, or roll back.",
+            "homewatch model list   |   homewatch model promote cnn-20250101T000000-abc123   |   homewatch model rollback")
+    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p.add_argument("version", nargs="?", help="the version to promote")

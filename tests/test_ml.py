@@ -1,0 +1,148 @@
+"""The classifier: windows, training on a separable toy case, ONNX parity, registry rules,
+idempotent scoring with ONNX Runtime, clear errors for a missing or broken model."""
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import numpy as np
+import pytest
+
+from models_ml import data, registry
+from models_ml.config import ConfigError, TrainConfig
+from models_ml.metrics import Scorecard, macro_f1, runs
+
+# --- windows --------------------------------------------------------------------------------
+
+
+def test_a_window_ends_at_its_step_and_pads_the_start_with_the_first_row():
+    X = np.arange(10, dtype=np.float32).reshape(5, 2)     # step t has features (2t, 2t+1)
+    w = data.windows(X, 3)
+    assert w.shape == (5, 3, 2)
+    assert w[4].tolist() == [[4, 5], [6, 7], [8, 9]]       # the window of step 4 ends at step 4
+    assert w[0].tolist() == [[0, 1], [0, 1], [0, 1]]       # no history: the first row repeated
+    assert w[1].tolist() == [[0, 1], [0, 1], [2, 3]]
+
+
+def test_windows_never_mix_households(built_db):
+    con = duckdb.connect(str(built_db), read_only=True)
+    cols = data.feature_columns(con)
+    a, b = list(data.iter_households(con, ["H0001", "H0002"], cols))
+    con.close()
+    wb = data.windows(b.X, 12)
+    # the first window of the second household holds only its own first row
+    assert np.array_equal(wb[0], np.repeat(b.X[:1], 12, axis=0))
+    assert not any(np.array_equal(wb[0][0], row) for row in a.X[-12:])
+    assert len(a.labels) == len(a.steps) and a.labels.dtype == np.int64
+
+
+def test_labels_align_with_the_window_s_last_step(built_db):
+    con = duckdb.connect(str(built_db), read_only=True)
+    cols = data.feature_columns(con)
+    series = next(data.iter_households(con, ["H0001"], cols))
+    truth = dict(con.execute("select step_at, label_class from marts.int_steps_labelled where household_id = 'H0001'").fetchall())
+    con.close()
+    anomalous = np.flatnonzero(series.labels != 0)
+    assert len(anomalous) > 0
+    for i in anomalous[:50]:
+        assert truth[series.steps[i].item()] == series.labels[i]
+
+
+def test_feature_columns_are_the_table_order_without_keys(built_db):
+    con = duckdb.connect(str(built_db), read_only=True)
+    cols = data.feature_columns(con)
+    con.close()
+    assert cols[:3] == ["hour_sin", "hour_cos", "is_weekend"]
+    assert not {"household_id", "step_at", "rule_class"} & set(cols)
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_training_option_is_an_error():
+    with pytest.raises(ConfigError, match="unknown training option.*hiden"):
+        TrainConfig.from_dict({"hiden": 64})
+    with pytest.raises(ConfigError, match="arch must be one of"):
+        TrainConfig(arch="gru")
+    assert TrainConfig.from_dict({"hidden": "64", "lr": "0.01"}).hidden == 64
+
+
+# --- training on a toy case -------------------------------------------------------------------
+
+
+def _toy(n_steps: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Class c lights up feature c over a run of steps; class 0 is noise."""
+    X = rng.normal(0, 0.1, size=(n_steps, 8)).astype(np.float32)
+    y = np.zeros(n_steps, dtype=np.int64)
+    for start in range(20, n_steps - 20, 40):
+        c = 1 + (start // 40) % 5
+        X[start:start + 15, c] += 3.0
+        y[start:start + 15] = c
+    return X, y
+
+
+@pytest.mark.parametrize("arch", ["cnn", "tcn"])
+def test_training_learns_a_clearly_separable_toy_case(arch):
+    from models_ml.train import fit
+
+    rng = np.random.default_rng(0)
+    X_train, y_train = _toy(4000, rng)
+    X_val, y_val = _toy(2000, rng)
+    cfg = TrainConfig(arch=arch, window=6, hidden=16, layers=2, epochs=6, batch_size=128, lr=5e-3, seed=1)
+    result = fit(np.ascontiguousarray(data.windows(X_train, 6)), y_train, [(X_val, y_val)], cfg,
+                 X_train.mean(0), X_train.std(0), progress=lambda m: None)
+    assert result.val_macro_f1 >= 0.9
+    again = fit(np.ascontiguousarray(data.windows(X_train, 6)), y_train, [(X_val, y_val)], cfg,
+                X_train.mean(0), X_train.std(0), progress=lambda m: None)
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in result.history] == \
+        [{k: v for k, v in h.items() if k != "seconds"} for h in again.history]   # deterministic for a seed
+
+
+# --- ONNX -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ["cnn", "tcn", "lstm", "transformer"])
+def test_onnx_runtime_matches_torch(arch, tmp_path):
+    import torch
+
+    from models_ml.export import export_onnx, max_abs_difference, session
+    from models_ml.nets import WindowClassifier
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(arch=arch, window=12, hidden=16, layers=2)
+    model = WindowClassifier(9, cfg).eval()
+    path = export_onnx(model, 12, 9, tmp_path / "m.onnx")
+    rng = np.random.default_rng(0)
+    for batch in (1, 37):                                  # the batch axis is dynamic
+        windows = rng.normal(size=(batch, 12, 9)).astype(np.float32)
+        assert max_abs_difference(model, path, windows) < 1e-4
+    assert session(path).get_inputs()[0].shape[0] == "batch"
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def test_runs_bridge_short_gaps_of_one_class_only():
+    pred = np.array([0, 1, 1, 0, 1, 0, 0, 0, 0, 2, 2, 0])
+    assert runs(pred, bridge_steps=3) == [(1, 5, 1), (9, 11, 2)]
+    assert runs(pred, bridge_steps=1) == [(1, 3, 1), (4, 5, 1), (9, 11, 2)]
+
+
+def test_scorecard_counts_events_false_alarms_and_hard_negatives():
+    steps = np.arange(np.datetime64("2025-01-01T00:00"), np.datetime64("2025-01-01T02:00"),
+                      np.timedelta64(5, "m")).astype("datetime64[us]")
+    truth = np.zeros(24, dtype=np.int64)
+    truth[4:10] = 3
+    pred = np.zeros(24, dtype=np.int64)
+    pred[6:10] = 3          # found, 10 minutes late
+    pred[15:17] = 1         # a false alarm, during a hard negative
+    events = [("H", "anomaly", 3, "fridge_failure", steps[4].item(), steps[10].item()),
+              ("H", "normal", 0, "late_shower", steps[14].item(), steps[18].item())]
+    card = Scorecard("m", bridge_steps=2, step_minutes=5)
+    card.add(steps, truth, pred, events)
+    s = card.summary()
+    assert s["event_recall"] == 1.0 and s["median_delay_minutes"][3] == 10.0
+    assert s["false_alarm_events"] == 1
+    assert s["hard_negative_flagged"] == {"late_shower": 1.0}
+    assert s["per_class"][3]["precision"] == 1.0 and s["per_class"][3]["recall"] == pytest.approx(4 / 6)
+    assert macro_f1(truth, pred) == pytest.approx(np.mean([0.0, 0.8]))
