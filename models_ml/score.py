@@ -118,6 +118,8 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
         if decision.forced:
             progress(decision.message)
     run_id = uuid.uuid4().hex[:12]
+    if not starts and not batches:      # nothing new: a re-run writes nothing at all
+        return ScoreResult(run_id, version, 0, 0, 0, time.monotonic() - started, model_file)
     scored_at = utcnow()
     chunks, n_anomalies, done = [], 0, 0
     for i, (household, since) in enumerate(sorted(starts.items())):

@@ -112,6 +112,24 @@ def cmd_build(args) -> int:
     return 0
 
 
+# --- check ------------------------------------------------------------------------------------
+
+
+def run_check(db, batch: str | None, report: Path | None):
+    """Validate a batch, print the verdict and every failure, write the HTML report."""
+    from expectations.check import check_batch
+
+    result = check_batch(db, batch, report_path=report or reports_dir() / "quality.html",
+                         progress=lambda m: _say("check", m))
+    print(result.summary())
+    _say("check", f"report: {result.report_path}")
+    return result
+
+
+def cmd_check(args) -> int:
+    return 0 if run_check(args.db, args.batch, args.report).passed else 1
+
+
 # --- plot -------------------------------------------------------------------------------------
 
 
@@ -198,6 +216,7 @@ def cmd_run(args) -> int:
     _say("simulate", result.message)
     build(db=args.db, progress=lambda m: _say("build", m))
     _say("build", "features, baselines, rule flags and anomaly events are up to date")
+    quality = run_check(args.db, None, None)
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)
@@ -211,7 +230,7 @@ def cmd_run(args) -> int:
           .venv/bin/homewatch query "select rule_name, count(*) as events from marts.fct_anomaly_events where event_kind = 'anomaly' group by 1"
           .venv/bin/homewatch query "select household_id, rule_name, start_at, end_at, peak_severity from marts.fct_anomaly_events where event_kind = 'anomaly' order by start_at desc limit 10"
         """).rstrip())
-    return 0
+    return 0 if quality.passed else 1
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -268,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid step (default: the dbt var, 5); implies --full-refresh, as every table is rebuilt on it")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run the dbt unit tests (logic on hand-written rows; the test suite runs them)")
+
+    p = _sub(subs, "check", cmd_check, "Check a batch's data quality and drift, store the results in dq.*, write "
+             "the HTML report; exit 1 if a critical expectation failed.",
+             "homewatch check --batch sim-42-d0180-d0181 --report /tmp/quality.html")
+    p.add_argument("--batch", help="batch id from raw.batches (default: the newest batch)")
+    p.add_argument("--report", type=Path, help="HTML report (default reports/quality.html, or under $HOMEWATCH_REPORTS_DIR)")
 
     p = _sub(subs, "plot", cmd_plot, "Plot one household's sensors with ground-truth anomalies shaded (PNG).",
              "homewatch plot --household H0001 --start 2025-01-05 --days 7 --out h1.png")

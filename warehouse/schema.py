@@ -87,6 +87,58 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "dq: data-quality check runs, validation results and drift reference statistics",
+        [
+            "create schema if not exists dq",
+            """
+            create table dq.check_runs (
+                run_id             varchar primary key,
+                batch_id           varchar   not null,
+                started_at         timestamp not null,  -- UTC
+                finished_at        timestamp not null,  -- UTC
+                passed             boolean   not null,  -- no critical expectation failed
+                n_expectations     integer   not null,
+                n_failed_critical  integer   not null,
+                n_failed_warn      integer   not null,
+                n_not_evaluated    integer   not null,  -- e.g. drift before a reference period exists
+                reference_id       varchar              -- the drift reference used, if any
+            )""",
+            """
+            create table dq.validation_results (
+                run_id           varchar   not null,
+                batch_id         varchar   not null,
+                suite            varchar   not null,  -- e.g. 'raw_readings', 'drift_sensors'
+                expectation      varchar   not null,  -- stable HomeWatch name, e.g. 'within_physical_range:temperature'
+                expectation_type varchar   not null,  -- the Great Expectations type
+                column_name      varchar,
+                success          boolean,             -- null: not evaluated (details say why)
+                observed_value   varchar,
+                threshold        varchar,
+                severity         varchar   not null,  -- 'critical' blocks scoring, 'warn' is reported
+                details          json,
+                checked_at       timestamp not null   -- UTC
+            )""",
+            """
+            create table dq.reference_stats (
+                reference_id  varchar   not null,
+                sensor        varchar   not null,
+                household_id  varchar   not null,  -- '*' for all households pooled
+                stat          varchar   not null,  -- 'mean', 'std', 'q05', 'q50', 'q95', 'band', 'histogram'
+                center        double,              -- mean of the statistic over the reference windows
+                spread        double,              -- its standard deviation over the windows
+                pooled        double,              -- the statistic over all reference values together
+                n_windows     integer   not null,
+                n_values      bigint    not null,
+                details       json,                -- e.g. histogram edges and weights
+                period_start  timestamp not null,
+                period_end    timestamp not null,
+                computed_at   timestamp not null,
+                primary key (reference_id, sensor, household_id, stat)
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,186 @@
+"""Train, register, score and evaluate on the tiny built warehouse (a quick, small model)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import numpy as np
+import pytest
+
+from models_ml import registry
+from models_ml.config import TrainConfig
+from models_ml.export import ExportError
+from warehouse.connection import REPO_ROOT, transaction, writer
+
+QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
+
+
+def _q(db, sql, params=None):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def trained(built_db, tmp_path_factory):
+    """A copy of the built warehouse with one quick model trained and registered."""
+    from models_ml.pipeline import train_and_register
+
+    db = tmp_path_factory.mktemp("trained") / "w.duckdb"
+    shutil.copy(built_db, db)
+    outcome = train_and_register(db, QUICK, progress=lambda m: None,
+                                 report_dir=tmp_path_factory.mktemp("report"))
+    return db, outcome
+
+
+def _copy(trained, tmp_path):
+    db, outcome = trained
+    target = tmp_path / "w.duckdb"
+    shutil.copy(db, target)
+    shutil.copytree(outcome.folder.parent, tmp_path / "models")
+    return target
+
+
+def test_training_writes_weights_onnx_and_metadata_never_a_pickle(trained):
+    db, outcome = trained
+    files = sorted(p.name for p in outcome.folder.iterdir())
+    assert files == ["metadata.json", "model.int8.onnx", "model.onnx", "weights.npz"]
+    meta = json.loads((outcome.folder / "metadata.json").read_text())
+    con = duckdb.connect(str(db), read_only=True)
+    from models_ml.data import feature_columns
+    assert meta["feature_columns"] == feature_columns(con)
+    con.close()
+    assert meta["window"] == 12 and meta["step_minutes"] == 5 and meta["classes"]["5"] == "fire"
+    assert len(meta["normalization"]["mean"]) == len(meta["feature_columns"])
+    assert meta["metrics"]["onnx_max_abs_diff"] < 1e-4
+    np.load(outcome.folder / "weights.npz", allow_pickle=False)       # plain arrays
+    assert outcome.promoted                                             # the first version wins
+    assert _q(db, "select model_version, status from ml.model_registry") == [(outcome.version, "production")]
+    methods = {r[0] for r in _q(db, "select distinct method from ml.evaluation_metrics")}
+    assert methods == {"classifier", "rules", "isolation_forest"}
+    assert (outcome.folder.parent.parent / "models").exists()
+
+
+def test_promotion_needs_a_better_validation_f1_and_can_be_forced_or_rolled_back(trained, tmp_path):
+    db = _copy(trained, tmp_path)
+    _, outcome = trained
+    base = json.loads((outcome.folder / "metadata.json").read_text())
+
+    def register(version, f1):
+        meta = {**base, "model_version": version, "metrics": {**base["metrics"], "validation_macro_f1": f1}}
+        with writer(db) as con, transaction(con):
+            return registry.register(con, meta, outcome.folder)
+
+    first = base["metrics"]["validation_macro_f1"]
+    assert not register("worse", first - 0.1)
+    assert not register("equal", first)
+    assert register("better", first + 0.1)
+    with writer(db) as con:
+        assert registry.production(con)[0] == "better"
+        registry.promote(con, "worse")                                  # forced
+        assert registry.production(con)[0] == "worse"
+        assert registry.rollback(con) == "better"
+        assert registry.rollback(con) == outcome.version
+        with pytest.raises(registry.RegistryError, match="nothing to roll back to"):
+            registry.rollback(con)
+        with pytest.raises(registry.RegistryError, match="no model version 'nope'"):
+            registry.promote(con, "nope")
+
+
+def test_scoring_is_gated_idempotent_and_covers_every_step(trained, tmp_path, capsys):
+    from scripts.cli import main
+
+    db = _copy(trained, tmp_path)
+    assert main(["score", "--db", str(db)]) == 2                       # the batch was never checked
+    assert "never been quality-checked" in capsys.readouterr().err
+    assert main(["score", "--db", str(db), "--force"]) == 0
+    n_steps = _q(db, "select count(*) from marts.fct_ml_features")[0][0]
+    counts = "select count(*), count(distinct (household_id, step_at, model_version)) from ml.predictions"
+    assert _q(db, counts)[0] == (n_steps, n_steps)
+    sums = _q(db, "select min(p_normal + p_temperature_failure + p_humidity_anomaly + p_fridge_failure "
+                  "+ p_door_at_night + p_fire), max(p_normal + p_temperature_failure + p_humidity_anomaly "
+                  "+ p_fridge_failure + p_door_at_night + p_fire) from ml.predictions")[0]
+    assert sums[0] == pytest.approx(1, abs=1e-4) and sums[1] == pytest.approx(1, abs=1e-4)
+    assert main(["score", "--db", str(db), "--force"]) == 0            # a re-run adds nothing
+    assert "nothing new to score" in capsys.readouterr().err
+    assert _q(db, counts)[0] == (n_steps, n_steps)
+    assert _q(db, "select count(*) from ml.score_runs")[0][0] == 1
+
+
+def test_a_crash_while_writing_leaves_no_partial_batch(trained, tmp_path, monkeypatch):
+    from models_ml import score as scoring
+
+    db = _copy(trained, tmp_path)
+    real = scoring.utcnow
+    calls = {"n": 0}
+
+    def failing_now():
+        calls["n"] += 1
+        if calls["n"] == 2:               # the second call is inside the write transaction
+            raise RuntimeError("simulated crash while writing")
+        return real()
+
+    monkeypatch.setattr(scoring, "utcnow", failing_now)
+    with writer(db) as con, pytest.raises(RuntimeError, match="simulated crash"):
+        scoring.score(con, force=True, progress=lambda m: None)
+    assert _q(db, "select count(*) from ml.predictions")[0][0] == 0
+    assert _q(db, "select count(*) from ml.scored_batches")[0][0] == 0
+
+
+def test_a_missing_or_corrupt_model_file_fails_with_a_clear_message(trained, tmp_path, capsys):
+    from scripts.cli import main
+
+    db = _copy(trained, tmp_path)
+    folder = tmp_path / "models" / trained[1].version
+    con = duckdb.connect(str(db))
+    con.execute("update ml.model_registry set artifact_dir = ?", [str(folder)])
+    con.close()
+    scoring_file = json.loads((folder / "metadata.json").read_text())["scoring_file"]
+    (folder / scoring_file).unlink()
+    assert main(["score", "--db", str(db), "--force"]) == 2
+    assert f"model file not found: {folder / scoring_file}" in capsys.readouterr().err
+    (folder / scoring_file).write_bytes(b"not an onnx model")
+    assert main(["score", "--db", str(db), "--force"]) == 2
+    assert "cannot be loaded by ONNX Runtime" in capsys.readouterr().err
+    (folder / "metadata.json").write_text("{broken")
+    assert main(["score", "--db", str(db), "--force"]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+    assert _q(db, "select count(*) from ml.predictions")[0][0] == 0
+
+
+def test_scoring_runs_without_torch(trained, tmp_path):
+    db = _copy(trained, tmp_path)
+    folder = tmp_path / "models" / trained[1].version
+    code = (
+        "import sys, duckdb\n"
+        "from models_ml.score import score\n"
+        f"con = duckdb.connect({str(db)!r})\n"
+        f"con.execute('update ml.model_registry set artifact_dir = ?', [{str(folder)!r}])\n"
+        "r = score(con, force=True, progress=lambda m: None)\n"
+        "assert r.steps_scored > 0\n"
+        "assert 'torch' not in sys.modules, 'scoring imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
+def test_evaluate_writes_metrics_and_a_report(trained, tmp_path, monkeypatch, capsys):
+    from scripts.cli import main
+
+    db = _copy(trained, tmp_path)
+    folder = tmp_path / "models" / trained[1].version
+    con = duckdb.connect(str(db))
+    con.execute("update ml.model_registry set artifact_dir = ?", [str(folder)])
+    con.close()
+    monkeypatch.setenv("HOMEWATCH_REPORTS_DIR", str(tmp_path / "reports"))
+    before = _q(db, "select count(distinct run_id) from ml.evaluation_metrics")[0][0]
+    assert main(["evaluate", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "rules only (dbt)" in out and "Isolation Forest" in out
+    assert _q(db, "select count(distinct run_id) from ml.evaluation_metrics")[0][0] == before + 1
+    page = (tmp_path / "reports" / "model" / "evaluation.html").read_text()
+    assert "Side by side" in page and "data:image/png;base64," in page and "http" not in page

@@ -1,0 +1,69 @@
+"""The HTML quality report renders offline: headless Chromium loads it and requests nothing."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import duckdb
+import pytest
+
+from expectations.check import check_batch
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def report(tiny_db, tmp_path_factory):
+    """A report after two checked batches: the first clean, the second with an impossible reading."""
+    from warehouse.land import land_simulation
+
+    tmp = tmp_path_factory.mktemp("report")
+    db = tmp / "w.duckdb"
+    shutil.copy(tiny_db, db)
+    assert check_batch(db).passed
+    land_simulation(db=db, append_days=1)
+    con = duckdb.connect(str(db))
+    con.execute("update raw.readings set value = 250 where sensor = 'temperature' and household_id = 'H0001' "
+                "and reading_at = (select max(reading_at) from raw.readings)")
+    con.close()
+    result = check_batch(db, report_path=tmp / "quality.html")
+    assert not result.passed
+    return result.report_path
+
+
+def _page_requests(html_path, tmp_path) -> tuple[list[str], bytes]:
+    """URLs the page itself asked the network for (from Chromium's net log), and its screenshot."""
+    netlog, png = tmp_path / "netlog.json", tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}",
+                    f"--screenshot={png}", "--window-size=1280,2000", html_path.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    log = json.loads(netlog.read_text())
+    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    urls = [e["params"]["url"] for e in log["events"]
+            if e["type"] == start_job and "file://" in e["params"].get("network_isolation_key", "")]
+    return [u for u in urls if not u.startswith(("file:", "data:"))], png.read_bytes()
+
+
+def test_report_is_self_contained(report):
+    html = report.read_text()
+    assert "<script" not in html and "<link" not in html and "url(" not in html and "@import" not in html
+    assert not re.findall(r"https?://(?!www\.w3\.org/2000/svg)", html)  # only the SVG namespace, never fetched
+    for text in ("FAILED", "within_physical_range:temperature", "Drift per sensor", "Trend over the last 2", "<svg"):
+        assert text in html, text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+def test_report_renders_in_headless_chromium_without_network_requests(report, tmp_path):
+    requested, png = _page_requests(report, tmp_path)
+    assert requested == []
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a full page, not a blank one
+    # the detector itself: a page with a CDN stylesheet is caught
+    bad = tmp_path / "cdn.html"
+    bad.write_text('<html><head><link rel="stylesheet" href="https://cdn.example.invalid/x.css"></head></html>')
+    (tmp_path / "bad").mkdir()
+    requested, _ = _page_requests(bad, tmp_path / "bad")
+    assert requested == ["https://cdn.example.invalid/x.css"]
