@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from models_ml import ModelError
 from simulator.config import ConfigError
 from warehouse.connection import REPO_ROOT, WarehouseError, resolve_db_path
 
@@ -308,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=40, help="rows to show in a table (default 40)")
 
     _sub(subs, "status", cmd_status, "Summarise what the warehouse holds.", "homewatch status --db /tmp/w.duckdb")
+
+    from scripts.cli_ml import add_commands
+
+    add_commands(subs, _sub)
     return parser
 
 
@@ -315,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (WarehouseError, ConfigError) as exc:
+    except (WarehouseError, ConfigError, ModelError) as exc:
         print(f"homewatch {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

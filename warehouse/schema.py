@@ -139,6 +139,75 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        3,
+        "ml: model registry, predictions, scoring ledger and runs, evaluation metrics",
+        [
+            "create schema if not exists ml",
+            """
+            create table ml.model_registry (
+                model_version varchar primary key,
+                arch          varchar   not null,
+                created_at    timestamp not null,
+                status        varchar   not null,   -- 'candidate', 'production' or 'retired'
+                val_macro_f1  double    not null,
+                test_macro_f1 double,
+                train_from    timestamp,
+                train_to      timestamp,
+                config        json      not null,
+                metrics       json      not null,
+                artifact_dir  varchar   not null,
+                promoted_at   timestamp
+            )""",
+            """
+            create table ml.predictions (
+                run_id                varchar   not null,
+                household_id          varchar   not null,
+                step_at               timestamp not null,
+                model_version         varchar   not null,
+                predicted_class       integer   not null,
+                p_normal              double    not null,
+                p_temperature_failure double    not null,
+                p_humidity_anomaly    double    not null,
+                p_fridge_failure      double    not null,
+                p_door_at_night       double    not null,
+                p_fire                double    not null,
+                confidence            double    not null,
+                scored_at             timestamp not null
+            )""",
+            """
+            create table ml.scored_batches (
+                batch_id      varchar   not null,
+                model_version varchar   not null,
+                run_id        varchar   not null,
+                scored_at     timestamp not null
+            )""",
+            """
+            create table ml.score_runs (
+                run_id        varchar primary key,
+                model_version varchar   not null,
+                model_file    varchar   not null,
+                started_at    timestamp not null,
+                finished_at   timestamp not null,
+                households    integer   not null,
+                steps_scored  bigint    not null,
+                anomaly_steps bigint    not null
+            )""",
+            """
+            create table ml.evaluation_metrics (
+                run_id        varchar   not null,
+                model_version varchar   not null,
+                split         varchar   not null,
+                method        varchar   not null,   -- 'classifier', 'rules', 'isolation_forest'
+                level         varchar   not null,   -- 'step', 'event', 'hard_negative', 'overall'
+                anomaly_class integer,
+                metric        varchar   not null,
+                value         double,
+                support       bigint,
+                evaluated_at  timestamp not null
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
