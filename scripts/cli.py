@@ -170,6 +170,18 @@ def warehouse_summary(db) -> str:
             for row in con.execute("select event_kind, rule_name, count(*) from marts.fct_anomaly_events "
                                    "group by all order by 1, 2").fetchall():
                 lines.append(f"  detected     {row[0]:<14} {row[1]:<16} {row[2]:>7,}")
+        model = con.execute("select model_version, val_macro_f1, test_macro_f1 from ml.model_registry "
+                            "where status = 'production'").fetchone()
+        if model:
+            lines.append(f"  production model {model[0]}: validation macro-F1 {model[1]:.3f}, test {model[2]:.3f}")
+            n = con.execute("select count(*) from ml.predictions where model_version = ?", [model[0]]).fetchone()[0]
+            lines.append(f"  ml.predictions {n:>18,} rows from it")
+        classified = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                                 "and table_name = 'fct_classified_anomalies'").fetchone()[0]
+        if classified:
+            for row in con.execute("select class_name, count(*) from marts.fct_classified_anomalies "
+                                   "group by all order by 1").fetchall():
+                lines.append(f"  classified   {row[0]:<31} {row[1]:>7,}")
     return "\n".join(lines)
 
 
@@ -204,12 +216,17 @@ def cmd_query(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """The main job: simulate and land a demo dataset, build the dbt layers, plot, summarise."""
+    """The main job: simulate and land a demo dataset, build the dbt layers, check its quality,
+    train a model if there is none in production, score, build the classified anomalies,
+    plot, summarise."""
+    from models_ml import registry
     from simulator.config import SimConfig
     from simulator.plot import load_household, plot_household
     from warehouse.connection import reader
     from warehouse.land import land_simulation
     from warehouse.transform import build
+
+    from scripts import cli_ml
 
     started = time.perf_counter()
     config = SimConfig(args.households, args.days, seed=args.seed)
@@ -218,6 +235,24 @@ def cmd_run(args) -> int:
     build(db=args.db, progress=lambda m: _say("build", m))
     _say("build", "features, baselines, rule flags and anomaly events are up to date")
     quality = run_check(args.db, None, None)
+    if not quality.passed:
+        _say("check", "a critical quality check failed: stopping before scoring (see the report)")
+        return 1
+    with reader(args.db) as con:
+        production = registry.production(con)
+    if production is None:
+        from models_ml.data import DataError
+
+        try:
+            cli_ml.cmd_train(argparse.Namespace(db=args.db, arch=None, epochs=args.train_epochs, window=None,
+                                                imbalance=None, seed=None, set=None))
+            production = True
+        except DataError as exc:   # too few households to train on: the rest of the job still stands
+            _say("train", f"skipped: {exc}")
+    else:
+        _say("train", f"production model {production[0]} exists; `homewatch train` trains a new one")
+    if production:
+        cli_ml.cmd_score(argparse.Namespace(db=args.db, version=None, precision="auto", force=False))
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)
@@ -225,13 +260,16 @@ def cmd_run(args) -> int:
     _say("plot", f"wrote {plot}")
     print(warehouse_summary(args.db))
     print(textwrap.dedent(f"""
-        done in {time.perf_counter() - started:.1f} s. Try:
+        done in {time.perf_counter() - started:.1f} s.
+        reports: {reports_dir() / 'quality.html'} (data quality), {reports_dir() / 'model' / 'evaluation.html'} (model)
+        try:
           .venv/bin/homewatch status
           .venv/bin/homewatch plot --household H0002 --days 3
-          .venv/bin/homewatch query "select rule_name, count(*) as events from marts.fct_anomaly_events where event_kind = 'anomaly' group by 1"
-          .venv/bin/homewatch query "select household_id, rule_name, start_at, end_at, peak_severity from marts.fct_anomaly_events where event_kind = 'anomaly' order by start_at desc limit 10"
+          .venv/bin/homewatch query "select class_name, count(*) as anomalies, round(avg(mean_confidence), 2) as confidence from marts.fct_classified_anomalies group by 1 order by 2 desc"
+          .venv/bin/homewatch query "select household_id, class_name, start_at, end_at, rules_fired from marts.fct_classified_anomalies order by start_at desc limit 10"
+          .venv/bin/homewatch query "select method, metric, round(value, 3) as value from ml.evaluation_metrics where level = 'step' and metric = 'macro_f1' order by evaluated_at desc limit 3"
         """).rstrip())
-    return 0 if quality.passed else 1
+    return 0
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -258,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=DEMO_DAYS, help=f"demo days (default {DEMO_DAYS})")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
+    p.add_argument("--train-epochs", type=int, help="epochs when a model is trained (default: the training config's)")
 
     p = _sub(subs, "simulate", cmd_simulate, "Simulate homes with labelled anomalies and land them in raw.*.",
              "homewatch simulate --households 100 --days 180 --seed 42   # then: homewatch simulate --append --days 1")

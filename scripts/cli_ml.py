@@ -11,6 +11,10 @@ import sys
 from pathlib import Path
 
 
+# the dbt models that read ml.predictions: rebuilt after each scoring run
+PREDICTION_MARTS = "anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies"
+
+
 def _say(step: str, message: str) -> None:
     print(f"[{step}] {message}", file=sys.stderr, flush=True)
 
@@ -80,7 +84,20 @@ def cmd_score(args) -> int:
         _say("score", f"{result.steps_scored:,} steps of {result.households} households scored by "
                       f"{result.model_version} ({result.model_file}) in {result.seconds:.1f} s; "
                       f"{result.anomalies:,} anomalous steps; run {result.run_id} (ml.predictions)")
+    if result.steps_scored or not _exists(args.db, "marts", "fct_classified_anomalies"):
+        from warehouse.transform import build
+
+        build(db=args.db, select=PREDICTION_MARTS, progress=lambda m: _say("score", m))
+        _say("score", "marts.fct_classified_anomalies is up to date")
     return 0
+
+
+def _exists(db, schema: str, table: str) -> bool:
+    from warehouse.connection import reader
+
+    with reader(db) as con:
+        return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                "and table_name = ?", [schema, table]).fetchone()[0])
 
 
 def cmd_model(args) -> int:
@@ -128,7 +145,8 @@ def add_commands(subs, sub) -> None:
     p.add_argument("--split", choices=["test", "validation"], default="test", help="households to evaluate on (default test)")
 
     p = sub(subs, "score", cmd_score, "Score the steps that have no prediction yet with the production model "
-            "(ONNX Runtime) and write them to ml.predictions.", "homewatch score")
+            "(ONNX Runtime), write them to ml.predictions and rebuild marts.fct_classified_anomalies.",
+            "homewatch score")
     p.add_argument("--version", help="model version (default: the production model)")
     p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
                    help="which ONNX file to run (default auto: int8 when it kept the validation macro-F1)")

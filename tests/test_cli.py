@@ -73,10 +73,13 @@ def test_run_is_the_main_job(tmp_path, monkeypatch):
     monkeypatch.setenv("HOMEWATCH_REPORTS_DIR", str(tmp_path / "reports"))
     db = tmp_path / "w.duckdb"
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "run", "--households", "2", "--days", "2", "--db", str(db)],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "scripts.cli", "run", "--households", "4", "--days", "4", "--train-epochs", "1",
+         "--db", str(db)],
+        capture_output=True, text=True, timeout=400,
     )
     assert proc.returncode == 0, proc.stderr
     assert "[simulate] landed" in proc.stderr
-    assert "raw.readings" in proc.stdout and "Try:" in proc.stdout
+    assert "promoted to production" in proc.stderr and "steps of 4 households scored" in proc.stderr
+    assert "raw.readings" in proc.stdout and "try:" in proc.stdout and "production model" in proc.stdout
     assert (tmp_path / "reports" / "plots" / "H0001.png").read_bytes()[:8] == PNG_MAGIC
+    assert "Side by side" in (tmp_path / "reports" / "model" / "evaluation.html").read_text()
