@@ -91,7 +91,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         cards["isolation_forest"] = Scorecard("isolation_forest", bridge, step_minutes, class_agnostic=True)
     events = data.injected_events(con, ids)
     rng = np.random.default_rng(0)
-    pr_truth, pr_probs = [], []
+    pr_truth, pr_probs, pr_weight = [], [], []
     for i, series in enumerate(data.iter_households(con, ids, columns)):
         own = [e for e in events if e[0] == series.household_id]
         probs = predict_onnx(sess, series.X, window)
@@ -100,17 +100,21 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         if forest is not None:
             flagged = (forest.score_samples(series.X) < threshold).astype(np.int64)
             cards["isolation_forest"].add(series.steps, series.labels, flagged, own)
-        keep = (series.labels != 0) | (rng.random(len(series.labels)) < PR_SAMPLE / (len(ids) * len(series.labels)))
+        # every anomalous step and a share of the normal ones, weighted back to their number
+        share = min(1.0, PR_SAMPLE / (len(ids) * len(series.labels)))
+        keep = (series.labels != 0) | (rng.random(len(series.labels)) < share)
         pr_truth.append(series.labels[keep])
         pr_probs.append(probs[keep])
+        pr_weight.append(np.where(series.labels[keep] != 0, 1.0, 1.0 / share))
         progress(f"evaluated {i + 1}/{len(ids)} {split} households")
-    truth, probs = np.concatenate(pr_truth), np.concatenate(pr_probs)
+    truth, probs, weight = np.concatenate(pr_truth), np.concatenate(pr_probs), np.concatenate(pr_weight)
     curves = {}
     for c in ANOMALY_CLASSES:
         positive = truth == c
         if positive.any():
-            precision, recall, _ = precision_recall_curve(positive, probs[:, c])
-            curves[c] = (precision, recall, float(average_precision_score(positive, probs[:, c])))
+            precision, recall, _ = precision_recall_curve(positive, probs[:, c], sample_weight=weight)
+            curves[c] = (precision, recall,
+                         float(average_precision_score(positive, probs[:, c], sample_weight=weight)))
     return Evaluation(split, ids, {name: card.summary() for name, card in cards.items()}, curves)
 
 

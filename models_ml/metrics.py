@@ -40,12 +40,17 @@ def per_class(cm: np.ndarray) -> dict[int, dict[str, float]]:
     return out
 
 
+def macro_f1_of(cm: np.ndarray, classes=ANOMALY_CLASSES) -> float:
+    """Mean F1 over the anomaly classes present in the truth or the predictions (a class
+    predicted but absent counts, with F1 0; one absent from both is left out)."""
+    stats = per_class(cm)
+    values = [stats[c]["f1"] for c in classes if stats[c]["f1"] == stats[c]["f1"]]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes=ANOMALY_CLASSES) -> float:
-    """Mean F1 over the anomaly classes present in the truth or the predictions."""
-    stats = per_class(confusion(y_true, y_pred))
-    values = [stats[c]["f1"] for c in classes if stats[c]["support"] or stats[c]["f1"] == stats[c]["f1"]]
-    values = [v for v in values if v == v]
-    return float(np.mean(values)) if values else 0.0
+    value = macro_f1_of(confusion(y_true, y_pred), classes)
+    return 0.0 if value != value else value
 
 
 def runs(pred: np.ndarray, bridge_steps: int) -> list[tuple[int, int, int]]:
@@ -129,7 +134,6 @@ class Scorecard:
 
     def summary(self) -> dict:
         stats = per_class(self.cm)
-        f1s = [stats[c]["f1"] for c in ANOMALY_CLASSES if stats[c]["support"]]
         household_weeks = self.steps * self.step_minutes / (7 * 24 * 60)
         found = sum(v[0] for v in self.events_found.values())
         total = sum(v[1] for v in self.events_found.values())
@@ -137,7 +141,7 @@ class Scorecard:
         return {
             "method": self.name,
             "per_class": {} if self.class_agnostic else {c: stats[c] for c in range(N_CLASSES)},
-            "macro_f1": float("nan") if self.class_agnostic or not f1s else float(np.nanmean(f1s)),
+            "macro_f1": float("nan") if self.class_agnostic else macro_f1_of(self.cm),
             "detection_precision": tp / predicted if predicted else float("nan"),
             "detection_recall": tp / actual if actual else float("nan"),
             "detection_f1": 2 * tp / (predicted + actual) if predicted + actual else float("nan"),

@@ -31,6 +31,7 @@ METADATA = "metadata.json"
 WEIGHTS = "weights.npz"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+REQUIRED_METADATA = ("model_version", "feature_columns", "window", "step_minutes", "config", "scoring_file")
 
 
 class RegistryError(ModelError):
@@ -43,7 +44,9 @@ def models_dir(db=None) -> Path:
 
 
 def new_version(arch: str, created: dt.datetime, config: dict) -> str:
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:6]
+    """e.g. cnn-20261123T171502-3fa2c1: the architecture, when, and a digest of the config and
+    the moment (two trainings in the same second still get two versions)."""
+    digest = hashlib.sha1((json.dumps(config, sort_keys=True) + created.isoformat()).encode()).hexdigest()[:6]
     return f"{arch}-{created:%Y%m%dT%H%M%S}-{digest}"
 
 
@@ -64,9 +67,13 @@ def read_metadata(folder: Path) -> dict:
         raise RegistryError(f"model metadata not found: {path} (was the model folder moved or deleted? "
                             f"train again with `homewatch train`)")
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise RegistryError(f"model metadata {path} is not valid JSON ({exc}); train again with `homewatch train`") from None
+    missing = [k for k in REQUIRED_METADATA if k not in meta]
+    if missing:
+        raise RegistryError(f"model metadata {path} lacks {', '.join(missing)}; train again with `homewatch train`")
+    return meta
 
 
 def register(con: duckdb.DuckDBPyConnection, meta: dict, folder: Path) -> bool:

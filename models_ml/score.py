@@ -3,10 +3,11 @@
 What gets scored: every step of `marts.fct_ml_features` that the production model has not
 scored yet, and every step the dbt builds recomputed since the model last scored (late or
 out-of-order readings change past features; `intermediate.int_batches_processed` lists the
-batches a build has taken in, `ml.scored_batches` those this model has scored). Per household
-the scorer re-predicts from the earliest such step, reading `window - 1` steps of history
-before it. All predictions of a run are written in one transaction with its ledger rows, so
-a crash leaves no partial batch, and a re-run finds nothing to do.
+batches each build took in, when, and from which step it recomputed; `ml.scored_batches`
+those this model has scored, and after which build). Per household the scorer re-predicts
+from the earliest such step, reading `window - 1` steps of history before it. All
+predictions of a run are written in one transaction with its ledger rows, so a crash leaves
+no partial batch, and a re-run finds nothing to do.
 """
 from __future__ import annotations
 
@@ -70,36 +71,58 @@ def load_model(con: duckdb.DuckDBPyConnection, version: str | None = None, preci
     return version, meta, session(folder / name), name
 
 
-def _score_from(con, version: str, step: np.timedelta64) -> tuple[dict[str, np.datetime64], list[str]]:
-    """Per household, the first step to (re)score; and the batches this run covers."""
+def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set[str]]:
+    """What to (re)score: per household, the first step; the batches covered (batch_id,
+    processed_at); and which of them no model has scored yet (those pass the quality gate)."""
     batches = con.execute(
-        "select batch_id, min_reading_at from intermediate.int_batches_processed where batch_id not in "
-        "(select batch_id from ml.scored_batches where model_version = ?)", [version]).fetchall()
-    recomputed_from = min((b[1] for b in batches if b[1] is not None), default=None)
-    unscored = con.execute(
+        """
+        select p.batch_id, p.processed_at, p.recompute_from,
+               not exists (select 1 from ml.scored_batches a where a.batch_id = p.batch_id) as is_new
+        from intermediate.int_batches_processed p
+        where not exists (select 1 from ml.scored_batches s where s.batch_id = p.batch_id
+                          and s.model_version = ? and s.processed_at = p.processed_at)
+        """, [version]).fetchall()
+    # steps this model has never scored (a new model, a new household, steps after a silence)
+    starts = {h: np.datetime64(s, "us") for h, s in con.execute(
         """
         select f.household_id, min(f.step_at)
         from marts.fct_ml_features f
         anti join (select household_id, step_at from ml.predictions where model_version = ?) p
             on f.household_id = p.household_id and f.step_at = p.step_at
         group by f.household_id
-        """, [version]).fetchall()
-    starts = {h: np.datetime64(s, "us") - step for h, s in unscored}
-    if recomputed_from is not None:
-        # a late reading changes the features of its step and after, in every household the
-        # build recomputed: re-predict from one step before the earliest new reading
-        since = np.datetime64(recomputed_from, "us").astype("datetime64[m]")
-        since = since - (since.astype(np.int64) % int(step / np.timedelta64(1, "m"))).astype("timedelta64[m]") - step
-        for (h,) in con.execute("select distinct household_id from marts.fct_ml_features where step_at >= ?",
-                                [since.astype("datetime64[us]").item()]).fetchall():
-            starts[h] = min(starts.get(h, since), since)
-    return starts, [b[0] for b in batches]
+        """, [version]).fetchall()}
+    # steps a build recomputed since this model scored them (late readings change past
+    # features): from the build's own recompute point, in every household it covers
+    recomputed = [b[2] for b in batches if b[2] is not None]
+    if recomputed:
+        since = min(recomputed)
+        for household, first in con.execute(
+                "select household_id, min(step_at) from marts.fct_ml_features where step_at >= ? group by 1",
+                [since]).fetchall():
+            first = np.datetime64(first, "us")
+            starts[household] = min(starts.get(household, first), first)
+    return starts, [(b[0], b[1]) for b in batches], {b[0] for b in batches if b[3]}
+
+
+def _predict(sess, series, since: np.datetime64, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the steps from `since` on, their class probabilities)."""
+    keep = np.flatnonzero(series.steps >= since)
+    probs = np.empty((len(keep), len(PROBABILITY_COLUMNS)), dtype=np.float32)
+    if not len(keep):
+        return keep, probs
+    wins = data.windows(series.X, window)
+    first = keep[0]
+    for s in range(first, len(wins), BATCH):
+        block = np.ascontiguousarray(wins[s:s + BATCH])
+        probs[s - first:s - first + len(block)] = _softmax(sess.run([OUTPUT_NAME], {INPUT_NAME: block})[0])
+    return keep, probs
 
 
 def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision: str = "auto",
           progress: Callable[[str], None] = print, force: bool = False) -> ScoreResult:
-    """Score what is new (see the module doc). Every batch it covers must have passed its
-    newest quality check (`homewatch check`); `force` scores anyway and says why it would not."""
+    """Score what is new (see the module doc). Every batch no model has scored yet must have
+    passed its newest quality check (`homewatch check`); `force` scores anyway and says why
+    it would not. Everything is written in one transaction."""
     from expectations.gate import require_passed
 
     started = time.monotonic()
@@ -112,8 +135,8 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
         raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
                            f"now; retrain with `homewatch train`")
     step = np.timedelta64(int(meta["step_minutes"]), "m")
-    starts, batches = _score_from(con, version, step)
-    for batch_id in batches:
+    starts, batches, new_batches = _work(con, version)
+    for batch_id in sorted(new_batches):
         decision = require_passed(con, batch_id, force=force)   # raises QualityGateError unless forced
         if decision.forced:
             progress(decision.message)
@@ -121,55 +144,38 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     if not starts and not batches:      # nothing new: a re-run writes nothing at all
         return ScoreResult(run_id, version, 0, 0, 0, time.monotonic() - started, model_file)
     scored_at = utcnow()
-    chunks, n_anomalies, done = [], 0, 0
-    for i, (household, since) in enumerate(sorted(starts.items())):
-        context_from = (since - (window - 1) * step).astype("datetime64[us]").item()
-        series = data.read_household(con, household, columns, since=context_from, with_labels=False)
-        if not len(series.steps):
-            continue
-        wins = data.windows(series.X, window)
-        keep = np.flatnonzero(series.steps >= since)
-        if not len(keep):
-            continue
-        probs = np.empty((len(keep), len(PROBABILITY_COLUMNS)), dtype=np.float32)
-        first = keep[0]
-        for s in range(first, len(wins), BATCH):
-            block = np.ascontiguousarray(wins[s:s + BATCH])
-            probs[s - first:s - first + len(block)] = _softmax(sess.run([OUTPUT_NAME], {INPUT_NAME: block})[0])
-        predicted = probs.argmax(axis=1).astype(np.int32)
-        n_anomalies += int((predicted != 0).sum())
-        done += len(keep)
-        chunks.append(pa.table({
-            "run_id": pa.array([run_id] * len(keep)),
-            "household_id": pa.array([household] * len(keep)),
-            "step_at": pa.array(series.steps[keep]),
-            "model_version": pa.array([version] * len(keep)),
-            "predicted_class": pa.array(predicted),
-            **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
-            "confidence": pa.array(probs.max(axis=1).astype(np.float64)),
-            "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
-        }))
-        if (i + 1) % 20 == 0:
-            progress(f"scored {i + 1}/{len(starts)} households ({done:,} steps)")
-    new_rows = pa.concat_tables(chunks) if chunks else None
-    window_starts = pa.table({"household_id": pa.array(list(starts)),
-                              "score_from": pa.array([v.astype("datetime64[us]") for v in starts.values()])})
+    n_anomalies = done = households = 0
     with transaction(con):
-        con.register("score_window", window_starts)
-        con.execute("delete from ml.predictions p using score_window w where p.model_version = ? "
-                    "and p.household_id = w.household_id and p.step_at >= w.score_from", [version])
-        if new_rows is not None:
-            con.register("new_predictions", new_rows)
+        for i, (household, since) in enumerate(sorted(starts.items())):
+            context_from = (since - (window - 1) * step).astype("datetime64[us]").item()
+            series = data.read_household(con, household, columns, since=context_from, with_labels=False)
+            keep, probs = _predict(sess, series, since, window)
+            con.execute("delete from ml.predictions where model_version = ? and household_id = ? and step_at >= ?",
+                        [version, household, since.item()])
+            if not len(keep):
+                continue
+            predicted = probs.argmax(axis=1).astype(np.int32)
+            rows = pa.table({
+                "run_id": pa.array([run_id] * len(keep)),
+                "household_id": pa.array([household] * len(keep)),
+                "step_at": pa.array(series.steps[keep]),
+                "model_version": pa.array([version] * len(keep)),
+                "predicted_class": pa.array(predicted),
+                **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
+                "confidence": pa.array(probs.max(axis=1).astype(np.float64)),
+                "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
+            })
+            con.register("new_predictions", rows)
             con.execute("insert into ml.predictions by name select * from new_predictions")
-        for batch_id in batches:
-            con.execute("insert into ml.scored_batches (batch_id, model_version, run_id, scored_at) values (?, ?, ?, ?)",
-                        [batch_id, version, run_id, scored_at])
+            con.unregister("new_predictions")
+            n_anomalies += int((predicted != 0).sum())
+            done += len(keep)
+            households += 1
+            if (i + 1) % 20 == 0:
+                progress(f"scored {i + 1}/{len(starts)} households ({done:,} steps)")
+        con.executemany("insert into ml.scored_batches (batch_id, model_version, processed_at, run_id, scored_at) "
+                        "values (?, ?, ?, ?, ?)", [(b, version, p, run_id, scored_at) for b, p in batches])
         con.execute("insert into ml.score_runs (run_id, model_version, model_file, started_at, finished_at, "
                     "households, steps_scored, anomaly_steps) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, version, model_file, scored_at, utcnow(), len(chunks), done, n_anomalies])
-    for name in ("score_window", "new_predictions"):
-        try:
-            con.unregister(name)
-        except Exception:
-            pass
-    return ScoreResult(run_id, version, done, len(chunks), n_anomalies, time.monotonic() - started, model_file)
+                    [run_id, version, model_file, scored_at, utcnow(), households, done, n_anomalies])
+    return ScoreResult(run_id, version, done, households, n_anomalies, time.monotonic() - started, model_file)

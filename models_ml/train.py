@@ -55,7 +55,7 @@ def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
     if k <= 0 or not mask.any():
         return mask
     kernel = np.ones(2 * k + 1, dtype=np.int32)
-    return np.convolve(mask.astype(np.int32), kernel, mode="same") > 0
+    return np.convolve(mask.astype(np.int32), kernel, mode="full")[k:k + len(mask)] > 0
 
 
 def select_windows(series: data.HouseholdSeries, events: list[tuple], cfg: TrainConfig,
@@ -235,7 +235,9 @@ def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress =
                              f"(found {len(train_ids)} and {len(val_ids)}); simulate more households")
     progress(f"training households: {len(train_ids)}, validation: {len(val_ids)}; reading windows")
     X, y, stats = build_training_set(con, train_ids, columns, cfg, progress)
-    val = list(data.iter_households(con, val_ids, columns))
+    val = [s for s in data.iter_households(con, val_ids, columns) if s.labels is not None]
+    if not val:
+        raise data.DataError("the validation households have no feature rows with ground truth: run `homewatch build`")
     step = data.step_minutes(val[0].steps)
     counts = np.bincount(y, minlength=len(cfg.classes))
     progress(f"{len(y):,} training windows ({X.nbytes / 2**20:.0f} MB), per class {counts.tolist()}")

@@ -84,20 +84,17 @@ def cmd_score(args) -> int:
         _say("score", f"{result.steps_scored:,} steps of {result.households} households scored by "
                       f"{result.model_version} ({result.model_file}) in {result.seconds:.1f} s; "
                       f"{result.anomalies:,} anomalous steps; run {result.run_id} (ml.predictions)")
-    if result.steps_scored or not _exists(args.db, "marts", "fct_classified_anomalies"):
-        from warehouse.transform import build
-
-        build(db=args.db, select=PREDICTION_MARTS, progress=lambda m: _say("score", m))
-        _say("score", "marts.fct_classified_anomalies is up to date")
+    _refresh_marts(args.db, "score")
     return 0
 
 
-def _exists(db, schema: str, table: str) -> bool:
-    from warehouse.connection import reader
+def _refresh_marts(db, step: str) -> None:
+    """Rebuild the dbt models that read ml.predictions (a few seconds), so they always show
+    the production model's predictions."""
+    from warehouse.transform import build
 
-    with reader(db) as con:
-        return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                                "and table_name = ?", [schema, table]).fetchone()[0])
+    build(db=db, select=PREDICTION_MARTS, progress=lambda m: _say(step, m))
+    _say(step, "marts.fct_classified_anomalies is up to date")
 
 
 def cmd_model(args) -> int:
@@ -121,7 +118,9 @@ def cmd_model(args) -> int:
             version = args.version
         else:
             version = registry.rollback(con)
-    _say("model", f"{version} is now the production model")
+    _say("model", f"{version} is now the production model; `homewatch score` predicts any steps it has not "
+                  "scored yet")
+    _refresh_marts(args.db, "model")
     return 0
 
 

@@ -184,3 +184,46 @@ def test_evaluate_writes_metrics_and_a_report(trained, tmp_path, monkeypatch, ca
     assert _q(db, "select count(distinct run_id) from ml.evaluation_metrics")[0][0] == before + 1
     page = (tmp_path / "reports" / "model" / "evaluation.html").read_text()
     assert "Side by side" in page and "data:image/png;base64," in page and "http" not in page
+
+
+def test_new_data_and_a_new_household_are_scored_once_and_a_promotion_refreshes_the_mart(trained, tmp_path):
+    from models_ml.score import score
+    from warehouse.ingest import ingest_files
+    from warehouse.land import land_simulation
+    from warehouse.transform import build
+
+    db = _copy(trained, tmp_path)
+    folder = tmp_path / "models" / trained[1].version
+    con = duckdb.connect(str(db))
+    con.execute("update ml.model_registry set artifact_dir = ?", [str(folder)])
+    con.close()
+    with writer(db) as con:
+        score(con, force=True, progress=lambda m: None)
+    first_run = _q(db, "select run_id from ml.score_runs")[0][0]
+    land_simulation(db=db, append_days=1)
+    csv = tmp_path / "flat_9.csv"           # a household seen for the first time, from a file
+    csv.write_text("timestamp,temperature,humidity\n" + "".join(
+        f"2025-01-15T{h:02d}:{m:02d}:00,{20 + m / 60:.2f},{45 + h / 10:.1f}\n" for h in range(6) for m in range(0, 60, 5)))
+    ingest_files([csv], db=db, household="flat_9")
+    build(db=db)
+    with writer(db) as con:
+        result = score(con, force=True, progress=lambda m: None)
+    n_steps = _q(db, "select count(*) from marts.fct_ml_features")[0][0]
+    assert _q(db, "select count(*), count(distinct (household_id, step_at)) from ml.predictions")[0] == (n_steps, n_steps)
+    assert _q(db, "select count(*) from ml.predictions where household_id = 'flat_9'")[0][0] == 72
+    # only the new day (and the step before it, whose features the new readings changed) was
+    # re-predicted in the simulated homes: the older predictions are the first run's
+    new_day = _q(db, "select count(*) from ml.predictions where run_id <> ? and household_id <> 'flat_9'", [first_run])[0][0]
+    assert new_day == 4 * 289 and result.steps_scored == 4 * 289 + 72
+
+    # a better version is promoted: scoring gives every step its prediction, the mart follows it
+    _, outcome = trained
+    meta = {**json.loads((folder / "metadata.json").read_text()), "model_version": "better"}
+    meta["metrics"] = {**meta["metrics"], "validation_macro_f1": 2.0}
+    with writer(db) as con, transaction(con):
+        assert registry.register(con, meta, folder)
+    with writer(db) as con:
+        assert score(con, force=True, progress=lambda m: None).steps_scored == n_steps
+    build(db=db, select="anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies")
+    versions = _q(db, "select distinct model_version from marts.fct_classified_anomalies")
+    assert versions in ([("better",)], [])

@@ -179,6 +179,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             create table ml.scored_batches (
                 batch_id      varchar   not null,
                 model_version varchar   not null,
+                processed_at  timestamp not null,  -- the dbt build of the batch that was scored
                 run_id        varchar   not null,
                 scored_at     timestamp not null
             )""",
