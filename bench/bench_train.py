@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_train.py [--db PATH]               # the default model, end to end
     .venv/bin/python bench/bench_train.py --db PATH --compare        # architectures and imbalance handling
 
-Default mode runs `homewatch train` (read, train, export, quantize, evaluate, register) on a
-copy-free warehouse (models go to a temporary folder) and checks issue 5's targets on the
+Default mode runs `homewatch train` (read, train, export, quantize, evaluate, register) on the
+warehouse (models go to a temporary folder unless $HOMEWATCH_MODELS_DIR is set) and checks issue 5's targets on the
 test households: training <= 10 minutes on 2 cores, every class F1 >= 0.90, macro-F1 >= 0.95,
 event recall >= 0.98, <= 0.5 false-alarm events per household-week, better than the rules.
 --compare trains each architecture (and the default with each imbalance method) on the same
@@ -122,7 +122,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="epochs (default: the config's; --compare: 6)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["HOMEWATCH_MODELS_DIR"] = str(Path(tmp) / "models")
+        # models go to a temporary folder unless $HOMEWATCH_MODELS_DIR says where to keep them
+        os.environ.setdefault("HOMEWATCH_MODELS_DIR", str(Path(tmp) / "models"))
         db = _warehouse(args, tmp)
         if args.compare:
             run_compare(db, args.epochs or 6)
