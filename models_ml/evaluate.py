@@ -1,7 +1,8 @@
 """Evaluation on held-out households: the classifier, the dbt rules and an unsupervised
 baseline, side by side, on the same steps, with the same definitions (models_ml.metrics).
 
-- classifier: the ONNX model the scorer runs (argmax of its probabilities per step);
+- classifier: the ONNX model the scorer runs (argmax of its probabilities per step), with the
+  anomalies shorter than classified_min_minutes dropped, as marts.fct_classified_anomalies does;
 - rules: `rule_class` of marts.fct_ml_features, the dbt domain rules' class per step;
 - isolation_forest: scikit-learn's IsolationForest on the same feature rows (the window's
   last step), fitted on a sample of the train households; it says "anomaly", not which one,
@@ -19,7 +20,7 @@ import yaml
 
 from models_ml import data
 from models_ml.export import INPUT_NAME, OUTPUT_NAME
-from models_ml.metrics import ANOMALY_CLASSES, Scorecard
+from models_ml.metrics import ANOMALY_CLASSES, Scorecard, drop_blips
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -29,6 +30,11 @@ PR_SAMPLE = 400_000          # steps kept (all anomalies, a random share of norm
 
 def dbt_var(name: str):
     return yaml.safe_load(DBT_PROJECT.read_text())["vars"][name]
+
+
+def min_steps(step_minutes: int) -> dict[int, int]:
+    """Per class, the fewest predicted steps an anomaly needs (dbt var classified_min_minutes)."""
+    return {int(c): max(-(-int(m) // step_minutes), 1) for c, m in dbt_var("classified_min_minutes").items()}
 
 
 @dataclass
@@ -81,6 +87,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
     ids = sorted(h for h, s in splits.items() if s == split and h in labelled)
     if not ids:
         raise data.DataError(f"no labelled household in the {split!r} split: evaluation needs simulated data")
+    shortest = min_steps(step_minutes)
     cards = {"classifier": Scorecard("classifier", bridge, step_minutes),
              "rules": Scorecard("rules", bridge, step_minutes)}
     forest = None
@@ -95,7 +102,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
     for i, series in enumerate(data.iter_households(con, ids, columns)):
         own = [e for e in events if e[0] == series.household_id]
         probs = predict_onnx(sess, series.X, window)
-        cards["classifier"].add(series.steps, series.labels, probs.argmax(1), own)
+        # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
+        cards["classifier"].add(series.steps, series.labels, drop_blips(probs.argmax(1), bridge, shortest), own)
         cards["rules"].add(series.steps, series.labels, series.rule_class, own)
         if forest is not None:
             flagged = (forest.score_samples(series.X) < threshold).astype(np.int64)

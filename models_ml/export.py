@@ -62,10 +62,18 @@ def max_abs_difference(model, onnx_path: Path, windows: np.ndarray) -> float:
     return float(np.abs(expected - got).max())
 
 
+CALIBRATION_PERCENTILE = 99.99   # activation ranges clip the rarest 0.01% (MinMax lost 0.09 macro-F1)
+
+
 def quantize_int8(onnx_path: Path, calibration: np.ndarray, out_path: Path, batch: int = 256) -> Path:
-    """Static int8 (QDQ, per-channel) quantization calibrated on real windows."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    """Static int8 (QDQ, per-channel weights) quantization calibrated on real windows. Activation
+    ranges come from a percentile, not the extremes: feature outliers would otherwise stretch
+    the input's scale and wash out the common values."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    calibration = calibration[:max(len(calibration) // batch, 1) * batch]   # equal batches (percentile needs them)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -79,5 +87,7 @@ def quantize_int8(onnx_path: Path, calibration: np.ndarray, out_path: Path, batc
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        calibrate_method=CalibrationMethod.Percentile,
+                        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE})
     return out_path

@@ -77,6 +77,20 @@ def runs(pred: np.ndarray, bridge_steps: int) -> list[tuple[int, int, int]]:
     return [tuple(e) for e in events]
 
 
+def drop_blips(pred: np.ndarray, bridge_steps: int, min_steps: dict[int, int]) -> np.ndarray:
+    """Predictions with the events of too few steps set back to normal: an event (a run of one
+    class, short gaps bridged, as `runs`) is kept only if it has at least min_steps[class]
+    predicted steps. marts.fct_classified_anomalies applies the same rule in SQL."""
+    out = pred.copy()
+    if not any(v > 1 for v in min_steps.values()):
+        return out
+    for first, last, c in runs(pred, bridge_steps):
+        span = slice(first, last)
+        if int((pred[span] == c).sum()) < min_steps.get(c, 1):
+            out[span][pred[span] == c] = 0
+    return out
+
+
 @dataclass
 class Scorecard:
     """Accumulates one method's figures over households."""

@@ -146,3 +146,15 @@ def test_scorecard_counts_events_false_alarms_and_hard_negatives():
     assert s["hard_negative_flagged"] == {"late_shower": 1.0}
     assert s["per_class"][3]["precision"] == 1.0 and s["per_class"][3]["recall"] == pytest.approx(4 / 6)
     assert macro_f1(truth, pred) == pytest.approx(np.mean([0.0, 0.8]))
+
+
+def test_blips_shorter_than_the_class_minimum_are_dropped():
+    from models_ml.evaluate import min_steps
+    from models_ml.metrics import drop_blips
+
+    pred = np.array([0, 1, 1, 0, 0, 0, 2, 2, 2, 2, 0, 4, 0, 1, 0, 1, 1])
+    out = drop_blips(pred, bridge_steps=2, min_steps={1: 3, 2: 3, 4: 1})
+    # the 2-step heating blip goes; the 4-step humidity run and the 1-step door stay; the last
+    # two heating runs bridge into one event of 3 predicted steps and stay
+    assert out.tolist() == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 4, 0, 1, 0, 1, 1]
+    assert min_steps(5) == {1: 6, 2: 6, 3: 6, 4: 1, 5: 1}     # dbt var classified_min_minutes

@@ -3,7 +3,9 @@
 -- anomaly class, merged when less than event_bridge_minutes apart (as fct_anomaly_events
 -- merges rule flags), with the model's confidence, the model version, and the rule evidence:
 -- the domain-rule events of fct_anomaly_events that overlap it (their rules, peak severity,
--- observed vs expected value) and whether a rule of the same class agrees.
+-- observed vs expected value) and whether a rule of the same class agrees. A run with fewer
+-- predicted minutes than classified_min_minutes of its class is a blip, not an anomaly, and
+-- is left out (the classifier's evaluation applies the same rule: models_ml/metrics.py).
 -- Rebuilt after each scoring run (`homewatch score` then `homewatch build --select
 -- fct_classified_anomalies`; the batch job does both). Empty until a model has scored.
 
@@ -76,6 +78,11 @@ events as (
         arg_max(step_at, confidence) as peak_at
     from runs_numbered
     group by household_id, predicted_class, model_version, run_number
+    having count(*) * {{ var('step_minutes') }} >= case predicted_class
+        {%- for cls, minutes in var('classified_min_minutes').items() %}
+        when {{ cls }} then {{ minutes }}
+        {%- endfor %}
+        else 0 end
 
 ),
 
