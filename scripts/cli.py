@@ -149,6 +149,11 @@ def cmd_plot(args) -> int:
 # --- status -----------------------------------------------------------------------------------
 
 
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, table]).fetchone()[0])
+
+
 def warehouse_summary(db) -> str:
     from warehouse.connection import reader
 
@@ -164,9 +169,7 @@ def warehouse_summary(db) -> str:
             "select kind, event_type, count(*) from raw.injected_events group by all order by 1, 2"
         ).fetchall():
             lines.append(f"  ground truth {row[0]:<8} {row[1]:<16} {row[2]:>7,}")
-        built = con.execute("select count(*) from information_schema.tables "
-                            "where table_schema = 'marts' and table_name = 'fct_anomaly_events'").fetchone()[0]
-        if built:
+        if _has_table(con, "marts", "fct_anomaly_events"):
             for row in con.execute("select event_kind, rule_name, count(*) from marts.fct_anomaly_events "
                                    "group by all order by 1, 2").fetchall():
                 lines.append(f"  detected     {row[0]:<14} {row[1]:<16} {row[2]:>7,}")
@@ -176,9 +179,7 @@ def warehouse_summary(db) -> str:
             lines.append(f"  production model {model[0]}: validation macro-F1 {model[1]:.3f}, test {model[2]:.3f}")
             n = con.execute("select count(*) from ml.predictions where model_version = ?", [model[0]]).fetchone()[0]
             lines.append(f"  ml.predictions {n:>18,} rows from it")
-        classified = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                                 "and table_name = 'fct_classified_anomalies'").fetchone()[0]
-        if classified:
+        if _has_table(con, "marts", "fct_classified_anomalies"):
             for row in con.execute("select class_name, count(*) from marts.fct_classified_anomalies "
                                    "group by all order by 1").fetchall():
                 lines.append(f"  classified   {row[0]:<31} {row[1]:>7,}")

@@ -48,6 +48,19 @@ def _fingerprint(con, table: str) -> tuple:
     return con.execute(f"select count(*), bit_xor(hash({', '.join(exprs)})) from {table}").fetchone()
 
 
+def _incremental_then_full_refresh(db) -> tuple[dict, dict]:
+    """Fingerprints of every incremental table as the last build left them, then after a
+    --full-refresh build of the same data."""
+    con = duckdb.connect(str(db), read_only=True)
+    incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    build(db=db, full_refresh=True)
+    con = duckdb.connect(str(db), read_only=True)
+    full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
+    con.close()
+    return incremental, full
+
+
 def test_dbt_unit_tests_pass(built_db, tmp_path):
     from warehouse.transform import unit_test
 
@@ -209,13 +222,7 @@ def test_late_readings_fill_a_gap_and_clear_its_flags(tmp_path):
     ingest_files([csv], db=db)
     build(db=db)
     (after,), = _query(db, in_gap)
-    con = duckdb.connect(str(db), read_only=True)
-    incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
-    con.close()
-    build(db=db, full_refresh=True)
-    con = duckdb.connect(str(db), read_only=True)
-    full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
-    con.close()
+    incremental, full = _incremental_then_full_refresh(db)
     assert after == 0
     assert incremental == full
 
@@ -239,12 +246,6 @@ def test_a_gap_between_batches_is_gridded_as_missing(tmp_path):
     gap = ("select count(distinct step_at) from intermediate.int_readings_gridded where household_id = 'H0001' "
            "and step_at >= '2025-01-02 10:00' and step_at < '2025-01-02 14:00' and is_missing")
     (in_gap,), = _query(db, gap)
-    con = duckdb.connect(str(db), read_only=True)
-    incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
-    con.close()
-    build(db=db, full_refresh=True)
-    con = duckdb.connect(str(db), read_only=True)
-    full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
-    con.close()
+    incremental, full = _incremental_then_full_refresh(db)
     assert in_gap == 48  # 10:00 .. 13:55
     assert incremental == full

@@ -4,8 +4,6 @@
 -- anomalies and sensor-health events. A generic anomaly event that overlaps a domain event
 -- on the same sensor says the same thing and is dropped.
 
-{%- set bridge = var('event_bridge_minutes') %}
-
 with
 
 all_steps as (
@@ -14,29 +12,7 @@ all_steps as (
 
 ),
 
-runs_started as (
-
-    select
-        *,
-        case
-            when lag(step_at) over run_order is null
-              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
-            else 0
-        end as is_run_start
-    from all_steps
-    window run_order as (partition by household_id, rule_name, sensor order by step_at)
-
-),
-
-runs_numbered as (
-
-    select
-        *,
-        sum(is_run_start) over (partition by household_id, rule_name, sensor order by step_at
-                                rows between unbounded preceding and current row) as run_number
-    from runs_started
-
-),
+{{ bridged_runs('all_steps', 'household_id, rule_name, sensor') }},
 
 events as (
 

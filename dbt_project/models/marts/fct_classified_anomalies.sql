@@ -9,8 +9,6 @@
 -- Rebuilt after each scoring run (`homewatch score` then `homewatch build --select
 -- fct_classified_anomalies`; the batch job does both). Empty until a model has scored.
 
-{%- set bridge = var('event_bridge_minutes') %}
-
 with
 
 production as (
@@ -40,29 +38,7 @@ rule_events as (
 
 ),
 
-runs_started as (
-
-    select
-        *,
-        case
-            when lag(step_at) over run_order is null
-              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
-            else 0
-        end as is_run_start
-    from predicted_steps
-    window run_order as (partition by household_id, predicted_class order by step_at)
-
-),
-
-runs_numbered as (
-
-    select
-        *,
-        sum(is_run_start) over (partition by household_id, predicted_class order by step_at
-                                rows between unbounded preceding and current row) as run_number
-    from runs_started
-
-),
+{{ bridged_runs('predicted_steps', 'household_id, predicted_class') }},
 
 events as (
 
