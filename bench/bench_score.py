@@ -12,8 +12,6 @@ model, whole scoring <= 2 minutes and <= 4 GB peak memory.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path

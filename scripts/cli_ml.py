@@ -6,7 +6,6 @@ only by `train` (scoring and evaluation run on ONNX Runtime).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -2,13 +2,12 @@
 idempotent scoring with ONNX Runtime, clear errors for a missing or broken model."""
 from __future__ import annotations
 
-import shutil
 
 import duckdb
 import numpy as np
 import pytest
 
-from models_ml import data, registry
+from models_ml import data
 from models_ml.config import ConfigError, TrainConfig
 from models_ml.metrics import Scorecard, macro_f1, runs
 

@@ -12,7 +12,6 @@ import pytest
 
 from models_ml import registry
 from models_ml.config import TrainConfig
-from models_ml.export import ExportError
 from warehouse.connection import REPO_ROOT, transaction, writer
 
 QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
