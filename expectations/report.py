@@ -237,7 +237,8 @@ def _trend(data: ReportData) -> str:
              f"(a flat green mark: none)</div>{bars}</div>"]
     if len(data.kl_trend):
         pivot = data.kl_trend.pivot_table(index="batch_id", columns="sensor", values="ratio", aggfunc="max")
-        series = {s: [None if pd.isna(pivot.at[b, s]) else float(pivot.at[b, s]) if b in pivot.index else None
+        # a batch without drift results (e.g. a few late readings) has no row in the pivot
+        series = {s: [None if b not in pivot.index or pd.isna(pivot.at[b, s]) else float(pivot.at[b, s])
                       for b in labels] for s in pivot.columns}
         parts.append('<div class="chart"><div class="small">Drift distance per sensor: KL divergence as a share of '
                      f'its threshold (above the dashed line: a drift warning)</div>{svg.lines(labels, series)}</div>')

@@ -66,8 +66,10 @@ def range_bar(low: float | None, high: float | None, value: float | None, *, wid
 
 
 def stacked_bars(labels: list[str], series: dict[str, list[int]], colors: dict[str, str], *,
-                 width: int = 820, height: int = 150) -> str:
-    """One bar per batch, stacked by series (e.g. critical failures, warnings)."""
+                 width: int = 820, height: int = 150, label: str = "failures per batch",
+                 empty: str | None = "none failed") -> str:
+    """One bar per label (a batch, a day), stacked by series (e.g. critical failures, warnings);
+    a bar with nothing in it gets a thin green mark titled `empty` (None: no mark)."""
     pad_l, pad_b, pad_t = 28, 34, 8
     n = max(len(labels), 1)
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
@@ -76,18 +78,18 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], colors: dict[s
     plot_h = height - pad_b - pad_t
     body = [_text(pad_l - 4, pad_t + 8, str(top), 9, "end"), _text(pad_l - 4, pad_t + plot_h, "0", 9, "end"),
             f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" stroke="{MUTED}"/>']
-    for i, label in enumerate(labels):
+    for i, name_i in enumerate(labels):
         y = pad_t + plot_h
         for name, values in series.items():
             h = plot_h * values[i] / top
             y -= h
             if h:
-                body.append(_rect(pad_l + i * bar_w + 2, y, bar_w - 4, h, colors[name], f"{label}: {values[i]} {name}"))
-        if totals[i] == 0:
-            body.append(_rect(pad_l + i * bar_w + 2, pad_t + plot_h - 2, bar_w - 4, 2, OK, f"{label}: none failed"))
-        body.append(_text(pad_l + (i + 0.5) * bar_w, height - 20, _short(label, bar_w), 8, "middle"))
+                body.append(_rect(pad_l + i * bar_w + 2, y, bar_w - 4, h, colors[name], f"{name_i}: {values[i]} {name}"))
+        if totals[i] == 0 and empty:
+            body.append(_rect(pad_l + i * bar_w + 2, pad_t + plot_h - 2, bar_w - 4, 2, OK, f"{name_i}: {empty}"))
+        body.append(_text(pad_l + (i + 0.5) * bar_w, height - 20, _short(name_i, bar_w), 8, "middle"))
     body += _legend(list(series), colors, pad_l, height - 4)
-    return _svg(width, height, body, "failures per batch")
+    return _svg(width, height, body, label)
 
 
 def lines(labels: list[str], series: dict[str, list[float | None]], *, limit: float = 1.0,

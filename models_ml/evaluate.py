@@ -126,6 +126,17 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
     return Evaluation(split, ids, {name: card.summary() for name, card in cards.items()}, curves)
 
 
+def pr_curve_points(ev: Evaluation, points: int = 60) -> dict[str, dict]:
+    """The classifier's PR curves thinned to about `points` points each, for JSON metadata
+    (the anomaly report draws them from there)."""
+    out = {}
+    for c, (precision, recall, ap) in sorted(ev.pr_curves.items()):
+        keep = np.unique(np.linspace(0, len(precision) - 1, min(points, len(precision))).round().astype(int))
+        out[str(c)] = {"precision": [round(float(v), 4) for v in np.asarray(precision)[keep]],
+                       "recall": [round(float(v), 4) for v in np.asarray(recall)[keep]], "ap": float(ap)}
+    return out
+
+
 def metric_rows(ev: Evaluation) -> list[tuple]:
     """Long-format rows (split, method, level, class, metric, value, support) for ml.evaluation_metrics."""
     rows = []

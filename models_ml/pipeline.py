@@ -138,8 +138,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
             meta["metrics"] = metrics
             evaluation = ev.evaluate(con, scoring, meta, "test", progress)
             metrics["test_macro_f1"] = evaluation.summaries["classifier"]["macro_f1"]
-            metrics["test"] = {m: {k: v for k, v in s.items() if k not in ("confusion",)}
-                               for m, s in evaluation.summaries.items()}
+            metrics["test"] = evaluation.summaries            # incl. the confusion matrices
+            metrics["test_pr_curves"] = ev.pr_curve_points(evaluation)
         (folder / registry.METADATA).write_text(json.dumps(meta, indent=2, default=str))
         with writer(db) as con, transaction(con):
             promoted = registry.register(con, meta, folder)

@@ -43,18 +43,8 @@ def plots(meta: dict, evaluation: Evaluation) -> dict[str, bytes]:
     out["confusion.png"] = _png(fig)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.2, 4.4))
-    for c, (precision, recall, ap) in sorted(evaluation.pr_curves.items()):
-        ax.plot(recall, precision, label=f"{ANOMALY_CLASSES[c]} (AP {ap:.3f})")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1.01)
-    ax.set_ylim(0, 1.01)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_title("Precision-recall per class (one vs rest)")
-    out["pr_curves.png"] = _png(fig)
-    plt.close(fig)
+    out["pr_curves.png"] = pr_curves_png({c: (r, p, ap) for c, (p, r, ap) in evaluation.pr_curves.items()},
+                                         "Precision-recall per class (one vs rest)")
 
     history = meta.get("history") or []
     if history:
@@ -71,6 +61,29 @@ def plots(meta: dict, evaluation: Evaluation) -> dict[str, bytes]:
         out["training.png"] = _png(fig)
         plt.close(fig)
     return out
+
+
+def pr_curves_png(curves: dict, title: str, colours: dict | None = None) -> bytes:
+    """A PNG of precision-recall curves: {class: (recall, precision, average precision)}."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    for c, (recall, precision, ap) in sorted(curves.items()):
+        name = ANOMALY_CLASSES[int(c)]
+        ax.plot(recall, precision, color=(colours or {}).get(name), label=f"{name} (AP {ap:.3f})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(title)
+    png = _png(fig)
+    plt.close(fig)
+    return png
 
 
 def _fmt(v, digits=3) -> str:

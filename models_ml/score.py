@@ -25,6 +25,7 @@ from models_ml import ModelError, data, registry
 from models_ml.export import INPUT_NAME, OUTPUT_NAME, session
 from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import transaction, utcnow
+from warehouse.failpoints import failpoint
 
 PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items())]
 BATCH = 8192
@@ -168,6 +169,7 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
             con.register("new_predictions", rows)
             con.execute("insert into ml.predictions by name select * from new_predictions")
             con.unregister("new_predictions")
+            failpoint("score.in_transaction")   # tests kill the process here: nothing may be left
             n_anomalies += int((predicted != 0).sum())
             done += len(keep)
             households += 1

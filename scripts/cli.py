@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -217,59 +219,77 @@ def cmd_query(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """The main job: simulate and land a demo dataset, build the dbt layers, check its quality,
-    train a model if there is none in production, score, build the classified anomalies,
-    plot, summarise."""
-    from models_ml import registry
+    """The main job: simulate and land a demo dataset, then the whole pipeline (scripts/jobs.py):
+    build, check, train if there is no production model, score, marts, reports; summarise."""
     from simulator.config import SimConfig
     from simulator.plot import load_household, plot_household
     from warehouse.connection import reader
     from warehouse.land import land_simulation
-    from warehouse.transform import build
+    from warehouse.lock import run_lock
 
     from scripts import cli_ml
+    from scripts.jobs import run_pipeline
 
     started = time.perf_counter()
     config = SimConfig(args.households, args.days, seed=args.seed)
-    result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
-    _say("simulate", result.message)
-    build(db=args.db, progress=lambda m: _say("build", m))
-    _say("build", "features, baselines, rule flags and anomaly events are up to date")
-    quality = run_check(args.db, None, None)
-    if not quality.passed:
-        _say("check", "a critical quality check failed: stopping before scoring (see the report)")
-        return 1
-    with reader(args.db) as con:
-        production = registry.production(con)
-    if production is None:
+
+    def train() -> None:
         from models_ml.data import DataError
 
         try:
             cli_ml.cmd_train(argparse.Namespace(db=args.db, arch=None, epochs=args.train_epochs, window=None,
                                                 imbalance=None, seed=None, set=None))
-            production = True
         except DataError as exc:   # too few households to train on: the rest of the job still stands
             _say("train", f"skipped: {exc}")
-    else:
-        _say("train", f"production model {production[0]} exists; `homewatch train` trains a new one")
-    if production:
-        cli_ml.cmd_score(argparse.Namespace(db=args.db, version=None, precision="auto", force=False))
+
+    with run_lock(args.db, "run"):
+        result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
+        _say("simulate", result.message)
+        job = run_pipeline(args.db, job="run", train=train, report_dir=reports_dir(), progress=_say)
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)
     plot = plot_household(readings, events, household, reports_dir() / "plots" / f"{household}.png")
-    _say("plot", f"wrote {plot}")
+    _say("plot", f"wrote {plot} (ground truth shaded)")
     print(warehouse_summary(args.db))
     print(textwrap.dedent(f"""
         done in {time.perf_counter() - started:.1f} s.
-        reports: {reports_dir() / 'quality.html'} (data quality), {reports_dir() / 'model' / 'evaluation.html'} (model)
+        reports: {job.report_path} (anomalies), {reports_dir() / 'quality.html'} (data quality),
+                 {reports_dir() / 'model' / 'evaluation.html'} (model)
         try:
           .venv/bin/homewatch status
-          .venv/bin/homewatch plot --household H0002 --days 3
+          .venv/bin/homewatch simulate --append --days 1 && .venv/bin/homewatch batch    # the scheduled job
           .venv/bin/homewatch query "select class_name, count(*) as anomalies, round(avg(mean_confidence), 2) as confidence from marts.fct_classified_anomalies group by 1 order by 2 desc"
           .venv/bin/homewatch query "select household_id, class_name, start_at, end_at, rules_fired from marts.fct_classified_anomalies order by start_at desc limit 10"
-          .venv/bin/homewatch query "select method, metric, round(value, 3) as value from ml.evaluation_metrics where level = 'step' and metric = 'macro_f1' order by evaluated_at desc limit 3"
+          .venv/bin/homewatch query "select * from ops.job_runs order by started_at desc limit 3"
+        more example queries: README.md, "Query the anomaly tables"
         """).rstrip())
+    return 0
+
+
+# --- batch ------------------------------------------------------------------------------------
+
+
+def cmd_batch(args) -> int:
+    """The scheduled job: take in what landed since the watermark, build, check, score, marts, report."""
+    from scripts.jobs import run_pipeline
+
+    result = run_pipeline(args.db, job="batch", force=args.force, report_dir=reports_dir(), progress=_say)
+    print(result.summary())
+    print(f"report: {result.report_path}")
+    return 0
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def cmd_report(args) -> int:
+    from scripts.anomaly_report import ReportOptions, write_anomaly_report
+
+    out = args.out or reports_dir() / "anomalies.html"
+    path = write_anomaly_report(args.db, out, ReportOptions(days=args.days, households=args.households),
+                                progress=lambda m: _say("report", m))
+    print(f"wrote {path}")
     return 0
 
 
@@ -298,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
     p.add_argument("--train-epochs", type=int, help="epochs when a model is trained (default: the training config's)")
+
+    p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, build "
+             "the dbt layers, check them (exit 1 on a critical failure, before scoring), score, refresh the anomaly "
+             "marts and reports, and record the run in ops.job_runs. One run at a time: a second exits with code 75.",
+             "homewatch batch            # e.g. after: homewatch simulate --append --days 1")
+    p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
+
+    p = _sub(subs, "report", cmd_report, "Rebuild the anomaly report (HTML, self-contained): job runs, anomalies "
+             "by class and day, the households with the most anomalies plotted, the model's evaluation.",
+             "homewatch report --days 14 --out /tmp/anomalies.html")
+    p.add_argument("--days", type=float, default=7.0, help="report period up to the newest reading (default 7 days)")
+    p.add_argument("--households", type=int, default=12, help="households to plot, most anomalies first (default 12)")
+    p.add_argument("--out", type=Path, help="HTML path (default reports/anomalies.html, or under $HOMEWATCH_REPORTS_DIR)")
 
     p = _sub(subs, "simulate", cmd_simulate, "Simulate homes with labelled anomalies and land them in raw.*.",
              "homewatch simulate --households 100 --days 180 --seed 42   # then: homewatch simulate --append --days 1")
@@ -356,16 +389,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    """SIGTERM (systemd stopping the unit, `kill`) unwinds like Ctrl-C: open transactions roll
+    back and the job records why it stopped."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = None
+    if args.command in ("batch", "run") and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except (WarehouseError, ConfigError, ModelError) as exc:
         print(f"homewatch {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)  # 1: a critical quality check failed; 75: another run holds the lock
     except KeyboardInterrupt:
         print(f"homewatch {args.command}: interrupted; the warehouse keeps its last committed state", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,6 @@ import sys
 from pathlib import Path
 
 
-# the dbt models that read ml.predictions: rebuilt after each scoring run
-PREDICTION_MARTS = "anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies"
-
-
 def _say(step: str, message: str) -> None:
     print(f"[{step}] {message}", file=sys.stderr, flush=True)
 
@@ -90,6 +86,7 @@ def cmd_score(args) -> int:
 def _refresh_marts(db, step: str) -> None:
     """Rebuild the dbt models that read ml.predictions (a few seconds), so they always show
     the production model's predictions."""
+    from scripts.jobs import PREDICTION_MARTS
     from warehouse.transform import build
 
     build(db=db, select=PREDICTION_MARTS, progress=lambda m: _say(step, m))

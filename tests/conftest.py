@@ -4,10 +4,13 @@ from __future__ import annotations
 import pytest
 
 from simulator.config import SimConfig
+from models_ml.config import TrainConfig
 from simulator.generate import simulate_household
 
 TINY = SimConfig(households=4, days=14, seed=11)
 SAMPLE = SimConfig(households=6, days=56, seed=7)
+# a quick, small model: enough to exercise training, export, scoring and the reports
+QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +42,17 @@ def built_db(tiny_db, tmp_path_factory):
     return path
 
 
+def query(db, sql, params=None) -> list[tuple]:
+    """Rows of `sql` on a short read-only connection."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def checksum(db, exclude_batch: bool = True) -> tuple:
     """Order-independent fingerprints of the landed readings and events."""
     import duckdb
@@ -56,3 +70,32 @@ def checksum(db, exclude_batch: bool = True) -> tuple:
     finally:
         con.close()
     return readings, events, households
+
+
+@pytest.fixture(scope="session")
+def trained(built_db, tmp_path_factory):
+    """A copy of the built warehouse with one quick model trained and registered (production)."""
+    import shutil
+
+    from models_ml.pipeline import train_and_register
+
+    db = tmp_path_factory.mktemp("trained") / "w.duckdb"
+    shutil.copy(built_db, db)
+    outcome = train_and_register(db, QUICK, progress=lambda m: None,
+                                 report_dir=tmp_path_factory.mktemp("report"))
+    return db, outcome
+
+
+@pytest.fixture(scope="session")
+def batched(trained, tmp_path_factory):
+    """The demo warehouse: the trained one after a batch job (everything scored, marts and
+    reports written, one run in ops.job_runs). Read only; (db, reports dir)."""
+    import shutil
+
+    from scripts.jobs import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("batched")
+    db = tmp / "w.duckdb"
+    shutil.copy(trained[0], db)
+    run_pipeline(db, job="batch", report_dir=tmp / "reports", progress=lambda step, m: None)
+    return db, tmp / "reports"

@@ -11,31 +11,8 @@ import numpy as np
 import pytest
 
 from models_ml import registry
-from models_ml.config import TrainConfig
+from tests.conftest import query as _q
 from warehouse.connection import REPO_ROOT, transaction, writer
-
-QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
-
-
-def _q(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-@pytest.fixture(scope="module")
-def trained(built_db, tmp_path_factory):
-    """A copy of the built warehouse with one quick model trained and registered."""
-    from models_ml.pipeline import train_and_register
-
-    db = tmp_path_factory.mktemp("trained") / "w.duckdb"
-    shutil.copy(built_db, db)
-    outcome = train_and_register(db, QUICK, progress=lambda m: None,
-                                 report_dir=tmp_path_factory.mktemp("report"))
-    return db, outcome
-
 
 def _copy(trained, tmp_path):
     db, outcome = trained

@@ -209,6 +209,33 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        4,
+        "ops: the batch job's runs and watermark",
+        [
+            "create schema if not exists ops",
+            """
+            create table ops.job_runs (
+                run_id          varchar primary key,
+                job             varchar   not null,  -- 'batch' (scheduled) or 'run' (the main job)
+                started_at      timestamp not null,  -- UTC
+                finished_at     timestamp,           -- null while running (or if the process died)
+                status          varchar   not null,  -- running, succeeded, nothing_new, quality_failed, failed, abandoned
+                step            varchar,             -- the step it was on when it stopped
+                batches         json,                -- raw.batches ids it took in
+                rows_in         bigint,              -- readings in those batches
+                steps_scored    bigint,
+                anomalies_found integer,             -- anomalies overlapping the new readings
+                anomalies_by_class json,             -- e.g. {"fire": 1}
+                watermark_from  timestamp,           -- batches landed after this ...
+                watermark_to    timestamp,           -- ... up to this (raw.batches.finished_at) were taken in
+                model_version   varchar,
+                message         varchar,
+                host            varchar,
+                pid             integer
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

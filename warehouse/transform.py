@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from warehouse.connection import REPO_ROOT, WarehouseError, require_warehouse
+from warehouse.connection import REPO_ROOT, WarehouseBusyError, WarehouseError, require_warehouse
+from warehouse.lock import held_fds
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 _RESULT_LINE = re.compile(r"\d+ of \d+ (OK|PASS|ERROR|FAIL|WARN|SKIP)|Done\. PASS=|Finished running")
@@ -46,14 +47,21 @@ def run_dbt(
         command += ["--vars", json.dumps(dbt_vars)]
     env = {**os.environ, "HOMEWATCH_DB": str(path), "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
     lines: list[str] = []
+    # pass_fds: dbt inherits the run lock (warehouse/lock.py), so a dbt left running by a
+    # killed parent still holds it until it exits
     with subprocess.Popen(command, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+                          stderr=subprocess.STDOUT, text=True, pass_fds=held_fds()) as proc:
         for line in proc.stdout:
             line = line.rstrip()
             lines.append(line)
             if progress and _RESULT_LINE.search(line):
                 progress(line.split("  ", 1)[-1].strip())
     output = "\n".join(lines)
+    if proc.returncode != 0 and ("Could not set lock" in output or "Conflicting lock" in output):
+        raise WarehouseBusyError(
+            f"dbt could not open warehouse {path}: another process holds it (a DuckDB shell or notebook, "
+            "or another job). Close it, then run again; the build resumes where it stopped."
+        )
     if proc.returncode != 0:
         failures = [ln.strip() for ln in lines if _FAILURE_LINE.search(ln)][-12:]
         raise TransformError(

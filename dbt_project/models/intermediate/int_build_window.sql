@@ -49,13 +49,26 @@ new_batch_households as (
 
 ),
 
+household_firsts as (
+
+    select household_id, min(first_new_step) as first_new_step
+    from new_batch_households
+    group by household_id
+
+),
+
 previous_ends as (
 
-    -- each of those households' last step on the grid as the previous build left it
-    select household_id, max(step_at) as last_step_at
-    from {{ gridded }}
-    where household_id in (select household_id from new_batch_households)
-    group by household_id
+    -- each of those households' last step with a reading before its new readings start. Steps
+    -- without one do not count: a build killed part-way may have gridded the gap before the
+    -- new readings already, and the rerun must recompute from before that gap all the same.
+    select gridded.household_id, max(gridded.step_at) as last_step_at
+    from {{ gridded }} as gridded
+    inner join household_firsts
+        on gridded.household_id = household_firsts.household_id
+        and gridded.step_at < household_firsts.first_new_step
+    where gridded.n_readings > 0
+    group by gridded.household_id
 
 ),
 

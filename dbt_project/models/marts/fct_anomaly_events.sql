@@ -27,9 +27,11 @@ events as (
         max(step_at) + {{ step_interval() }} as end_at,
         count(*) as n_flagged_steps,
         max(severity) as peak_severity,
-        arg_max(observed_value, severity) as observed_value,
-        arg_max(expected_value, severity) as expected_value,
-        arg_max(step_at, severity) as peak_at
+        -- at the peak: the first of the steps with the highest severity (ties broken by time,
+        -- so every rebuild of the same data picks the same step)
+        first(observed_value order by severity desc nulls last, step_at) as observed_value,
+        first(expected_value order by severity desc nulls last, step_at) as expected_value,
+        first(step_at order by severity desc nulls last, step_at) as peak_at
     from runs_numbered
     group by household_id, event_kind, rule_name, anomaly_class, sensor, run_number
 

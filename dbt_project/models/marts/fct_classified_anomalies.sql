@@ -51,7 +51,7 @@ events as (
         count(*) as n_steps,
         avg(confidence) as mean_confidence,
         max(confidence) as peak_confidence,
-        arg_max(step_at, confidence) as peak_at
+        first(step_at order by confidence desc, step_at) as peak_at  -- the first, if tied
     from runs_numbered
     group by household_id, predicted_class, model_version, run_number
     having count(*) * {{ var('step_minutes') }} >= case predicted_class
@@ -71,9 +71,13 @@ evidence as (
         list(distinct rule_events.rule_name order by rule_events.rule_name) as rules_fired,
         bool_or(rule_events.anomaly_class = events.anomaly_class) as rule_agrees,
         max(rule_events.peak_severity) as rule_peak_severity,
-        arg_max(rule_events.observed_value, rule_events.peak_severity) as rule_observed_value,
-        arg_max(rule_events.expected_value, rule_events.peak_severity) as rule_expected_value,
-        arg_max(rule_events.event_id, rule_events.peak_severity) as rule_event_id
+        -- the strongest rule event's (ties broken by start and id: the same on every rebuild)
+        first(rule_events.observed_value order by rule_events.peak_severity desc nulls last,
+              rule_events.start_at, rule_events.event_id) as rule_observed_value,
+        first(rule_events.expected_value order by rule_events.peak_severity desc nulls last,
+              rule_events.start_at, rule_events.event_id) as rule_expected_value,
+        first(rule_events.event_id order by rule_events.peak_severity desc nulls last,
+              rule_events.start_at, rule_events.event_id) as rule_event_id
     from events
     inner join rule_events
         on rule_events.household_id = events.household_id

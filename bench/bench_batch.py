@@ -1,0 +1,119 @@
+"""Benchmark: one scheduled batch of one new day vs a full rebuild, at the default scale.
+
+    .venv/bin/python bench/bench_batch.py --db PATH [--work DIR]
+
+PATH is a built warehouse at the default scale (100 households x 180 days) with a production
+model (bench/bench_score.py makes one). It is copied to DIR (default: next to it) and left
+untouched. On the copy:
+
+1. `homewatch batch` once, to reach a steady state (checks and scores whatever is pending);
+2. one more simulated day is landed (`homewatch simulate --append --days 1`: not timed as
+   part of the job, it stands for the readings arriving);
+3. `homewatch batch`: incremental dbt build, quality check of the new batch, scoring of the
+   new steps, anomaly marts, anomaly report: timed per step, with peak memory;
+4. the full rebuild the batch job saves: `dbt build --full-refresh`, a rescore of every step
+   (a full refresh recomputes every batch), the anomaly marts and the report.
+
+Target (issue 6): the batch takes <= 10% of the full rebuild.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import peak_rss_mb, record  # noqa: E402
+
+
+class StepClock:
+    """Progress callback that records when each step first spoke, to split the job's time."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+
+    def __call__(self, step: str, message: str) -> None:
+        if not self.marks or self.marks[-1][0] != step:
+            self.marks.append((step, time.perf_counter()))
+        print(f"[{step}] {message}", flush=True)
+
+    def split(self, end: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (step, t), (_, t_next) in zip(self.marks, [*self.marks[1:], ("end", end)]):
+            out[step] = round(out.get(step, 0.0) + t_next - t, 2)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="a built, scored warehouse at the default scale")
+    parser.add_argument("--work", type=Path, help="folder for the copy (default: next to --db)")
+    args = parser.parse_args()
+
+    from models_ml.score import score
+    from scripts.anomaly_report import write_anomaly_report
+    from scripts.jobs import PREDICTION_MARTS, run_pipeline
+    from warehouse.connection import reader, writer
+    from warehouse.land import land_simulation
+    from warehouse.transform import build
+
+    source = Path(args.db).resolve()
+    work = (args.work or source.parent) / "bench_batch"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    db = work / "w.duckdb"
+    figures: dict = {}
+    t = time.perf_counter()
+    shutil.copy(source, db)
+    figures["copy_s"] = round(time.perf_counter() - t, 1)
+    reports = work / "reports"
+    with reader(db) as con:
+        figures["households"], figures["steps_before"] = con.execute(
+            "select count(distinct household_id), count(*) from marts.fct_ml_features").fetchone()
+
+    t = time.perf_counter()
+    run_pipeline(db, job="batch", report_dir=reports, progress=lambda s, m: print(f"[{s}] {m}", flush=True))
+    figures["steady_state_batch_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    landed = land_simulation(db=db, append_days=1)
+    figures["land_one_day_s"] = round(time.perf_counter() - t, 1)
+    figures["readings_in"] = landed.rows_loaded
+
+    clock = StepClock()
+    t = time.perf_counter()
+    result = run_pipeline(db, job="batch", report_dir=reports, progress=clock)
+    end = time.perf_counter()
+    figures["batch_one_day_s"] = round(end - t, 1)
+    figures["batch_steps_s"] = clock.split(end)
+    figures["batch_steps_scored"] = result.steps_scored
+    figures["batch_peak_rss_mb"] = round(peak_rss_mb())
+    print(result.summary(), flush=True)
+
+    full: dict[str, float] = {}
+    t0 = time.perf_counter()
+    build(db=db, full_refresh=True, progress=lambda m: None)
+    full["dbt_full_refresh"] = round(time.perf_counter() - t0, 1)
+    t = time.perf_counter()
+    with writer(db) as con:
+        rescored = score(con, progress=lambda m: None).steps_scored
+    full["score_all"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    build(db=db, select=PREDICTION_MARTS, progress=lambda m: None)
+    full["marts"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    write_anomaly_report(db, reports / "anomalies_full.html")
+    full["report"] = round(time.perf_counter() - t, 1)
+    figures["full_rebuild_s"] = round(time.perf_counter() - t0, 1)
+    figures["full_rebuild_steps_s"] = full
+    figures["full_rebuild_steps_scored"] = rescored
+    figures["batch_share_of_full"] = round(figures["batch_one_day_s"] / figures["full_rebuild_s"], 4)
+    record("batch", figures, {"batch_share_of_full": ("<=", 0.10)})
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

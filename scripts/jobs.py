@@ -1,0 +1,296 @@
+"""The pipeline as one job: `homewatch batch` (scheduled) and the steps of `homewatch run`.
+
+    build (incremental dbt) -> check (stop on a critical failure) -> [train] -> score
+        -> refresh the anomaly marts -> anomaly report -> record the run in ops.job_runs
+
+What a run takes in: the batches (raw.batches) landed after its watermark, the landing time of
+the newest batch the last completed run took in. The dbt build decides what to recompute from
+its own ledger (intermediate.int_batches_processed), and the scorer from ml.scored_batches, so
+every step is idempotent on its own and a run that dies part-way is redone by the next one:
+
+- one run at a time (warehouse/lock.py): a second copy exits at once with exit code 75;
+- killed during dbt: dbt commits model by model, but marks the batches processed only in its
+  last model, so the next build recomputes the same window from the same inputs;
+- killed during scoring: the predictions are one transaction, so none of them land;
+- the watermark moves only when a run completes; a run found 'running' by the next one (which
+  holds the lock, so its process is gone) is marked 'abandoned'.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from warehouse.connection import WarehouseError, reader, transaction, utcnow, writer
+from warehouse.failpoints import failpoint
+from warehouse.lock import run_lock
+
+# the dbt models that read ml.predictions: rebuilt after each scoring run
+PREDICTION_MARTS = "anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies"
+DONE = ("succeeded", "nothing_new")  # statuses whose watermark counts
+
+
+class QualityStop(WarehouseError):
+    """A critical quality check failed: the job stopped before scoring."""
+
+    exit_code = 1
+
+
+@dataclasses.dataclass
+class JobResult:
+    run_id: str
+    job: str
+    status: str
+    batches: list[str]
+    rows_in: int
+    steps_scored: int
+    anomalies_found: int
+    anomalies_by_class: dict[str, int]
+    watermark_to: object
+    model_version: str | None
+    report_path: Path | None
+    seconds: float
+    message: str
+
+    def summary(self) -> str:
+        found = ", ".join(f"{n} {c}" for c, n in sorted(self.anomalies_by_class.items())) or "none"
+        return (f"{self.job} run {self.run_id}: {self.status} in {self.seconds:.1f} s; "
+                f"{len(self.batches)} new batch(es), {self.rows_in:,} readings in, {self.steps_scored:,} steps scored; "
+                f"anomalies in the new data: {self.anomalies_found} ({found})")
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, table]).fetchone()[0])
+
+
+class _Run:
+    """The ops.job_runs row of this run: inserted as 'running', updated at each step and at the end."""
+
+    def __init__(self, db, job: str) -> None:
+        self.db, self.job = db, job
+        self.run_id = f"{job}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.started = time.monotonic()
+
+    def start(self, con) -> tuple[object, str | None]:
+        """Mark dead runs abandoned, insert this one; (the watermark, how the last run ended)."""
+        with transaction(con):
+            con.execute(
+                "update ops.job_runs set status = 'abandoned', message = 'the process ended at step ' "
+                "|| coalesce(step, '?') || ' without finishing (killed or crashed); ' || ? || ' redid its work' "
+                "where status = 'running'", [self.run_id])
+            watermark = con.execute(f"select max(watermark_to) from ops.job_runs where status in {DONE}").fetchone()[0]
+            last = con.execute("select status from ops.job_runs order by started_at desc limit 1").fetchone()
+            con.execute("insert into ops.job_runs (run_id, job, started_at, status, step, watermark_from, host, pid) "
+                        "values (?, ?, ?, 'running', 'start', ?, ?, ?)",
+                        [self.run_id, self.job, utcnow(), watermark, socket.gethostname(), os.getpid()])
+        return watermark, (last[0] if last else None)
+
+    def update(self, **fields) -> None:
+        for key in ("batches", "anomalies_by_class"):
+            if key in fields and fields[key] is not None:
+                fields[key] = json.dumps(fields[key], sort_keys=True)
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with writer(self.db) as con:
+            con.execute(f"update ops.job_runs set {sets} where run_id = ?", [*fields.values(), self.run_id])
+
+
+def _unbuilt_batches(con) -> list[str]:
+    """Landed batches no completed dbt build has taken in (all of them before the first build)."""
+    if not _has_table(con, "intermediate", "int_batches_processed"):
+        return [r[0] for r in con.execute("select batch_id from raw.batches").fetchall()]
+    return [r[0] for r in con.execute(
+        "select batch_id from raw.batches where rows_loaded > 0 and batch_id not in "
+        "(select batch_id from intermediate.int_batches_processed) order by finished_at").fetchall()]
+
+
+def _new_batches(con, watermark) -> list[tuple[str, object, int]]:
+    """(batch_id, landed at, readings) of the batches built since the watermark, oldest first."""
+    return con.execute(
+        "select b.batch_id, b.finished_at, b.rows_loaded from raw.batches b "
+        "where b.batch_id in (select batch_id from intermediate.int_batches_processed) "
+        "and (?::timestamp is null or b.finished_at > ?::timestamp) order by b.finished_at, b.batch_id",
+        [watermark, watermark]).fetchall()
+
+
+def _anomalies_in(con, since) -> tuple[dict[str, int], str]:
+    """Anomalies that reach into the new readings, by class: the classifier's once a model has
+    scored, else the rule events; and the table they came from."""
+    if since is None:
+        return {}, ""
+    if _has_table(con, "marts", "fct_classified_anomalies") and con.execute(
+            "select count(*) > 0 from marts.fct_classified_anomalies").fetchone()[0]:
+        table, sql = "marts.fct_classified_anomalies", (
+            "select class_name, count(*) from marts.fct_classified_anomalies where end_at > ? group by 1")
+    elif _has_table(con, "marts", "fct_anomaly_events"):
+        table, sql = "marts.fct_anomaly_events", (
+            "select rule_name, count(*) from marts.fct_anomaly_events "
+            "where event_kind = 'anomaly' and end_at > ? group by 1")
+    else:
+        return {}, ""
+    return {r[0]: int(r[1]) for r in con.execute(sql, [since]).fetchall()}, table
+
+
+def run_pipeline(
+    db=None,
+    *,
+    job: str = "batch",
+    force: bool = False,
+    train: Callable[[], None] | None = None,
+    report_dir: Path,
+    progress: Callable[[str, str], None],
+) -> JobResult:
+    """Run the pipeline once under the run lock (see the module doc). `train` is called when no
+    production model exists (the main job trains one; the batch job only scores). Raises
+    QualityStop when a critical check fails (unless `force`), RunInProgressError when another
+    run holds the lock; any other error is recorded in ops.job_runs and raised."""
+    from models_ml import registry
+    from warehouse.transform import build
+
+    run = _Run(db, job)
+    with run_lock(db, job):
+        with writer(db) as con:
+            if not con.execute("select count(*) from raw.batches").fetchone()[0]:
+                raise WarehouseError("the warehouse holds no readings yet: land some with `homewatch simulate` "
+                                     "or `homewatch ingest FILE`, then run again")
+            watermark, last_status = run.start(con)
+            unbuilt = _unbuilt_batches(con)
+        step = "build"
+        try:
+            run.update(step=step)
+            failpoint("job.build")
+            if unbuilt:
+                progress("build", f"{len(unbuilt)} batch(es) landed since the last build: building the dbt layers")
+                build(db=db, progress=lambda m: progress("build", m))
+            else:
+                progress("build", "no batch landed since the last build: the dbt layers are up to date")
+
+            step = "check"
+            run.update(step=step)
+            with reader(db) as con:
+                new = _new_batches(con, watermark)
+            batches = [b[0] for b in new]
+            rows_in = int(sum(b[2] for b in new))
+            since = _first_reading(db, batches)
+            run.update(batches=batches, rows_in=rows_in)
+            _check(db, batches, force, report_dir, progress)
+
+            step = "score"
+            run.update(step=step)
+            with reader(db) as con:
+                production = registry.production(con)
+            if production is None and train is not None:
+                step = "train"
+                run.update(step=step)
+                train()
+                with reader(db) as con:
+                    production = registry.production(con)
+                step = "score"
+                run.update(step=step)
+            steps_scored, version = 0, None
+            if production is None:
+                progress("score", "no production model yet: the rule-based anomalies stand alone "
+                                  "(`homewatch train` makes one)")
+            else:
+                steps_scored, version = _score(db, force, progress)
+
+            step = "marts"
+            run.update(step=step, steps_scored=steps_scored, model_version=version)
+            changed = bool(unbuilt or steps_scored or last_status not in DONE)
+            if production is not None and changed:
+                build(db=db, select=PREDICTION_MARTS, progress=lambda m: progress("marts", m))
+                progress("marts", "marts.fct_classified_anomalies is up to date")
+
+            with reader(db) as con:
+                by_class, source = _anomalies_in(con, since)
+            status = "succeeded" if batches or steps_scored else "nothing_new"
+            watermark_to = max((b[1] for b in new), default=watermark)
+            message = (f"{len(batches)} batch(es) taken in; anomalies counted from {source}" if batches
+                       else "no new batch since the watermark")
+            # the run is recorded before the report is written, so the report shows it
+            run.update(status=status, step="done", finished_at=utcnow(), anomalies_found=sum(by_class.values()),
+                       anomalies_by_class=by_class, watermark_to=watermark_to, message=message)
+
+            step = "report"
+            report = report_dir / "anomalies.html"
+            if changed or not report.exists():
+                from scripts.anomaly_report import write_anomaly_report
+
+                report = write_anomaly_report(db, report, progress=lambda m: progress("report", m))
+                progress("report", f"wrote {report}")
+            return JobResult(run.run_id, job, status, batches, rows_in, steps_scored, sum(by_class.values()), by_class,
+                             watermark_to, version, report, time.monotonic() - run.started, message)
+        except QualityStop as exc:
+            _record_failure(run, "quality_failed", step, str(exc))
+            raise
+        except BaseException as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            _record_failure(run, "failed", step, reason)
+            raise
+
+
+def _record_failure(run: _Run, status: str, step: str, message: str) -> None:
+    """Best effort: a warehouse that cannot be opened (busy, broken) keeps the row 'running', and
+    the next run marks it abandoned."""
+    try:
+        run.update(status=status, step=step, finished_at=utcnow(), message=message[:2000])
+    except Exception:  # noqa: BLE001 - the original error is what the user must see
+        pass
+
+
+def _first_reading(db, batches: list[str]):
+    if not batches:
+        return None
+    with reader(db) as con:
+        return con.execute("select min(min_reading_at) from raw.batches where batch_id in "
+                           "(select unnest(?::varchar[]))", [batches]).fetchone()[0]
+
+
+def _check(db, batches: list[str], force: bool, report_dir: Path, progress) -> None:
+    """Validate each new batch whose newest check did not pass yet; stop on a critical failure."""
+    from expectations.check import check_batch
+    from expectations.gate import latest_run
+
+    failed = []
+    for batch_id in batches:
+        with reader(db) as con:
+            newest = latest_run(con, batch_id)
+        if newest is not None and newest[1]:
+            progress("check", f"batch {batch_id} already passed its check ({newest[0]})")
+            continue
+        result = check_batch(db, batch_id, report_path=report_dir / "quality.html",
+                             progress=lambda m: progress("check", m))
+        progress("check", result.summary().splitlines()[0])
+        if not result.passed:
+            failed.append((batch_id, result))
+    if not batches:
+        progress("check", "no new batch to check")
+    if not failed:
+        return
+    names = "; ".join(f"{b}: " + ", ".join(r.expectation for r in res.failed("critical"))[:400] for b, res in failed)
+    if force:
+        progress("check", f"critical checks failed ({names}); going on because of --force")
+        return
+    raise QualityStop(
+        f"a critical quality check failed, so nothing was scored: {names}. See {report_dir / 'quality.html'} "
+        "and `select * from dq.validation_results where not success`. Fix or replace the data and run again, "
+        "or run with --force to score it anyway."
+    )
+
+
+def _score(db, force: bool, progress) -> tuple[int, str]:
+    from models_ml.score import score
+
+    with writer(db) as con:
+        result = score(con, force=force, progress=lambda m: progress("score", m))
+    if result.steps_scored:
+        progress("score", f"{result.steps_scored:,} steps of {result.households} households scored by "
+                          f"{result.model_version} in {result.seconds:.1f} s; {result.anomalies:,} anomalous steps")
+    else:
+        progress("score", f"nothing new to score for {result.model_version}")
+    return result.steps_scored, result.model_version
