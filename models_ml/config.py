@@ -42,6 +42,8 @@ class TrainConfig:
     seed: int = 7
     threads: int = 2                # torch intra-op threads
     max_minutes: float = 9.0        # stop training (keeping the best epoch) after this long
+    # the decision: per-class weights on the probabilities, fitted on the validation households
+    calibrate_decision: bool = True
     classes: tuple = field(default=(0, 1, 2, 3, 4, 5))
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ import yaml
 
 from models_ml import data
 from models_ml.export import INPUT_NAME, OUTPUT_NAME
-from models_ml.metrics import ANOMALY_CLASSES, Scorecard, drop_blips
+from models_ml.metrics import ANOMALY_CLASSES, Scorecard, decide, drop_blips
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -103,7 +103,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         own = [e for e in events if e[0] == series.household_id]
         probs = predict_onnx(sess, series.X, window)
         # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
-        cards["classifier"].add(series.steps, series.labels, drop_blips(probs.argmax(1), bridge, shortest), own)
+        decided = decide(probs, meta.get("decision_weights"))
+        cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest), own)
         cards["rules"].add(series.steps, series.labels, series.rule_class, own)
         if forest is not None:
             flagged = (forest.score_samples(series.X) < threshold).astype(np.int64)

@@ -36,14 +36,18 @@ class TrainOutcome:
     evaluation: ev.Evaluation
 
 
-def _val_macro_f1(sess, con, meta, val_ids) -> float:
-    from models_ml.metrics import macro_f1
+def _val_probabilities(sess, con, meta, val_ids) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(labels, class probabilities) of each validation household under an ORT session."""
+    return [(series.labels, ev.predict_onnx(sess, series.X, int(meta["window"])))
+            for series in data.iter_households(con, val_ids, meta["feature_columns"])]
 
-    truths, preds = [], []
-    for series in data.iter_households(con, val_ids, meta["feature_columns"]):
-        truths.append(series.labels)
-        preds.append(ev.predict_onnx(sess, series.X, int(meta["window"])).argmax(1))
-    return macro_f1(np.concatenate(truths), np.concatenate(preds))
+
+def _macro_f1(households, weights=None) -> float:
+    """Step-level validation macro-F1 of decide(p, weights) (the promotion metric)."""
+    from models_ml.metrics import decide, macro_f1
+
+    return macro_f1(np.concatenate([y for y, _ in households]),
+                    np.concatenate([decide(p, weights) for _, p in households]))
 
 
 def _calibration_windows(con, household_ids: list[str], columns: list[str], cfg: TrainConfig) -> np.ndarray:
@@ -114,7 +118,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 raise ExportError(f"the ONNX export does not match torch: largest logit difference {diff:.2e} "
                                   f"> {PARITY_TOLERANCE:g}")
             fp32 = session(folder / registry.ONNX_FP32, cfg.threads)
-            f1_fp32 = _val_macro_f1(fp32, con, meta, val_ids)
+            val_probs = _val_probabilities(fp32, con, meta, val_ids)
+            f1_fp32 = _macro_f1(val_probs)
             metrics = {"validation_macro_f1": f1_fp32, "validation_macro_f1_torch": result.val_macro_f1,
                        "validation_macro_f1_onnx_fp32": f1_fp32, "onnx_max_abs_diff": diff,
                        "fp32_windows_per_s": round(_timing(fp32, calib))}
@@ -123,7 +128,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 progress("quantizing to int8 (static, calibrated on validation windows)")
                 quantize_int8(folder / registry.ONNX_FP32, calib, folder / registry.ONNX_INT8)
                 int8 = session(folder / registry.ONNX_INT8, cfg.threads)
-                f1_int8 = _val_macro_f1(int8, con, meta, val_ids)
+                val_int8 = _val_probabilities(int8, con, meta, val_ids)
+                f1_int8 = _macro_f1(val_int8)
                 metrics.update({
                     "validation_macro_f1_int8": f1_int8,
                     "int8_windows_per_s": round(_timing(int8, calib)),
@@ -133,6 +139,20 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                     meta["scoring_file"] = registry.ONNX_INT8
                     # promotion compares what scoring runs
                     metrics["validation_macro_f1"] = f1_int8
+                    val_probs = val_int8
+            if cfg.calibrate_decision:
+                from models_ml.metrics import fit_decision_weights
+
+                progress("fitting per-class decision weights on the validation households")
+                step_minutes = int(meta["step_minutes"])
+                bridge = max(int(ev.dbt_var("event_bridge_minutes")) // step_minutes, 1)
+                weights, seen_f1 = fit_decision_weights(val_probs, bridge, ev.min_steps(step_minutes))
+                meta["decision_weights"] = weights
+                metrics.update({"validation_macro_f1_argmax": metrics["validation_macro_f1"],
+                                "validation_macro_f1": _macro_f1(val_probs, weights),
+                                "validation_macro_f1_blips_dropped": seen_f1})
+                progress(f"decision weights {weights}: validation macro-F1 {metrics['validation_macro_f1_argmax']:.4f} "
+                         f"-> {metrics['validation_macro_f1']:.4f} (blips dropped: {seen_f1:.4f})")
             scoring = session(folder / meta["scoring_file"], cfg.threads)
             progress(f"evaluating {version} ({meta['scoring_file']}) on the test households")
             meta["metrics"] = metrics

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from models_ml import ModelError, data, registry
 from models_ml.export import INPUT_NAME, OUTPUT_NAME, session
+from models_ml.metrics import decide
 from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import transaction, utcnow
 from warehouse.failpoints import failpoint
@@ -132,6 +133,7 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
         data._require(con, table, hint)
     version, meta, sess, model_file = load_model(con, version, precision)
     columns, window = meta["feature_columns"], int(meta["window"])
+    weights = meta.get("decision_weights")   # per-class, fitted on validation (models_ml/metrics.py)
     if columns != data.feature_columns(con):
         raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
                            f"now; retrain with `homewatch train`")
@@ -155,7 +157,7 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
                         [version, household, since.item()])
             if not len(keep):
                 continue
-            predicted = probs.argmax(axis=1).astype(np.int32)
+            predicted = decide(probs, weights).astype(np.int32)
             rows = pa.table({
                 "run_id": pa.array([run_id] * len(keep)),
                 "household_id": pa.array([household] * len(keep)),
@@ -163,7 +165,7 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
                 "model_version": pa.array([version] * len(keep)),
                 "predicted_class": pa.array(predicted),
                 **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
-                "confidence": pa.array(probs.max(axis=1).astype(np.float64)),
+                "confidence": pa.array(probs[np.arange(len(predicted)), predicted].astype(np.float64)),
                 "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
             })
             con.register("new_predictions", rows)

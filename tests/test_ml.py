@@ -157,3 +157,18 @@ def test_blips_shorter_than_the_class_minimum_are_dropped():
     # two heating runs bridge into one event of 3 predicted steps and stay
     assert out.tolist() == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 4, 0, 1, 0, 1, 1]
     assert min_steps(5) == {1: 6, 2: 6, 3: 6, 4: 1, 5: 1}     # dbt var classified_min_minutes
+
+
+def test_decision_weights_ask_for_more_evidence_where_a_class_is_over_predicted():
+    from models_ml.metrics import decide, fit_decision_weights
+
+    y = np.zeros(400, dtype=np.int64)
+    y[50:60] = 1                                  # one real heating failure
+    p = np.tile(np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.02], dtype=np.float32), (400, 1))
+    p[50:60] = [0.3, 0.7, 0.0, 0.0, 0.0, 0.0]     # confident on the real one
+    p[200:215] = [0.45, 0.55, 0.0, 0.0, 0.0, 0.0]  # a cold evening it half believes
+    assert macro_f1(y, decide(p)) < 0.6           # plain argmax raises a false alarm
+    weights, f1 = fit_decision_weights([(y, p)], bridge_steps=1, min_steps={})
+    assert f1 == 1.0 and weights[0] == 1.0 and weights[1] < 1.0
+    assert (decide(p, weights) == y).all()
+    assert (decide(p, None) == p.argmax(1)).all()

@@ -82,6 +82,13 @@ def test_scoring_is_gated_idempotent_and_covers_every_step(trained, tmp_path, ca
                   "+ p_door_at_night + p_fire), max(p_normal + p_temperature_failure + p_humidity_anomaly "
                   "+ p_fridge_failure + p_door_at_night + p_fire) from ml.predictions")[0]
     assert sums[0] == pytest.approx(1, abs=1e-4) and sums[1] == pytest.approx(1, abs=1e-4)
+    # the class is the decision the model was calibrated for: argmax of p times its weights
+    from models_ml.metrics import decide
+    weights = json.loads((trained[1].folder / "metadata.json").read_text())["decision_weights"]
+    rows = np.array(_q(db, "select p_normal, p_temperature_failure, p_humidity_anomaly, p_fridge_failure, "
+                           "p_door_at_night, p_fire, predicted_class, confidence from ml.predictions"))
+    assert len(weights) == 6 and (decide(rows[:, :6], weights) == rows[:, 6]).all()
+    assert np.allclose(rows[np.arange(len(rows)), rows[:, 6].astype(int)], rows[:, 7])
     assert main(["score", "--db", str(db), "--force"]) == 0            # a re-run adds nothing
     assert "nothing new to score" in capsys.readouterr().err
     assert _q(db, counts)[0] == (n_steps, n_steps)

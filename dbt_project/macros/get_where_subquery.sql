@@ -7,9 +7,17 @@
     {% set where = config.get('where', '') %}
     {% if where %}
         {% if '__build_window_start__' in where and execute %}
-            {% set result = run_query("select coalesce(min(recompute_from), 'infinity'::timestamp)::varchar "
-                                      ~ "from intermediate.int_build_window") %}
-            {% set where = where | replace('__build_window_start__', "timestamp '" ~ result.columns[0].values()[0] ~ "'") %}
+            {#- a test that runs before int_build_window exists (a first build's staging tests)
+                checks every row -#}
+            {% set window = adapter.get_relation(database=relation.database, schema='intermediate',
+                                                 identifier='int_build_window') %}
+            {% set start = '-infinity' %}
+            {% if window is not none %}
+                {% set result = run_query("select coalesce(min(recompute_from), 'infinity'::timestamp)::varchar "
+                                          ~ "from " ~ window) %}
+                {% set start = result.columns[0].values()[0] %}
+            {% endif %}
+            {% set where = where | replace('__build_window_start__', "timestamp '" ~ start ~ "'") %}
         {% endif %}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery
