@@ -5,6 +5,8 @@ int8 makes convolutions slower on the CPU, and recurrent/attention models gain l
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from pathlib import Path
 
@@ -86,8 +88,9 @@ def quantize_int8(onnx_path: Path, calibration: np.ndarray, out_path: Path, batc
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=CalibrationMethod.Percentile,
-                        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE})
+        with contextlib.redirect_stdout(io.StringIO()):   # ORT prints its calibration steps to stdout
+            quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            calibrate_method=CalibrationMethod.Percentile,
+                            extra_options={"CalibPercentile": CALIBRATION_PERCENTILE})
     return out_path
