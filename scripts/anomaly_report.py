@@ -27,7 +27,7 @@ import pandas as pd
 from expectations import svg
 from expectations.report import CSS
 from simulator.config import ANOMALY_CLASSES, SENSOR_UNITS
-from warehouse.connection import reader, resolve_db_path, utcnow
+from warehouse.connection import has_table, reader, resolve_db_path, utcnow
 
 CLASS_COLOURS = {"temperature_failure": "#4c72b0", "humidity_anomaly": "#55a868", "fridge_failure": "#8172b2",
                  "door_at_night": "#dd8452", "fire": "#c44e52"}
@@ -65,20 +65,15 @@ def write_anomaly_report(db, path: Path, options: ReportOptions | None = None,
     return path
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchone()[0])
-
-
 def _anomalies(con) -> tuple[pd.DataFrame, str]:
     """Every anomaly with the report's columns; and where they come from."""
-    if _has_table(con, "marts", "fct_classified_anomalies") and con.execute(
+    if has_table(con, "marts", "fct_classified_anomalies") and con.execute(
             "select count(*) > 0 from marts.fct_classified_anomalies").fetchone()[0]:
         return con.execute(
             "select household_id, class_name, start_at, end_at, duration_minutes, mean_confidence as confidence, "
             "array_to_string(rules_fired, ', ') as rules_fired, rule_agrees, rule_observed_value as observed, "
             "rule_expected_value as expected, model_version from marts.fct_classified_anomalies").df(), "classifier"
-    if _has_table(con, "marts", "fct_anomaly_events"):
+    if has_table(con, "marts", "fct_anomaly_events"):
         frame = con.execute(
             "select household_id, rule_name as class_name, start_at, end_at, duration_minutes, null as confidence, "
             "rule_name as rules_fired, true as rule_agrees, observed_value as observed, expected_value as expected, "
@@ -97,7 +92,7 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
     start = end - dt.timedelta(days=o.days)
     recent = anomalies[anomalies["end_at"] > start].sort_values("start_at", ascending=False)
     production = con.execute("select model_version, val_macro_f1, artifact_dir from ml.model_registry "
-                             "where status = 'production'").fetchone() if _has_table(con, "ml", "model_registry") else None
+                             "where status = 'production'").fetchone() if has_table(con, "ml", "model_registry") else None
     progress(f"{len(recent)} anomalies in the {o.days:g} days up to {end:%Y-%m-%d %H:%M}; plotting up to "
              f"{o.households} households")
     links = [f'<a href="{escape(rel)}">{label}</a>' for rel, label, target in [
@@ -144,7 +139,7 @@ def _tiles(recent: pd.DataFrame, everything: pd.DataFrame) -> str:
 
 
 def _job_runs(con) -> str:
-    if not _has_table(con, "ops", "job_runs"):
+    if not has_table(con, "ops", "job_runs"):
         return ""
     runs = con.execute("select run_id, job, started_at, finished_at, status, step, json_array_length(batches) as n, "
                        "rows_in, steps_scored, anomalies_found, anomalies_by_class, watermark_to, message "

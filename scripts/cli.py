@@ -13,7 +13,7 @@ from pathlib import Path
 
 from models_ml import ModelError
 from simulator.config import ConfigError
-from warehouse.connection import REPO_ROOT, WarehouseError, resolve_db_path
+from warehouse.connection import REPO_ROOT, WarehouseError, has_table, resolve_db_path
 
 DEMO_HOUSEHOLDS, DEMO_DAYS = 30, 90  # `homewatch run`: a demo sized to finish in minutes
 
@@ -151,11 +151,6 @@ def cmd_plot(args) -> int:
 # --- status -----------------------------------------------------------------------------------
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchone()[0])
-
-
 def warehouse_summary(db) -> str:
     from warehouse.connection import reader
 
@@ -171,7 +166,7 @@ def warehouse_summary(db) -> str:
             "select kind, event_type, count(*) from raw.injected_events group by all order by 1, 2"
         ).fetchall():
             lines.append(f"  ground truth {row[0]:<8} {row[1]:<16} {row[2]:>7,}")
-        if _has_table(con, "marts", "fct_anomaly_events"):
+        if has_table(con, "marts", "fct_anomaly_events"):
             for row in con.execute("select event_kind, rule_name, count(*) from marts.fct_anomaly_events "
                                    "group by all order by 1, 2").fetchall():
                 lines.append(f"  detected     {row[0]:<14} {row[1]:<16} {row[2]:>7,}")
@@ -181,7 +176,7 @@ def warehouse_summary(db) -> str:
             lines.append(f"  production model {model[0]}: validation macro-F1 {model[1]:.3f}, test {model[2]:.3f}")
             n = con.execute("select count(*) from ml.predictions where model_version = ?", [model[0]]).fetchone()[0]
             lines.append(f"  ml.predictions {n:>18,} rows from it")
-        if _has_table(con, "marts", "fct_classified_anomalies"):
+        if has_table(con, "marts", "fct_classified_anomalies"):
             for row in con.execute("select class_name, count(*) from marts.fct_classified_anomalies "
                                    "group by all order by 1").fetchall():
                 lines.append(f"  classified   {row[0]:<31} {row[1]:>7,}")

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from warehouse.connection import WarehouseError, reader, transaction, utcnow, writer
+from warehouse.connection import WarehouseError, has_table, reader, transaction, utcnow, writer
 from warehouse.failpoints import failpoint
 from warehouse.lock import run_lock
 
@@ -64,11 +64,6 @@ class JobResult:
                 f"anomalies in the new data: {self.anomalies_found} ({found})")
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchone()[0])
-
-
 class _Run:
     """The ops.job_runs row of this run: inserted as 'running', updated at each step and at the end."""
 
@@ -102,7 +97,7 @@ class _Run:
 
 def _unbuilt_batches(con) -> list[str]:
     """Landed batches no completed dbt build has taken in (all of them before the first build)."""
-    if not _has_table(con, "intermediate", "int_batches_processed"):
+    if not has_table(con, "intermediate", "int_batches_processed"):
         return [r[0] for r in con.execute("select batch_id from raw.batches").fetchall()]
     return [r[0] for r in con.execute(
         "select batch_id from raw.batches where rows_loaded > 0 and batch_id not in "
@@ -123,11 +118,11 @@ def _anomalies_in(con, since) -> tuple[dict[str, int], str]:
     scored, else the rule events; and the table they came from."""
     if since is None:
         return {}, ""
-    if _has_table(con, "marts", "fct_classified_anomalies") and con.execute(
+    if has_table(con, "marts", "fct_classified_anomalies") and con.execute(
             "select count(*) > 0 from marts.fct_classified_anomalies").fetchone()[0]:
         table, sql = "marts.fct_classified_anomalies", (
             "select class_name, count(*) from marts.fct_classified_anomalies where end_at > ? group by 1")
-    elif _has_table(con, "marts", "fct_anomaly_events"):
+    elif has_table(con, "marts", "fct_anomaly_events"):
         table, sql = "marts.fct_anomaly_events", (
             "select rule_name, count(*) from marts.fct_anomaly_events "
             "where event_kind = 'anomaly' and end_at > ? group by 1")

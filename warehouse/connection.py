@@ -118,6 +118,12 @@ def reader(db: str | os.PathLike | None = None, **kw) -> Iterator[duckdb.DuckDBP
         con.close()
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether the warehouse has this table (or view) yet: some appear only after a build or a score."""
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, table]).fetchone()[0])
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: commit when the block ends, roll back when it raises."""
