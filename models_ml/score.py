@@ -30,6 +30,8 @@ from warehouse.failpoints import failpoint
 
 PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items())]
 BATCH = 8192
+CHUNK_STEPS = 300_000   # feature rows read, scored and written at once: a batch of new days is one
+                        # chunk; a full rescore (5M steps) streams through in chunks of this size
 
 
 class ScoringError(ModelError):
@@ -84,15 +86,38 @@ def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set
         where not exists (select 1 from ml.scored_batches s where s.batch_id = p.batch_id
                           and s.model_version = ? and s.processed_at = p.processed_at)
         """, [version]).fetchall()
-    # steps this model has never scored (a new model, a new household, steps after a silence)
-    starts = {h: np.datetime64(s, "us") for h, s in con.execute(
+    # steps this model has never scored (a new model, a new household, steps after a silence):
+    # first the household-days whose step count differs from the model's prediction count (two
+    # aggregations), then the exact steps in those days only, not a join of millions of rows
+    days = con.execute(
         """
-        select f.household_id, min(f.step_at)
-        from marts.fct_ml_features f
-        anti join (select household_id, step_at from ml.predictions where model_version = ?) p
-            on f.household_id = p.household_id and f.step_at = p.step_at
-        group by f.household_id
-        """, [version]).fetchall()}
+        with features as (
+            select household_id, step_at::date as day, count(*) as n from marts.fct_ml_features group by 1, 2
+        ), predicted as (
+            select household_id, step_at::date as day, count(*) as n from ml.predictions
+            where model_version = ? group by 1, 2
+        )
+        select features.household_id, features.day from features
+        left join predicted on features.household_id = predicted.household_id and features.day = predicted.day
+        where predicted.n is distinct from features.n
+        """, [version]).fetchall()
+    starts: dict[str, np.datetime64] = {}
+    if days:
+        first_day = min(d for _, d in days)
+        con.register("_unscored_days", pa.table({"household_id": [h for h, _ in days], "day": [d for _, d in days]}))
+        try:
+            starts = {h: np.datetime64(s, "us") for h, s in con.execute(
+                """
+                select f.household_id, min(f.step_at)
+                from marts.fct_ml_features f
+                semi join _unscored_days d on f.household_id = d.household_id and f.step_at::date = d.day
+                anti join (select household_id, step_at from ml.predictions where model_version = ? and step_at >= ?) p
+                    on f.household_id = p.household_id and f.step_at = p.step_at
+                where f.step_at >= ?
+                group by f.household_id
+                """, [version, first_day, first_day]).fetchall()}
+        finally:
+            con.unregister("_unscored_days")
     # steps a build recomputed since this model scored them (late readings change past
     # features): from the build's own recompute point, in every household it covers
     recomputed = [b[2] for b in batches if b[2] is not None]
@@ -118,6 +143,41 @@ def _predict(sess, series, since: np.datetime64, window: int) -> tuple[np.ndarra
         block = np.ascontiguousarray(wins[s:s + BATCH])
         probs[s - first:s - first + len(block)] = _softmax(sess.run([OUTPUT_NAME], {INPUT_NAME: block})[0])
     return keep, probs
+
+
+def _chunks(con, starts: dict[str, np.datetime64], step: np.timedelta64, window: int) -> list[dict]:
+    """The households to score, grouped so that each group reads about CHUNK_STEPS rows."""
+    newest = con.execute("select max(step_at) from marts.fct_ml_features").fetchone()[0]
+    newest = np.datetime64(newest, "us") if newest is not None else None
+    chunks: list[dict] = [{}]
+    rows = 0
+    for household, since in sorted(starts.items()):
+        n = window + (int((newest - since) // step) + 1 if newest is not None and newest >= since else 0)
+        if chunks[-1] and rows + n > CHUNK_STEPS:
+            chunks.append({})
+            rows = 0
+        chunks[-1][household] = since
+        rows += n
+    return [c for c in chunks if c]
+
+
+def _replace(con, version: str, chunk: dict[str, np.datetime64], written: list) -> None:
+    """Delete the chunk's predictions from each household's start on, insert the new ones."""
+    starts = pa.table({"household_id": pa.array(list(chunk)),
+                       "since": pa.array([s.item() for s in chunk.values()], pa.timestamp("us"))})
+    con.register("_rescored", starts)
+    try:
+        con.execute("delete from ml.predictions p using _rescored r where p.model_version = ? "
+                    "and p.household_id = r.household_id and p.step_at >= r.since and p.step_at >= ?",
+                    [version, min(chunk.values()).item()])
+    finally:
+        con.unregister("_rescored")
+    if written:
+        con.register("new_predictions", pa.concat_tables(written))
+        try:
+            con.execute("insert into ml.predictions by name select * from new_predictions")
+        finally:
+            con.unregister("new_predictions")
 
 
 def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision: str = "auto",
@@ -148,35 +208,36 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
         return ScoreResult(run_id, version, 0, 0, 0, time.monotonic() - started, model_file)
     scored_at = utcnow()
     n_anomalies = done = households = 0
+    chunks = _chunks(con, starts, step, window)
     with transaction(con):
-        for i, (household, since) in enumerate(sorted(starts.items())):
-            context_from = (since - (window - 1) * step).astype("datetime64[us]").item()
-            series = data.read_household(con, household, columns, since=context_from, with_labels=False)
-            keep, probs = _predict(sess, series, since, window)
-            con.execute("delete from ml.predictions where model_version = ? and household_id = ? and step_at >= ?",
-                        [version, household, since.item()])
-            if not len(keep):
-                continue
-            predicted = decide(probs, weights).astype(np.int32)
-            rows = pa.table({
-                "run_id": pa.array([run_id] * len(keep)),
-                "household_id": pa.array([household] * len(keep)),
-                "step_at": pa.array(series.steps[keep]),
-                "model_version": pa.array([version] * len(keep)),
-                "predicted_class": pa.array(predicted),
-                **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
-                "confidence": pa.array(probs[np.arange(len(predicted)), predicted].astype(np.float64)),
-                "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
-            })
-            con.register("new_predictions", rows)
-            con.execute("insert into ml.predictions by name select * from new_predictions")
-            con.unregister("new_predictions")
+        for chunk in chunks:
+            context = {h: (since - (window - 1) * step).astype("datetime64[us]").item() for h, since in chunk.items()}
+            series_by_household = {s.household_id: s for s in data.read_households_since(con, context, columns)}
+            written = []
+            for household, since in chunk.items():
+                series = series_by_household.get(household)
+                if series is None:
+                    continue
+                keep, probs = _predict(sess, series, since, window)
+                if not len(keep):
+                    continue
+                predicted = decide(probs, weights).astype(np.int32)
+                written.append(pa.table({
+                    "run_id": pa.array([run_id] * len(keep)),
+                    "household_id": pa.array([household] * len(keep)),
+                    "step_at": pa.array(series.steps[keep]),
+                    "model_version": pa.array([version] * len(keep)),
+                    "predicted_class": pa.array(predicted),
+                    **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
+                    "confidence": pa.array(probs[np.arange(len(predicted)), predicted].astype(np.float64)),
+                    "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
+                }))
+                n_anomalies += int((predicted != 0).sum())
+                done += len(keep)
+                households += 1
+            _replace(con, version, chunk, written)
             failpoint("score.in_transaction")   # tests kill the process here: nothing may be left
-            n_anomalies += int((predicted != 0).sum())
-            done += len(keep)
-            households += 1
-            if (i + 1) % 20 == 0:
-                progress(f"scored {i + 1}/{len(starts)} households ({done:,} steps)")
+            progress(f"scored {households}/{len(starts)} households ({done:,} steps)")
         con.executemany("insert into ml.scored_batches (batch_id, model_version, processed_at, run_id, scored_at) "
                         "values (?, ?, ?, ?, ?)", [(b, version, p, run_id, scored_at) for b, p in batches])
         con.execute("insert into ml.score_runs (run_id, model_version, model_file, started_at, finished_at, "

@@ -9,14 +9,12 @@ What it shows, all read from the warehouse with SQL:
   anomalies shaded;
 - the production model's evaluation on held-out households (its metadata.json), and links to
   the data-quality and model reports next to it.
-Styles are inline, charts inline SVG or PNG data URIs: the page fetches nothing.
+Styles and charts are inline (hand-written SVG, no matplotlib): the page fetches nothing.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
-import io
 import json
 from collections.abc import Callable
 from html import escape
@@ -36,7 +34,7 @@ EXTRA_CSS = """
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:middle}
 td.num,th.num{text-align:right}.ok{color:#2e7d32}.bad{color:#c62828;font-weight:600}
 figure{margin:8px 0 16px;background:#fff;border-radius:8px;padding:8px;box-shadow:0 1px 2px #0002}
-figure img{max-width:100%}figcaption{font-size:12px;color:#546e7a}
+figure img,figure svg{max-width:100%;height:auto}figcaption{font-size:12px;color:#546e7a}
 .cm td{text-align:right;font-variant-numeric:tabular-nums}
 nav a{margin-right:14px}
 """
@@ -209,50 +207,35 @@ def _households(con, recent: pd.DataFrame, start, end, limit: int) -> str:
         "order by household_id, sensor, reading_at", [list(top.index), start, end]).df()
     figures = []
     for household, n in top.items():
-        png = _plot(readings[readings["household_id"] == household], recent[recent["household_id"] == household],
-                    household, start, end)
-        figures.append(f'<figure><img alt="sensors of {escape(household)}" src="data:image/png;base64,{png}">'
-                       f"<figcaption>{escape(household)}: {n} anomal{'y' if n == 1 else 'ies'} in the period, "
-                       "shaded by class</figcaption></figure>")
+        chart = _plot(readings[readings["household_id"] == household], recent[recent["household_id"] == household],
+                      household, start, end)
+        figures.append(f"<figure>{chart}<figcaption>{escape(household)}: {n} anomal{'y' if n == 1 else 'ies'} "
+                       "in the period, shaded by class (hover a band for its class and span)</figcaption></figure>")
     more = recent["household_id"].nunique() - len(top)
     note = f"<p class='small'>{more} more households with anomalies: `homewatch plot --household ID`.</p>" if more > 0 else ""
-    return f"<h2>Households with the most anomalies</h2>{''.join(figures)}{note}"
+    legend = " ".join(_swatch(name) for name in CLASS_COLOURS)
+    return f"<h2>Households with the most anomalies</h2><p class='small'>{legend}</p>{''.join(figures)}{note}"
 
 
 def _plot(readings: pd.DataFrame, anomalies: pd.DataFrame, household: str, start, end) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The household's sensors as aligned SVG panels over the report period, anomalies shaded."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    span_s = max((end - start).total_seconds(), 1.0)
     present = set(readings["sensor"])
     sensors = [s for s in SENSOR_UNITS if s in present] + sorted(present - set(SENSOR_UNITS))
-    fig, axes = plt.subplots(max(len(sensors), 1), 1, figsize=(12, 1.15 * max(len(sensors), 1) + 0.7),
-                             sharex=True, squeeze=False)
-    axes = axes[:, 0]
-    for ax, sensor in zip(axes, sensors):
-        rows = readings[readings["sensor"] == sensor]
-        if sensor in ("motion", "door", "fire_alarm"):
-            ax.step(rows["reading_at"], rows["value"], where="post", lw=0.6, color="black")
-            ax.set_ylim(-0.1, 1.2)
-        else:
-            ax.plot(rows["reading_at"], rows["value"], lw=0.6, color="black")
-        ax.set_ylabel(f"{sensor}\n({SENSOR_UNITS.get(sensor, '')})", fontsize=7)
-        ax.tick_params(labelsize=7)
-        for a in anomalies.itertuples():
-            ax.axvspan(max(a.start_at, start), min(a.end_at, end), color=CLASS_COLOURS.get(a.class_name, "#90a4ae"),
-                       alpha=0.3, lw=0)
-    shown = [c for c in CLASS_COLOURS if c in set(anomalies["class_name"])]
-    fig.legend([plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[c], alpha=0.4) for c in shown], shown,
-               loc="upper center", ncol=5, fontsize=8, frameon=False)
-    axes[0].set_xlim(start, end)
-    axes[0].set_title(f"household {household}", fontsize=9, pad=16)
-    fig.autofmt_xdate()
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    rows = []
+    for sensor in sensors:
+        r = readings[readings["sensor"] == sensor]
+        rows.append({"name": sensor, "unit": SENSOR_UNITS.get(sensor, ""),
+                     "x": (r["reading_at"] - start).dt.total_seconds().to_numpy(), "y": r["value"].to_numpy(),
+                     "binary": sensor in ("motion", "door", "fire_alarm")})
+    spans = [((pd.Timestamp(a.start_at) - start).total_seconds(), (pd.Timestamp(a.end_at) - start).total_seconds(),
+              CLASS_COLOURS.get(a.class_name, "#90a4ae"), f"{a.class_name}: {_ts(a.start_at)} to {_ts(a.end_at)}")
+             for a in anomalies.itertuples()]
+    days = pd.date_range(start.ceil("D"), end, freq="D")
+    every = max(1, len(days) // 10)
+    ticks = [((d - start).total_seconds(), f"{d:%m-%d}") for d in days[::every]]
+    return svg.panels(rows, spans, span_s, ticks=ticks, label=f"sensors of {household}")
 
 
 def _model(production) -> str:
@@ -319,12 +302,12 @@ def _confusion(cm: list[list[int]]) -> str:
 
 
 def _pr_curves(curves: dict) -> str:
-    from models_ml.report import pr_curves_png
-
-    png = pr_curves_png({c: (v["recall"], v["precision"], v["ap"]) for c, v in curves.items()},
-                        "Precision-recall per class (test households)", CLASS_COLOURS)
-    return (f'<h3>Precision-recall curves</h3><figure><img alt="precision-recall curves" '
-            f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>')
+    series = {ANOMALY_CLASSES[int(c)] + f" (AP {v['ap']:.3f})": (v["recall"], v["precision"])
+              for c, v in sorted(curves.items(), key=lambda kv: int(kv[0]))}
+    colours = {name: CLASS_COLOURS.get(name.split(" (")[0], "#90a4ae") for name in series}
+    chart = svg.curves(series, colours, x_label="recall", y_label="precision",
+                       label="precision-recall curves per class, test households")
+    return f"<h3>Precision-recall curves (test households, one class against the rest)</h3><figure>{chart}</figure>"
 
 
 def _queries() -> str:

@@ -18,9 +18,11 @@ every step is idempotent on its own and a run that dies part-way is redone by th
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -30,8 +32,11 @@ from warehouse.connection import WarehouseError, has_table, reader, transaction,
 from warehouse.failpoints import failpoint
 from warehouse.lock import run_lock
 
-# the dbt models that read ml.predictions: rebuilt after each scoring run
-PREDICTION_MARTS = "anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies"
+# the dbt models that read ml.predictions, rebuilt after each scoring run: the staging view
+# (for its key test on the new predictions) and the mart (views and seeds it reads are built
+# by every full `dbt build`, and do not change with the data)
+PREDICTION_MARTS = "stg_ml__predictions fct_classified_anomalies"
+CLASSIFIED_MART = "fct_classified_anomalies"
 DONE = ("succeeded", "nothing_new")  # statuses whose watermark counts
 
 
@@ -145,10 +150,10 @@ def run_pipeline(
     QualityStop when a critical check fails (unless `force`), RunInProgressError when another
     run holds the lock; any other error is recorded in ops.job_runs and raised."""
     from models_ml import registry
-    from warehouse.transform import build
+    from warehouse.transform import build, dbt_session
 
     run = _Run(db, job)
-    with run_lock(db, job):
+    with run_lock(db, job), dbt_session(db):
         with writer(db) as con:
             if not con.execute("select count(*) from raw.batches").fetchone()[0]:
                 raise WarehouseError("the warehouse holds no readings yet: land some with `homewatch simulate` "
@@ -161,7 +166,9 @@ def run_pipeline(
             failpoint("job.build")
             if unbuilt:
                 progress("build", f"{len(unbuilt)} batch(es) landed since the last build: building the dbt layers")
-                build(db=db, progress=lambda m: progress("build", m))
+                _preload(("expectations.suites", "expectations.validate", "onnxruntime"))
+                # the mart of classified anomalies waits for this run's scores (step 'marts')
+                build(db=db, exclude=CLASSIFIED_MART, progress=lambda m: progress("build", m))
             else:
                 progress("build", "no batch landed since the last build: the dbt layers are up to date")
 
@@ -197,7 +204,7 @@ def run_pipeline(
             step = "marts"
             run.update(step=step, steps_scored=steps_scored, model_version=version)
             changed = bool(unbuilt or steps_scored or last_status not in DONE)
-            if production is not None and changed:
+            if changed:
                 build(db=db, select=PREDICTION_MARTS, progress=lambda m: progress("marts", m))
                 progress("marts", "marts.fct_classified_anomalies is up to date")
 
@@ -227,6 +234,21 @@ def run_pipeline(
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             _record_failure(run, "failed", step, reason)
             raise
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    """Import the libraries of the next steps (Great Expectations alone takes about 4 s) on a
+    background thread while the dbt child builds and this process only waits for its output.
+    The step that needs a module imports it as usual, waiting for this import if it is still
+    running; an import that fails here fails again there, with its error shown."""
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the step that needs it
+                return
+
+    threading.Thread(target=load, name="homewatch-preload", daemon=True).start()
 
 
 def _record_failure(run: _Run, status: str, step: str, message: str) -> None:

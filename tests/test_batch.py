@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -261,12 +262,18 @@ def test_the_anomaly_report_is_self_contained_and_renders_offline(reference, tmp
     report = reference[1].report_path
     html = report.read_text()
     assert "<script" not in html and "<link" not in html and "url(" not in html
-    for text in ("Job runs", "Anomalies per day", "Households with the most anomalies", "data:image/png;base64,",
+    for text in ("Job runs", "Anomalies per day", "Households with the most anomalies", 'aria-label="sensors of',
                  "Confusion matrix", "Precision-recall", 'href="quality.html"', reference[1].run_id):
         assert text in html, text
-    (n,), = _q(reference[0], "select count(*) from marts.fct_classified_anomalies where end_at > "
-                             "(select max(max_reading_at) from raw.batches) - interval 7 day")
-    assert f"<b>{n}</b><span>anomalies in the period" in html
+    recent = _q(reference[0], "select household_id, class_name, start_at, end_at from marts.fct_classified_anomalies "
+                              "where end_at > (select max(max_reading_at) from raw.batches) - interval 7 day")
+    assert recent and f"<b>{len(recent)}</b><span>anomalies in the period" in html
+    households = {r[0] for r in recent}
+    assert html.count('aria-label="sensors of') == min(len(households), 12)
+    # every anomaly of a plotted household is shaded on its panels, titled with its class and span
+    plotted = html.split('aria-label="sensors of ')[1].split('"')[0]
+    for _, name, start, end in (r for r in recent if r[0] == plotted):
+        assert f"<title>{name}: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}</title>" in html
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (.ci/run installs it)")
     requested, png = _page_requests(report, tmp_path)
@@ -278,12 +285,30 @@ def test_the_report_command_rebuilds_it(reference, tmp_path, capsys):
     out = tmp_path / "a.html"
     assert main(["report", "--db", str(reference[0]), "--days", "2", "--households", "1", "--out", str(out)]) == 0
     html = out.read_text()
-    assert "report period" in html and html.count("<figure><img alt=\"sensors of") == 1
+    assert "report period" in html and html.count('aria-label="sensors of') == 1
 
 
 def test_the_report_draws_the_stored_precision_recall_curves():
     from scripts.anomaly_report import _pr_curves
 
     html = _pr_curves({"5": {"precision": [1.0, 0.9, 0.5], "recall": [0.0, 0.8, 1.0], "ap": 0.91}})
-    png = __import__("base64").b64decode(html.split("base64,")[1].split('"')[0])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+    points = html.split('<polyline points="')[1].split('"')[0].split()
+    assert "<title>fire (AP 0.910)</title>" in html and len(points) == 3
+    (x0, y0), (x1, y1), (x2, y2) = [map(float, p.split(",")) for p in points]
+    assert x0 < x1 < x2 and y0 < y1 < y2             # recall rightwards, precision falling (SVG y grows down)
+    assert abs((x1 - x0) / (x2 - x0) - 0.8) < 0.01 and abs((y1 - y0) / (y2 - y0) - 0.2) < 0.01
+
+
+def test_sensor_panels_break_lines_at_gaps_and_draw_binary_runs():
+    from expectations import svg
+
+    chart = svg.panels([{"name": "temperature", "unit": "degC", "x": [0, 300, 600, 1500, 1800],
+                         "y": [20.0, 21.0, 22.0, float("nan"), 19.0]},
+                        {"name": "door", "x": [0, 300, 600, 900], "y": [0, 1, 1, 0], "binary": True}],
+                       [(300, 900, "#c44e52", "fire: 00:05 to 00:15")], 1800, label="sensors of H1")
+    assert chart.count("<polyline") == 1 and chart.count("<circle") == 1   # the gap splits the line
+    assert "<title>fire: 00:05 to 00:15</title>" in chart
+    door = [r for r in re.findall(r"<rect [^>]*>", chart) if 'fill="#37474f"' in r]
+    assert len(door) == 1                                                    # one run of the door open
+    width = float(door[0].split('width="')[1].split('"')[0])
+    assert abs(width - (960 - 110 - 10) * 600 / 1800) < 0.2                  # from 300 s to 900 s

@@ -16,11 +16,13 @@ INCREMENTAL_TABLES = [
     "intermediate.int_readings_bucketed_to_steps",
     "intermediate.int_readings_gridded",
     "intermediate.int_sensor_features_rolled",
+    "intermediate.int_sensor_hours",
     "intermediate.int_baselines_hour_of_day",
     "intermediate.int_sensor_steps_flagged",
     "intermediate.int_household_steps_pivoted",
     "intermediate.int_household_rules_flagged",
     "intermediate.int_flagged_steps",
+    "intermediate.int_anomaly_runs",
     "marts.int_steps_labelled",
     "marts.fct_ml_features",
     "marts.fct_anomaly_events",
@@ -231,3 +233,26 @@ def test_a_gap_between_batches_is_gridded_as_missing(tmp_path, killed_after_grid
     incremental, full = _incremental_then_full_refresh(db)
     assert in_gap == 48  # 10:00 .. 13:55
     assert incremental == full
+
+
+def test_a_dbt_session_runs_its_commands_in_one_process_and_frees_the_file_between(built_db, tmp_path):
+    """The batch job's dbt worker (warehouse/dbt_worker.py): one process for several commands,
+    the warehouse closed between them (the job writes to it then), a failed command reported
+    like a one-shot dbt's, and the process gone when the session ends."""
+    from warehouse import transform
+    from warehouse.connection import resolve_db_path, writer
+
+    db = tmp_path / "session.duckdb"
+    shutil.copy(built_db, db)
+    key = resolve_db_path(db)
+    with transform.dbt_session(db):
+        build(db=db, select="dim_households")
+        worker = transform._WORKERS[key]
+        with writer(db) as con:              # dbt holds no connection between commands
+            con.execute("create table ml.between_commands as select 1 as x")
+        with pytest.raises(TransformError, match="dbt show failed"):
+            transform.run_dbt(["show", "--inline", "select * from no_such_table"], db=db)
+        output = build(db=db, select="dim_households")
+        assert transform._WORKERS[key] is worker and worker.proc.poll() is None
+        assert "Done. PASS=" in output
+    assert worker.proc.poll() == 0 and key not in transform._WORKERS

@@ -3,14 +3,17 @@
 dbt runs in a child process: it opens the DuckDB file itself, and a second
 connection to the same file from this process would conflict with its settings.
 The child gets the warehouse path through $HOMEWATCH_DB, as profiles.yml reads it.
+A job that runs several dbt commands opens a `dbt_session`: one child for all of them.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from warehouse.connection import REPO_ROOT, WarehouseBusyError, WarehouseError, require_warehouse
@@ -31,6 +34,91 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def dbt_target_path(db_path: Path) -> Path:
+    """dbt's artifacts for one warehouse, next to it (`<file>.dbt/`). The parsed project cached
+    there is only reused while the profile, the warehouse path included, stays the same: with
+    one folder shared by every warehouse, each switch between two of them would cost a full
+    parse of the project (about 6 s on 2 cores) at the start of every build."""
+    return Path(f"{db_path}.dbt")
+
+
+def _command_args(args: Sequence[str], path: Path, dbt_vars: dict | None) -> list[str]:
+    out = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if "--target-path" not in args:
+        out += ["--target-path", str(dbt_target_path(path))]
+    if dbt_vars:
+        out += ["--vars", json.dumps(dbt_vars)]
+    return out
+
+
+def _dbt_env(path: Path) -> dict:
+    return {**os.environ, "HOMEWATCH_DB": str(path), "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
+
+
+class _Worker:
+    """A warehouse/dbt_worker.py child: dbt imported once for a sequence of commands."""
+
+    def __init__(self, path: Path) -> None:
+        from warehouse.dbt_worker import DONE
+
+        self.done = DONE
+        # pass_fds: the worker inherits the run lock (warehouse/lock.py), as a dbt child does
+        self.proc = subprocess.Popen([sys.executable, "-m", "warehouse.dbt_worker"], cwd=DBT_PROJECT_DIR,
+                                     env=_dbt_env(path), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1, pass_fds=held_fds())
+
+    def run(self, command: list[str], on_line: Callable[[str], None]) -> int:
+        try:
+            self.proc.stdin.write(json.dumps(command) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker is gone: its exit status is read below
+        try:
+            for line in self.proc.stdout:
+                if line.startswith(self.done):
+                    return int(line.split()[1])
+                on_line(line.rstrip())
+        except BaseException:
+            # interrupted (SIGTERM, Ctrl-C): stop dbt now, so that the warehouse is free for the
+            # job to record the failure; what dbt had not committed is rolled back
+            self.proc.terminate()
+            self.proc.wait()
+            raise
+        return self.proc.wait() or 2   # the worker died mid-command
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+_WORKERS: dict[Path, _Worker | None] = {}   # open sessions; a worker starts at the first command
+
+
+@contextmanager
+def dbt_session(db=None):
+    """Run the block's dbt commands on this warehouse in one dbt process (see
+    warehouse/dbt_worker.py): the second and later commands skip dbt's start-up."""
+    path = require_warehouse(db)
+    if path in _WORKERS:
+        yield
+        return
+    _WORKERS[path] = None
+    try:
+        yield
+    finally:
+        worker = _WORKERS.pop(path)
+        if worker is not None:
+            worker.close()
+
+
 def run_dbt(
     args: Sequence[str],
     *,
@@ -38,34 +126,39 @@ def run_dbt(
     dbt_vars: dict | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Run `dbt <args>` on the warehouse; return its output, raise TransformError on failure."""
+    """Run `dbt <args>` on the warehouse (in the open dbt_session's worker, if any); return
+    its output, raise TransformError on failure."""
     path = require_warehouse(db)
-    command = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if dbt_vars:
-        import json
-
-        command += ["--vars", json.dumps(dbt_vars)]
-    env = {**os.environ, "HOMEWATCH_DB": str(path), "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
+    command = _command_args(args, path, dbt_vars)
     lines: list[str] = []
-    # pass_fds: dbt inherits the run lock (warehouse/lock.py), so a dbt left running by a
-    # killed parent still holds it until it exits
-    with subprocess.Popen(command, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, pass_fds=held_fds()) as proc:
-        for line in proc.stdout:
-            line = line.rstrip()
-            lines.append(line)
-            if progress and _RESULT_LINE.search(line):
-                progress(line.split("  ", 1)[-1].strip())
+
+    def on_line(line: str) -> None:
+        lines.append(line)
+        if progress and _RESULT_LINE.search(line):
+            progress(line.split("  ", 1)[-1].strip())
+
+    if path in _WORKERS:
+        worker = _WORKERS[path] = _WORKERS[path] or _Worker(path)
+        returncode = worker.run(command, on_line)
+    else:
+        # pass_fds: dbt inherits the run lock (warehouse/lock.py), so a dbt left running by a
+        # killed parent still holds it until it exits
+        with subprocess.Popen([dbt_executable(), *command], cwd=DBT_PROJECT_DIR, env=_dbt_env(path),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              pass_fds=held_fds()) as proc:
+            for line in proc.stdout:
+                on_line(line.rstrip())
+        returncode = proc.returncode
     output = "\n".join(lines)
-    if proc.returncode != 0 and ("Could not set lock" in output or "Conflicting lock" in output):
+    if returncode != 0 and ("Could not set lock" in output or "Conflicting lock" in output):
         raise WarehouseBusyError(
             f"dbt could not open warehouse {path}: another process holds it (a DuckDB shell or notebook, "
             "or another job). Close it, then run again; the build resumes where it stopped."
         )
-    if proc.returncode != 0:
+    if returncode != 0:
         failures = [ln.strip() for ln in lines if _FAILURE_LINE.search(ln)][-12:]
         raise TransformError(
-            f"dbt {args[0]} failed (exit {proc.returncode}) on {path}:\n  " + "\n  ".join(failures)
+            f"dbt {args[0]} failed (exit {returncode}) on {path}:\n  " + "\n  ".join(failures)
             + f"\nfull log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'}"
         )
     return output
@@ -80,7 +173,7 @@ def _migrate(db) -> None:
         pass
 
 
-def build(*, db=None, full_refresh: bool = False, select: str | None = None,
+def build(*, db=None, full_refresh: bool = False, select: str | None = None, exclude: str | None = None,
           dbt_vars: dict | None = None, unit_tests: bool = False, progress=None) -> str:
     """`dbt build`: models, seeds and data tests; incremental unless full_refresh.
 
@@ -93,6 +186,8 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None,
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     return run_dbt(args, db=db, dbt_vars=dbt_vars, progress=progress)

@@ -1,0 +1,62 @@
+{{ config(window_column='step_date') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- One row per household, sensor, day and hour: the statistics of the hour's steps that the
+-- hour-of-day baselines learn from (median, mean, std, min, max). Steps already flagged by the
+-- baseline-free first-pass rules (missing or filled, stuck, point outliers) are left out, so
+-- a sensor fault does not teach the baseline. Kept as a table, so an incremental build
+-- recomputes the hours of the days it touches (whole days, from recompute_from()'s) and the
+-- baselines read 28 days of hours instead of 28 days of steps.
+
+with
+
+features as (
+
+    select * from {{ ref('int_sensor_features_rolled') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }}::date
+    {% endif %}
+
+),
+
+sensor_types as (
+
+    select * from {{ ref('sensor_types') }}
+
+),
+
+first_pass_flagged as (
+
+    select
+        features.*,
+        is_missing
+        or is_filled
+        or (sensor_kind = 'continuous' and stuck_count = {{ steps(var('stuck_minutes')) }} and stuck_range = 0)
+        or (sensor_kind = 'continuous'
+            and abs(value - median_3h)
+                > {{ var('point_z') }} * {{ robust_scale('mad_3h', 'std_24h', 'sensor_types.typical_level', 'mean_24h') }})
+            as is_excluded
+    from features
+    left join sensor_types on features.sensor = sensor_types.sensor
+
+),
+
+hours as (
+
+    select
+        household_id,
+        sensor,
+        any_value(sensor_kind) as sensor_kind,
+        step_at::date as step_date,
+        hour(step_at) as hour_of_day,
+        isodow(step_at) >= 6 as is_weekend,
+        median(value) filter (where not is_excluded) as hour_median,
+        avg(value) filter (where not is_excluded) as hour_mean,
+        stddev_samp(value) filter (where not is_excluded) as hour_std,
+        max(value) filter (where not is_excluded) as hour_max,
+        min(value) filter (where not is_excluded) as hour_min
+    from first_pass_flagged
+    group by household_id, sensor, step_date, hour_of_day, is_weekend
+
+)
+
+select * from hours
