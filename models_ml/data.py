@@ -117,11 +117,12 @@ def read_households_since(con: duckdb.DuckDBPyConnection, since: dict[str, dt.da
     select = ", ".join(f"f.{c}::float as {c}" for c in columns)
     con.register("_read_since", starts)
     try:
-        # the literal lower bound lets DuckDB skip the row groups of older steps
+        # literal bounds let DuckDB skip the row groups of older steps and other households
         table = con.execute(
             f"select f.household_id, f.step_at, f.rule_class, {select} from {FEATURES_TABLE} f "
             "inner join _read_since s on f.household_id = s.household_id and f.step_at >= s.since "
-            "where f.step_at >= ? order by f.household_id, f.step_at", [min(since.values())]).fetchnumpy()
+            "where f.step_at >= ? and f.household_id between ? and ? order by f.household_id, f.step_at",
+            [min(since.values()), min(since), max(since)]).fetchnumpy()
     finally:
         con.unregister("_read_since")
     households = np.asarray(table["household_id"], dtype=object)

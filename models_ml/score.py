@@ -168,8 +168,9 @@ def _replace(con, version: str, chunk: dict[str, np.datetime64], written: list) 
     con.register("_rescored", starts)
     try:
         con.execute("delete from ml.predictions p using _rescored r where p.model_version = ? "
-                    "and p.household_id = r.household_id and p.step_at >= r.since and p.step_at >= ?",
-                    [version, min(chunk.values()).item()])
+                    "and p.household_id = r.household_id and p.step_at >= r.since "
+                    "and p.step_at >= ? and p.household_id between ? and ?",   # bounds: row groups skipped
+                    [version, min(chunk.values()).item(), min(chunk), max(chunk)])
     finally:
         con.unregister("_rescored")
     if written:
