@@ -129,10 +129,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
 
 def pr_curve_points(ev: Evaluation, points: int = 60) -> dict[str, dict]:
     """The classifier's PR curves thinned to about `points` points each, for JSON metadata
-    (the anomaly report draws them from there)."""
+    (the anomaly report draws them from there). Points are spread evenly along the curve's
+    length, not its thresholds: for a rare class nearly all thresholds sit at low precision,
+    and the bend towards high precision would fall between two kept points."""
     out = {}
     for c, (precision, recall, ap) in sorted(ev.pr_curves.items()):
-        keep = np.unique(np.linspace(0, len(precision) - 1, min(points, len(precision))).round().astype(int))
+        precision, recall = np.asarray(precision, dtype=float), np.asarray(recall, dtype=float)
+        length = np.r_[0.0, np.cumsum(np.hypot(np.diff(precision), np.diff(recall)))]
+        marks = np.linspace(0.0, length[-1], min(points, len(precision)))
+        keep = np.unique(np.r_[0, np.searchsorted(length, marks).clip(0, len(precision) - 1), len(precision) - 1])
         out[str(c)] = {"precision": [round(float(v), 4) for v in np.asarray(precision)[keep]],
                        "recall": [round(float(v), 4) for v in np.asarray(recall)[keep]], "ap": float(ap)}
     return out

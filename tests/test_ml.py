@@ -172,3 +172,18 @@ def test_decision_weights_ask_for_more_evidence_where_a_class_is_over_predicted(
     assert f1 == 1.0 and weights[0] == 1.0 and weights[1] < 1.0
     assert (decide(p, weights) == y).all()
     assert (decide(p, None) == p.argmax(1)).all()
+
+
+def test_stored_pr_curves_keep_the_bend_of_a_rare_class():
+    """A rare class: thousands of thresholds at low precision, the bend to high precision in a
+    few. Thinning by threshold index would keep no point of the bend; by curve length it does."""
+    from types import SimpleNamespace
+
+    from models_ml.evaluate import pr_curve_points
+
+    precision = np.r_[np.linspace(0.001, 0.05, 10_000), np.linspace(0.1, 1.0, 20)]
+    recall = np.r_[np.ones(10_000), np.linspace(0.99, 0.0, 20)]
+    out = pr_curve_points(SimpleNamespace(pr_curves={5: (precision, recall, 0.9)}), points=60)["5"]
+    assert len(out["precision"]) <= 62
+    assert (out["precision"][0], out["recall"][0]) == (0.001, 1.0) and (out["precision"][-1], out["recall"][-1]) == (1.0, 0.0)
+    assert sum(0.3 < p < 0.9 for p in out["precision"]) >= 5
