@@ -91,9 +91,7 @@ def read_household(con: duckdb.DuckDBPyConnection, household_id: str, columns: l
         f"select f.step_at, f.rule_class{label}, {select} from {FEATURES_TABLE} f{join} "
         f"where f.household_id = ?{where} order by f.step_at", params).fetchnumpy()
     steps = table["step_at"].astype("datetime64[us]")
-    X = np.empty((len(steps), len(columns)), dtype=np.float32)
-    for j, c in enumerate(columns):
-        X[:, j] = np.asarray(table[c], dtype=np.float32)
+    X = _matrix(table, columns)
     labels = None
     if with_labels:
         raw = table["label_class"]
@@ -102,6 +100,14 @@ def read_household(con: duckdb.DuckDBPyConnection, household_id: str, columns: l
         else:
             labels = np.asarray(raw, dtype=np.int64)
     return HouseholdSeries(household_id, steps, X, np.asarray(table["rule_class"], dtype=np.int64), labels)
+
+
+def _matrix(table: dict, columns: list[str]) -> np.ndarray:
+    """(T, F) float32 from fetchnumpy's columns, in the given order."""
+    X = np.empty((len(table["step_at"]), len(columns)), dtype=np.float32)
+    for j, c in enumerate(columns):
+        X[:, j] = np.asarray(table[c], dtype=np.float32)
+    return X
 
 
 def read_households_since(con: duckdb.DuckDBPyConnection, since: dict[str, dt.datetime],
@@ -127,9 +133,7 @@ def read_households_since(con: duckdb.DuckDBPyConnection, since: dict[str, dt.da
         con.unregister("_read_since")
     households = np.asarray(table["household_id"], dtype=object)
     steps = table["step_at"].astype("datetime64[us]")
-    X = np.empty((len(steps), len(columns)), dtype=np.float32)
-    for j, c in enumerate(columns):
-        X[:, j] = np.asarray(table[c], dtype=np.float32)
+    X = _matrix(table, columns)
     rule_class = np.asarray(table["rule_class"], dtype=np.int64)
     bounds = [0, *(np.flatnonzero(households[1:] != households[:-1]) + 1).tolist(), len(steps)]
     return [HouseholdSeries(households[a], steps[a:b], X[a:b], rule_class[a:b], None)
