@@ -48,7 +48,8 @@ MODEL_CHECKS: tuple[ModelCheck, ...] = (
     ModelCheck("intermediate.int_household_rules_flagged", ("household_id", "step_at"),
                ("rule_class", "rule_severity"), "_severity", gapless=True),
     ModelCheck("marts.fct_ml_features", ("household_id", "step_at"),
-               None, ("generic_anomaly_score", "generic_health_score"), gapless=True),
+               None, ("generic_anomaly_score", "generic_health_score", "temperature_health", "humidity_health",
+                      "fridge_power_health"), gapless=True),
 )
 STAGED_READINGS = "staging.stg_raw__readings"  # de-duplicated by dbt: its keys must be unique
 

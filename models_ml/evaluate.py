@@ -156,6 +156,7 @@ def metric_rows(ev: Evaluation) -> list[tuple]:
         for c, value in s["event_recall_per_class"].items():
             rows.append((ev.split, method, "event", int(c), "recall", value, None))
         rows.append((ev.split, method, "event", None, "recall", s["event_recall"], s["events_total"]))
+        rows.append((ev.split, method, "event", None, "masked_events", s.get("events_masked", 0), None))
         for c, value in s["median_delay_minutes"].items():
             rows.append((ev.split, method, "event", int(c), "median_delay_minutes", value, None))
         rows.append((ev.split, method, "event", None, "false_alarms_per_household_week",

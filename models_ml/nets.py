@@ -14,13 +14,19 @@ from models_ml.config import TrainConfig
 
 
 class Normalize(nn.Module):
-    def __init__(self, n_features: int) -> None:
+    """(x - mean) / scale per feature, then clipped to +-clip standard units if clip > 0: a
+    z-score of 40 says no more than one of 10, and bounded inputs keep int8's resolution for
+    the common values (one scale covers the whole input tensor)."""
+
+    def __init__(self, n_features: int, clip: float = 0.0) -> None:
         super().__init__()
+        self.clip = float(clip)
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.scale
+        z = (x - self.mean) / self.scale
+        return z.clamp(-self.clip, self.clip) if self.clip > 0 else z
 
 
 class DilatedCNN(nn.Module):
@@ -108,7 +114,7 @@ class WindowClassifier(nn.Module):
 
     def __init__(self, n_features: int, cfg: TrainConfig) -> None:
         super().__init__()
-        self.normalize = Normalize(n_features)
+        self.normalize = Normalize(n_features, cfg.input_clip)
         self.net = ARCHS[cfg.arch](n_features, len(cfg.classes), cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

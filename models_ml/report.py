@@ -147,10 +147,13 @@ code {{ background: #f4f4f4; padding: 0 0.2rem; }}
 <p>{len(evaluation.households)} {html.escape(evaluation.split)} households (never trained or tuned on),
 {clf['household_weeks']:.0f} household-weeks, step level without point-adjust.
 Architecture <code>{html.escape(meta['config']['arch'])}</code>, window {meta['window']} steps of {meta['step_minutes']} minutes,
-best epoch {meta.get('best_epoch')} (validation macro-F1 {_fmt(m.get('validation_macro_f1'), 4)}), trained in {meta.get('training_seconds')} s.
+best epoch {meta.get('best_epoch')} (validation macro-F1 {_fmt(m.get('validation_macro_f1'), 4)}), trained in {meta.get('training_seconds')} s{f" ({meta['run_seconds']} s with export and evaluation)" if meta.get('run_seconds') else ''}.
 {f"Per-class decision weights, fitted on the validation households: {html.escape(str(meta['decision_weights']))} (a step's class is the argmax of its probabilities times these)." if meta.get('decision_weights') else "Decision: the argmax of the probabilities."}</p>
 <h2>Side by side</h2>{_table(COMPARISON_HEADER, comparison_rows(evaluation))}
 <h2>Classifier per class</h2>{_table(["class", "precision", "recall", "F1", "support (steps)", "event recall", "median delay (min)"], per_class)}
+<p>Event recall counts {clf['events_total']:,} anomalies; {clf.get('events_masked', 0):,} more were overlapped whole by an
+anomaly of higher priority (every step carries that class, so no method that names one class per step can name them)
+and are left out.</p>
 <h2>Hard negatives wrongly flagged (share of events)</h2>{_table(["kind", *[METHOD_LABELS.get(k, k) for k in evaluation.summaries]], hard_rows)}
 {"<h2>Quantization</h2>" + quant if quant else ""}
 <h2>Plots</h2>{imgs}

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from models_ml import data
 from models_ml.config import TrainConfig
-from models_ml.metrics import macro_f1
+from models_ml.metrics import fitted_macro_f1, macro_f1
 from models_ml.nets import WindowClassifier
 
 Progress = Callable[[str], None]
@@ -121,15 +121,33 @@ def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], co
     return np.concatenate(xs), np.concatenate(ys), stats
 
 
-def predict_proba(model: torch.nn.Module, X: np.ndarray, window: int, batch: int = 8192) -> np.ndarray:
-    """Class probabilities for every step of one household's (T, F) features (torch)."""
+def predict_proba(model: torch.nn.Module, X: np.ndarray, window: int, batch: int = 8192,
+                  steps: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities for every step of one household's (T, F) features, or for the
+    given step indices only (torch)."""
     w = data.windows(X, window)
-    out = np.empty((len(w), model.net.head.out_features), dtype=np.float32)
+    n = len(w) if steps is None else len(steps)
+    out = np.empty((n, model.net.head.out_features), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
-        for s in range(0, len(w), batch):
-            out[s:s + batch] = torch.softmax(model(torch.from_numpy(np.ascontiguousarray(w[s:s + batch]))), 1).numpy()
+        for s in range(0, n, batch):
+            chunk = w[s:s + batch] if steps is None else w[steps[s:s + batch]]
+            out[s:s + batch] = torch.softmax(model(torch.from_numpy(np.ascontiguousarray(chunk))), 1).numpy()
     return out
+
+
+def validation_sample(labels: np.ndarray, context_steps: int, stride: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The validation steps an epoch is judged on, and their weights: every step of an anomaly
+    and within context_steps of one (where the classes are told apart), and a random one in
+    `stride` of the other normal steps, weighted by stride. The weighted confusion matrix
+    estimates the one over every step (far from anomalies the only errors are false alarms)
+    at a fraction of the inference. Random, not every stride-th step: false alarms cluster at
+    times of day (the hour a baseline changes), which a fixed stride would alias."""
+    near = _dilate(labels != 0, context_steps)
+    keep = near | (rng.random(len(labels)) < 1.0 / max(stride, 1))
+    idx = np.flatnonzero(keep)
+    return idx, np.where(near[idx], 1.0, float(max(stride, 1)))
 
 
 def _loss_fn(cfg: TrainConfig, counts: np.ndarray):
@@ -145,6 +163,22 @@ def _loss_fn(cfg: TrainConfig, counts: np.ndarray):
             return (-(1 - logp.exp()) ** cfg.focal_gamma * logp * weights[y]).mean()
         return focal
     return lambda logits, y: F.cross_entropy(logits, y)   # sampler: batches are balanced instead
+
+
+class _Schedule:
+    """One-cycle learning rate (warm up over the first 30% of the steps, cosine down to lr/1000)
+    over a planned number of steps that can shrink after the first epoch, when the time budget
+    shows fewer epochs fit: the rate then still anneals before training stops."""
+
+    def __init__(self, total_steps: int) -> None:
+        self.total = max(total_steps, 1)
+
+    def __call__(self, step: int) -> float:
+        warm = max(int(0.3 * self.total), 1)
+        if step < warm:
+            return 0.04 + 0.96 * (1 - math.cos(math.pi * step / warm)) / 2
+        t = min((step - warm) / max(self.total - warm, 1), 1.0)
+        return 1e-3 + (1 - 1e-3) * (1 + math.cos(math.pi * t)) / 2
 
 
 def _epoch_order(cfg: TrainConfig, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -166,10 +200,14 @@ class FitResult:
 
 
 def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig,
-        mean: np.ndarray, scale: np.ndarray, progress: Progress = print) -> FitResult:
-    """Train on windows X (N, window, F) with labels y; after each epoch, predict every step
-    of each validation series (features (T, F), labels (T,)) and keep the epoch with the best
-    macro-F1 over the anomaly classes. Deterministic for a given seed."""
+        mean: np.ndarray, scale: np.ndarray, progress: Progress = print, budget: "Budget | None" = None) -> FitResult:
+    """Train on windows X (N, window, F) with labels y; after each epoch, predict the validation
+    sample (validation_sample) of each validation series (features (T, F), labels (T,)) and keep
+    the epoch with the best macro-F1 over the anomaly classes. Deterministic for a given seed
+    (and, with a time budget, the number of epochs it allows).
+
+    With a budget, no epoch starts that would not end before the budget's training deadline;
+    after the first epoch the learning-rate schedule is shortened to the epochs that fit."""
     started = time.monotonic()
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -181,13 +219,32 @@ def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], 
         model.normalize.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches_per_epoch = math.ceil(len(y) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, epochs=cfg.epochs,
-                                                    steps_per_epoch=batches_per_epoch)
+    schedule = _Schedule(cfg.epochs * batches_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     loss_fn = _loss_fn(cfg, counts)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    truth = np.concatenate([labels for _, labels in val])
+    # an exponential moving average of the weights (and BatchNorm statistics) is what gets
+    # judged and kept: smoother from epoch to epoch than the raw weights at a high learning rate
+    ema = None
+    if cfg.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel
+
+        def ema_step(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+            # the decay warms up with the number of updates n (as TensorFlow's moving average
+            # does), so a short run's average is not held back by the initial weights
+            decay = min(cfg.ema_decay, (1.0 + float(n)) / (10.0 + float(n)))
+            return averaged * decay + current * (1.0 - decay)
+
+        ema = AveragedModel(model, avg_fn=ema_step, use_buffers=True)
+    judged = model if ema is None else ema.module
+    sampler = np.random.default_rng(cfg.seed + 2)
+    samples = [validation_sample(labels, cfg.context_steps, cfg.validation_stride, sampler) for _, labels in val]
+    truth = np.concatenate([labels[idx] for (_, labels), (idx, _) in zip(val, samples)])
+    weight = np.concatenate([w for _, w in samples])
+    planned = cfg.epochs
     history, best_state, best_f1, best_epoch, stale = [], None, -1.0, 0, 0
     for epoch in range(1, cfg.epochs + 1):
+        epoch_started = time.monotonic()
         model.train()
         order = torch.from_numpy(_epoch_order(cfg, y, rng))
         total_loss = 0.0
@@ -198,33 +255,82 @@ def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], 
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             total_loss += float(loss.detach())
-        pred = np.concatenate([predict_proba(model, features, cfg.window).argmax(1) for features, _ in val])
-        f1 = macro_f1(truth, pred)
-        elapsed = time.monotonic() - started
+        validation_started = time.monotonic()
+        probs = np.concatenate([predict_proba(judged, features, cfg.window, steps=idx)
+                                for (features, _), (idx, _) in zip(val, samples)])
+        argmax_f1 = macro_f1(truth, probs.argmax(1), sample_weight=weight)
+        # judged as it will be used: with per-class decision weights fitted to it (the argmax
+        # alone swings from epoch to epoch with the balance between the classes)
+        f1 = fitted_macro_f1(truth, probs, weight)[0] if cfg.calibrate_decision else argmax_f1
+        now = time.monotonic()
+        elapsed = now - started
         history.append({"epoch": epoch, "loss": total_loss / batches_per_epoch, "val_macro_f1": f1,
-                        "seconds": round(elapsed, 1)})
-        progress(f"epoch {epoch}/{cfg.epochs}: loss {total_loss / batches_per_epoch:.4f}, "
-                 f"validation macro-F1 {f1:.4f} ({elapsed:.0f} s)")
+                        "val_macro_f1_argmax": argmax_f1, "seconds": round(elapsed, 1)})
+        progress(f"epoch {epoch}/{planned}: loss {total_loss / batches_per_epoch:.4f}, "
+                 f"validation macro-F1 {f1:.4f} (argmax {argmax_f1:.4f}) ({elapsed:.0f} s)")
         if f1 > best_f1:
             best_f1, best_epoch, stale = f1, epoch, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.clone() for k, v in judged.state_dict().items()}
         else:
             stale += 1
             if stale >= cfg.patience:
                 progress(f"stopping early: no better validation macro-F1 for {cfg.patience} epochs")
                 break
-        if elapsed > cfg.max_minutes * 60:
-            progress(f"stopping: the {cfg.max_minutes:g}-minute training budget is spent")
+        if budget is not None:
+            if epoch == 1:
+                budget.measured(len(truth) / max(now - validation_started, 1e-6))
+            fits = epoch + budget.epochs_left(now, now - epoch_started)
+            if fits <= epoch and epoch < planned:
+                progress(f"stopping: {budget.describe()}")
+                break
+            if fits < planned:
+                planned = fits
+                schedule.total = planned * batches_per_epoch
+                progress(f"{budget.describe()}: {planned} epochs fit, the learning rate anneals over them")
+        if epoch >= planned:
             break
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(model, history, best_epoch, best_f1, time.monotonic() - started)
 
 
-def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress = print) -> TrainResult:
-    """Read the train and validation households from the warehouse and fit."""
-    started = time.monotonic()
+@dataclass
+class Budget:
+    """The time budget of a whole `homewatch train`: training must leave room for what comes
+    after it (ONNX export and checks, int8 calibration, scoring the validation households with
+    each candidate file, fitting the decision weights, the test evaluation). That work is
+    mostly inference over about `after_windows` windows, so it is estimated from the speed the
+    model showed on its first validation pass, plus a fixed allowance."""
+    started: float                 # time.monotonic() when the run began
+    seconds: float                 # the whole run's budget
+    after_windows: int             # windows inferred after training (all validation and test steps, some twice)
+    fixed_after: float = 45.0      # seconds after training that do not scale with the windows
+    windows_per_s: float = 0.0
+
+    def measured(self, windows_per_s: float) -> None:
+        self.windows_per_s = windows_per_s
+
+    def after_seconds(self) -> float:
+        speed = self.windows_per_s or 20_000.0
+        return self.fixed_after + self.after_windows / speed
+
+    def epochs_left(self, now: float, epoch_seconds: float) -> int:
+        left = self.started + self.seconds - self.after_seconds() - now
+        return max(int(left // max(epoch_seconds, 1e-6)), 0)
+
+    def describe(self) -> str:
+        return (f"the {self.seconds / 60:g}-minute budget keeps {self.after_seconds():.0f} s "
+                f"for export and evaluation")
+
+
+def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress = print,
+          started: float | None = None) -> TrainResult:
+    """Read the train and validation households from the warehouse and fit, within the
+    cfg.max_minutes budget of a run that began at `started` (time.monotonic(); default now)."""
+    started = time.monotonic() if started is None else started
     columns = data.feature_columns(con)
     splits = data.household_splits(con)
     labelled = data.labelled_households(con)
@@ -241,8 +347,12 @@ def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress =
     step = data.step_minutes(val[0].steps)
     counts = np.bincount(y, minlength=len(cfg.classes))
     progress(f"{len(y):,} training windows ({X.nbytes / 2**20:.0f} MB), per class {counts.tolist()}")
+    n_test = sum(1 for h, s in splits.items() if s == "test" and h in labelled)
+    val_steps = sum(len(s.steps) for s in val)
+    # after training: the validation households scored twice (fp32, int8), the test ones once
+    budget = Budget(started, cfg.max_minutes * 60, int(val_steps * (2 + n_test / len(val))))
     fitted = fit(X, y, [(s.X, s.labels) for s in val], cfg, np.array(stats["mean"]), np.array(stats["scale"]),
-                 progress)
+                 progress, budget)
     return TrainResult(fitted.model, columns, step, fitted.history, fitted.best_epoch, fitted.val_macro_f1,
                        len(y), counts.tolist(), time.monotonic() - started, train_ids, val_ids,
                        (stats["first_step"], stats["last_step"]))

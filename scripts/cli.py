@@ -393,7 +393,9 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = None
-    if args.command in ("batch", "run") and threading.current_thread() is threading.main_thread():
+    # the commands that write the warehouse or a model folder: SIGTERM rolls them back too
+    if args.command in ("batch", "run", "train", "score", "evaluate") \
+            and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)

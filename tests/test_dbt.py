@@ -1,6 +1,8 @@
 """The dbt project end to end: every layer builds, incremental equals full refresh, real files work."""
 from __future__ import annotations
 
+import math
+
 import shutil
 
 import duckdb
@@ -97,6 +99,28 @@ def test_ml_features_have_no_nulls(built_db):
                         + " from marts.fct_ml_features").fetchone()
     con.close()
     assert dict(zip(cols, nulls)) == dict.fromkeys(cols, 0)
+
+
+def test_ml_features_carry_raw_levels_and_sensor_health(built_db):
+    # the levels and each sensor's own health come next to the baseline-relative z-scores:
+    # a stuck fridge meter (constant, health 1, value > 0) must look unlike a power cut
+    rows = _query(built_db, """
+        select f.temperature_c_10, g.temperature, f.fridge_power_log_w, g.fridge_power,
+               f.fridge_power_health, g.fridge_power_health_score,
+               f.fridge_power_days_since_change, coalesce(g.fridge_power_minutes_since_change, 0)
+        from marts.fct_ml_features f
+        join intermediate.int_household_steps_pivoted g using (household_id, step_at)
+        where not g.temperature_is_missing and not g.fridge_power_is_missing""")
+    assert len(rows) > 1000
+    for temp_10, temp, log_w, watts, health, score, days, minutes in rows[::97]:
+        assert temp_10 == pytest.approx(temp / 10.0)
+        assert log_w == pytest.approx(math.log1p(max(watts, 0.0)))
+        assert health == score
+        assert days == pytest.approx(minutes / 1440.0)
+    # the health score is that of the fridge sensor itself, not the worst of all sensors
+    (differs,), = _query(built_db, "select count(*) from marts.fct_ml_features "
+                                   "where fridge_power_health <> generic_health_score")
+    assert differs > 0
 
 
 def test_rules_find_the_injected_anomalies(built_db):

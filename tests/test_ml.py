@@ -97,6 +97,29 @@ def test_training_learns_a_clearly_separable_toy_case(arch):
         [{k: v for k, v in h.items() if k != "seconds"} for h in again.history]   # deterministic for a seed
 
 
+def test_the_time_budget_leaves_room_for_what_follows_training():
+    from models_ml.train import Budget, fit
+
+    budget = Budget(started=0.0, seconds=600.0, after_windows=1_000_000, fixed_after=45.0)
+    budget.measured(10_000.0)                       # the first validation pass: 10k windows/s
+    assert budget.after_seconds() == pytest.approx(145.0)
+    assert budget.epochs_left(now=100.0, epoch_seconds=50.0) == 7       # (600 - 145 - 100) // 50
+    assert budget.epochs_left(now=500.0, epoch_seconds=50.0) == 0
+
+    # a budget already spent: one epoch, then training stops (and keeps that epoch)
+    rng = np.random.default_rng(0)
+    X_train, y_train = _toy(2000, rng)
+    cfg = TrainConfig(window=6, hidden=8, layers=2, epochs=5, batch_size=128, seed=1)
+    import time
+
+    spent = Budget(started=time.monotonic() - 1000.0, seconds=1000.0, after_windows=0, fixed_after=0.0)
+    messages = []
+    result = fit(np.ascontiguousarray(data.windows(X_train, 6)), y_train, [(X_train, y_train)], cfg,
+                 X_train.mean(0), X_train.std(0), progress=messages.append, budget=spent)
+    assert len(result.history) == 1 and result.best_epoch == 1
+    assert any("budget" in m for m in messages)
+
+
 # --- ONNX -----------------------------------------------------------------------------------
 
 
@@ -145,6 +168,42 @@ def test_scorecard_counts_events_false_alarms_and_hard_negatives():
     assert s["hard_negative_flagged"] == {"late_shower": 1.0}
     assert s["per_class"][3]["precision"] == 1.0 and s["per_class"][3]["recall"] == pytest.approx(4 / 6)
     assert macro_f1(truth, pred) == pytest.approx(np.mean([0.0, 0.8]))
+
+
+def test_an_anomaly_overlapped_whole_by_a_higher_priority_one_is_masked_not_missed():
+    steps = np.arange(np.datetime64("2025-01-01T00:00"), np.datetime64("2025-01-01T02:00"),
+                      np.timedelta64(5, "m")).astype("datetime64[us]")
+    truth = np.zeros(24, dtype=np.int64)
+    truth[4:16] = 3                  # a fridge failure; a steam burst (class 2) lies wholly inside it
+    truth[18:22] = 1                 # a heating failure that shows (its own label)
+    pred = truth.copy()
+    pred[18:22] = 0                  # ... and is missed
+    events = [("H", "anomaly", 3, "fridge_failure", steps[4].item(), steps[16].item()),
+              ("H", "anomaly", 2, "humidity_steam", steps[6].item(), steps[10].item()),
+              ("H", "anomaly", 1, "heating_failure", steps[18].item(), steps[22].item())]
+    card = Scorecard("m", bridge_steps=2, step_minutes=5)
+    card.add(steps, truth, pred, events)
+    s = card.summary()
+    assert s["events_masked"] == 1 and s["events_total"] == 2
+    assert s["event_recall"] == 0.5 and s["event_recall_per_class"] == {1: 0.0, 3: 1.0}
+
+
+def test_the_validation_sample_weights_back_to_every_step():
+    from models_ml.train import validation_sample
+
+    rng = np.random.default_rng(3)
+    y = np.zeros(5000, dtype=np.int64)
+    y[1000:1100] = 2
+    y[3000:3050] = 4
+    pred = y.copy()
+    for start in (200, 500, 1700, 2300, 4100, 4500):  # false alarms far from the anomalies, in runs
+        pred[start:start + int(rng.integers(20, 60))] = 2
+    pred[1000:1010] = 0
+    idx, weight = validation_sample(y, context_steps=24, stride=8, rng=np.random.default_rng(0))
+    assert set(np.flatnonzero(y != 0)) <= set(idx)    # every anomalous step is judged
+    assert len(idx) < len(y) / 4
+    assert weight.sum() == pytest.approx(len(y), rel=0.05)
+    assert macro_f1(y[idx], pred[idx], sample_weight=weight) == pytest.approx(macro_f1(y, pred), abs=0.02)
 
 
 def test_blips_shorter_than_the_class_minimum_are_dropped():

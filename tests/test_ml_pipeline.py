@@ -210,3 +210,31 @@ def test_new_data_and_a_new_household_are_scored_once_and_a_promotion_refreshes_
     build(db=db, select="anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies")
     versions = _q(db, "select distinct model_version from marts.fct_classified_anomalies")
     assert versions in ([("better",)], [])
+
+
+def test_a_training_stopped_by_sigterm_leaves_no_model_behind(trained, tmp_path):
+    """A scheduler stopping `homewatch train` (SIGTERM) mid-epoch: the command says so, and
+    neither a model folder nor a registry row is left."""
+    import os
+    import signal
+
+    db = _copy(trained, tmp_path)
+    before = _q(db, "select model_version, status from ml.model_registry order by 1")
+    folders = sorted(p.name for p in (tmp_path / "models").iterdir())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "train", "--db", str(db), "--epochs", "500",
+         "--set", "patience=500", "--set", "hidden=8", "--set", "max_per_class=2000", "--set", "max_normal=4000"],
+        cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**os.environ, "HOMEWATCH_MODELS_DIR": str(tmp_path / "models")})
+    try:
+        for line in proc.stderr:
+            if "epoch 2/" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert "interrupted" in err and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == folders
+    assert _q(db, "select model_version, status from ml.model_registry order by 1") == before

@@ -3,7 +3,8 @@
 -- The classifier's input: one row per household per step with a fixed column order
 -- (documented in _marts__models.yml; the model's metadata records it). Continuous sensors
 -- are normalised by the household's own hour-of-day baseline, (x - expected) / spread, so
--- homes with different set-points look alike; binary sensors stay 0/1. No nulls: a value
+-- homes with different set-points look alike; binary sensors stay 0/1; the raw levels
+-- (fridge watts, humidity, temperature) come too, scaled near 1. No nulls: a value
 -- that cannot be known (a gap, the warm-up) is 0 and its *_missing flag says so.
 
 {%- set continuous = ['temperature', 'humidity', 'fridge_power'] %}
@@ -46,6 +47,18 @@ features as (
         {%- endfor %}
         coalesce(grid.fridge_power, 0) / 100.0 as fridge_power_w_100,
         coalesce(grid.humidity, 0) / 100.0 as humidity_fraction,
+        -- the level itself, not only against the baseline: a home that is new (no baseline
+        -- yet) or whose baseline has learned a long failure still shows a cold room
+        coalesce(grid.temperature, 0) / 10.0 as temperature_c_10,
+        -- watts span orders of magnitude: on a log scale an idle draw of 2 W stands apart from
+        -- the 0 W of a power cut, which W / 100 squeezes together
+        ln(1 + greatest(coalesce(grid.fridge_power, 0), 0)) as fridge_power_log_w,
+        -- each sensor's own health: a fridge meter stuck at its idle draw looks like a failed
+        -- compressor by level alone; a stuck value does not change, a failing fridge's does
+        {%- for s in continuous %}
+        grid.{{ s }}_health_score as {{ s }}_health,
+        coalesce(grid.{{ s }}_minutes_since_change, 0) / 1440.0 as {{ s }}_days_since_change,
+        {%- endfor %}
         {%- for s in ['motion', 'door', 'fire_alarm'] %}
         coalesce(grid.{{ s }}, 0) as {{ s }},
         coalesce(grid.{{ s }}_mean_1h, 0) as {{ s }}_mean_1h,
