@@ -92,6 +92,15 @@ def _fmt(v, digits=3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
+def _masked(n: int) -> str:
+    if not n:
+        return "none was overlapped whole by an anomaly of higher priority."
+    one = n == 1
+    return (f"{n:,} more {'was' if one else 'were'} overlapped whole by an anomaly of higher priority (every step "
+            f"carries that class, so no method that names one class per step can name {'it' if one else 'them'}) "
+            f"and {'is' if one else 'are'} left out.")
+
+
 def comparison_rows(evaluation: Evaluation) -> list[list[str]]:
     rows = []
     for method, s in evaluation.summaries.items():
@@ -126,7 +135,7 @@ def write_evaluation_report(folder: Path, meta: dict, evaluation: Evaluation) ->
     m = meta.get("metrics", {})
     quant = ""
     if "int8_bytes" in m:
-        quant = _table(["", "size (KB)", "windows/s (2 threads)", "validation macro-F1"], [
+        quant = _table(["", "size (KB)", "windows/s (2 threads)", "validation macro-F1 (argmax)"], [
             ["ONNX fp32", f"{m['fp32_bytes'] / 1024:.0f}", f"{m['fp32_windows_per_s']:,}", _fmt(m["validation_macro_f1_onnx_fp32"], 4)],
             ["ONNX int8 (static)", f"{m['int8_bytes'] / 1024:.0f}", f"{m['int8_windows_per_s']:,}", _fmt(m["validation_macro_f1_int8"], 4)],
         ]) + f"<p>Scoring uses <code>{html.escape(meta.get('scoring_file', ''))}</code>.</p>"
@@ -151,9 +160,7 @@ best epoch {meta.get('best_epoch')} (validation macro-F1 {_fmt(m.get('validation
 {f"Per-class decision weights, fitted on the validation households: {html.escape(str(meta['decision_weights']))} (a step's class is the argmax of its probabilities times these)." if meta.get('decision_weights') else "Decision: the argmax of the probabilities."}</p>
 <h2>Side by side</h2>{_table(COMPARISON_HEADER, comparison_rows(evaluation))}
 <h2>Classifier per class</h2>{_table(["class", "precision", "recall", "F1", "support (steps)", "event recall", "median delay (min)"], per_class)}
-<p>Event recall counts {clf['events_total']:,} anomalies; {clf.get('events_masked', 0):,} more were overlapped whole by an
-anomaly of higher priority (every step carries that class, so no method that names one class per step can name them)
-and are left out.</p>
+<p>Event recall counts {clf['events_total']:,} anomalies; {_masked(clf.get('events_masked', 0))}</p>
 <h2>Hard negatives wrongly flagged (share of events)</h2>{_table(["kind", *[METHOD_LABELS.get(k, k) for k in evaluation.summaries]], hard_rows)}
 {"<h2>Quantization</h2>" + quant if quant else ""}
 <h2>Plots</h2>{imgs}
