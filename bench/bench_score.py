@@ -72,7 +72,8 @@ def main() -> None:
     from models_ml.nets import WindowClassifier
 
     torch.set_num_threads(2)
-    model = WindowClassifier(len(cols), TrainConfig.from_dict(meta["config"]))
+    # a model trained before input clipping existed has no input_clip in its config: it had none
+    model = WindowClassifier(len(cols), TrainConfig.from_dict({"input_clip": 0.0, **meta["config"]}))
     model.load_state_dict(registry.load_weights(folder / registry.WEIGHTS))
     model.eval()
     with torch.inference_mode():
