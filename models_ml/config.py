@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from models_ml import ModelError
 
-ARCHITECTURES = ("cnn", "tcn", "lstm", "transformer")
+ARCHITECTURES = ("causal_cnn", "cnn", "tcn", "lstm", "transformer")
 IMBALANCE = ("weighted", "focal", "sampler")
 
 
@@ -18,10 +18,25 @@ class ConfigError(ModelError, ValueError):
     """A training option is unknown or out of range."""
 
 
+def causal_dilations(window: int, layers: int, kernel: int = 3) -> list[int]:
+    """Dilations 1, 2, 4, ... for `layers` unpadded convolutions, the largest shrunk until the
+    receptive field (1 + (kernel - 1) * sum) fits the window: (1, 2, 2) for 3 layers over 12 steps."""
+    dilations = [2 ** i for i in range(layers)]
+    while 1 + (kernel - 1) * sum(dilations) > window:
+        top = max(range(layers), key=lambda i: (dilations[i], i))
+        if dilations[top] == 1:
+            raise ConfigError(f"{layers} convolution layers (kernel {kernel}) see more than a {window}-step window; "
+                              f"use at most {(window - 1) // (kernel - 1)} layers or a longer window")
+        dilations[top] -= 1
+    return dilations
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # the model
-    arch: str = "cnn"               # cnn (dilated 1-D CNN), tcn (causal, residual), lstm, transformer
+    arch: str = "causal_cnn"        # causal_cnn (unpadded dilated 1-D CNN over exactly the window; scores a
+                                    # whole series in one pass), cnn (dilated 1-D CNN, padded), tcn (causal,
+                                    # residual), lstm, transformer
     window: int = 12                # steps per window; 12 = 1 hour at 5-minute steps
     hidden: int = 48                # channels / hidden units
     layers: int = 3                 # conv blocks, LSTM layers or encoder layers
@@ -68,6 +83,8 @@ class TrainConfig:
             raise ConfigError(f"input_clip must be 0 (off) or positive, got {self.input_clip}")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.arch == "causal_cnn":
+            causal_dilations(int(self.window), int(self.layers))   # raises if the layers see past the window
         if self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.lr <= 0:

@@ -148,17 +148,39 @@ def iter_households(con: duckdb.DuckDBPyConnection, household_ids: list[str], co
             yield series
 
 
-def windows(X: np.ndarray, window: int) -> np.ndarray:
-    """(T, F) -> (T, window, F): the window ending at each step, as a view of a padded copy.
+def pad_history(X: np.ndarray, window: int) -> np.ndarray:
+    """(T, F) -> (T + window - 1, F): the first row repeated window - 1 times, then X.
 
-    A household's first steps have less history than a window: they are padded with the
-    first row repeated, so every step gets a window and a prediction (a model sees a flat
-    start, not zeros that look like a failure).
-    """
+    A household's first steps have less history than a window: padded like this, every step
+    gets a window and a prediction (a model sees a flat start, not zeros that look like a
+    failure)."""
     if X.ndim != 2:
         raise ValueError(f"expected a (steps, features) array, got shape {X.shape}")
-    padded = np.concatenate([np.repeat(X[:1], window - 1, axis=0), X], axis=0) if len(X) else X
-    return sliding_window_view(padded, (window, X.shape[1]))[:, 0]
+    return np.concatenate([np.repeat(X[:1], window - 1, axis=0), X], axis=0) if len(X) else X
+
+
+def windows(X: np.ndarray, window: int) -> np.ndarray:
+    """(T, F) -> (T, window, F): the window ending at each step, as a view of a padded copy
+    (pad_history)."""
+    return sliding_window_view(pad_history(X, window), (window, X.shape[1]))[:, 0]
+
+
+def segments(X: np.ndarray, window: int, first: int = 0, length: int = 4096) -> np.ndarray:
+    """The history-padded series (pad_history) from step `first` on, cut into overlapping
+    pieces for a sequence model: (n_segments, length + window - 1, F), piece k holding the
+    windows of steps first + k*length ... first + (k+1)*length - 1. The last piece is
+    filled up with the last row (its extra outputs are dropped by the caller); `length` is
+    evened out over the pieces so that filler stays under one row per piece. A view."""
+    padded = pad_history(X, window)[first:]
+    n = len(X) - first
+    n_segments = max(-(-n // length), 0)
+    length = -(-n // n_segments) if n_segments else length
+    tail = n_segments * length - n
+    if tail:
+        padded = np.concatenate([padded, np.repeat(padded[-1:], tail, axis=0)])
+    if not n_segments:
+        return np.zeros((0, length + window - 1, X.shape[1]), dtype=X.dtype)
+    return sliding_window_view(padded, (length + window - 1, X.shape[1]))[::length, 0]
 
 
 def step_minutes(steps: np.ndarray) -> int:

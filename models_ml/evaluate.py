@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from models_ml import data
-from models_ml.export import INPUT_NAME, OUTPUT_NAME
+from models_ml.export import series_logits
 from models_ml.metrics import ANOMALY_CLASSES, Scorecard, decide, drop_blips
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
@@ -45,14 +45,12 @@ class Evaluation:
     pr_curves: dict            # class -> (precision array, recall array, average precision)
 
 
-def predict_onnx(sess, X: np.ndarray, window: int, batch: int = 8192) -> np.ndarray:
-    wins = data.windows(X, window)
-    out = np.empty((len(wins), 6), dtype=np.float32)
-    for s in range(0, len(wins), batch):
-        logits = sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(wins[s:s + batch])})[0]
-        z = np.exp(logits - logits.max(1, keepdims=True))
-        out[s:s + len(logits)] = z / z.sum(1, keepdims=True)
-    return out
+def predict_onnx(sess, X: np.ndarray, window: int) -> np.ndarray:
+    """Class probabilities at every step of one household's (T, F) features (the scorer's way:
+    a sequence model reads the series once, see models_ml.export.series_logits)."""
+    logits = series_logits(sess, X, window)
+    z = np.exp(logits - logits.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
 
 
 def fit_isolation_forest(con: duckdb.DuckDBPyConnection, columns: list[str], train_ids: list[str], seed: int):

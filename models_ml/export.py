@@ -17,7 +17,7 @@ from models_ml import ModelError
 INPUT_NAME = "windows"
 OUTPUT_NAME = "logits"
 OPSET = 17
-QUANTIZABLE = ("cnn", "tcn")
+QUANTIZABLE = ("causal_cnn", "cnn", "tcn")
 
 
 class ExportError(ModelError):
@@ -25,16 +25,50 @@ class ExportError(ModelError):
 
 
 def export_onnx(model, window: int, n_features: int, path: Path) -> Path:
-    """Write the model as ONNX: input (batch, window, features) float32, output logits (batch, classes)."""
+    """Write the model as ONNX: input (batch, window, features) float32, output logits (batch,
+    classes). A sequence model (`model.sequence`) gets a dynamic steps axis too: input (batch,
+    steps >= window, features), output (batch * (steps - window + 1), classes), the logits of
+    every window in the input, in order (with steps = window, the same contract as the others)."""
     import torch
 
     model.eval()
-    example = torch.zeros(2, window, n_features)
+    sequence = bool(getattr(model, "sequence", False))
+    example = torch.zeros(2, window + 3 if sequence else window, n_features)
+    axes = {INPUT_NAME: {0: "batch", 1: "steps"} if sequence else {0: "batch"}, OUTPUT_NAME: {0: "windows"}}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                      opset_version=OPSET, dynamo=False)
+                      dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     return path
+
+
+def takes_sequences(sess) -> bool:
+    """Whether an ONNX Runtime session's model takes a whole series (a named steps axis) or
+    windows of a fixed length only."""
+    return not isinstance(sess.get_inputs()[0].shape[1], int)
+
+
+SEGMENT_STEPS = 4096     # a series goes through a sequence model in segments of this many steps
+SEGMENTS_PER_RUN = 8     # (plus window - 1 steps of overlap each), this many segments per run call
+
+
+def series_logits(sess, X: np.ndarray, window: int, first: int = 0, batch: int = 8192) -> np.ndarray:
+    """Logits of the window ending at each step first ... T-1 of one household's (T, F)
+    features, under an ONNX Runtime session; the first steps' windows are padded as
+    data.windows pads them. A sequence model reads the series once, in overlapping segments
+    (the same numbers as window by window, see models_ml/nets.py); any other reads windows."""
+    from models_ml.data import segments, windows
+
+    n = len(X) - first
+    if n <= 0:
+        return np.zeros((0, sess.get_outputs()[0].shape[1] or 0), dtype=np.float32)
+    if not takes_sequences(sess):
+        wins = windows(X, window)
+        return np.concatenate([sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(wins[s:s + batch])})[0]
+                               for s in range(first, len(wins), batch)])
+    pieces = segments(X, window, first, SEGMENT_STEPS)
+    out = [sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pieces[s:s + SEGMENTS_PER_RUN])})[0]
+           for s in range(0, len(pieces), SEGMENTS_PER_RUN)]
+    return np.concatenate(out)[:n]
 
 
 def session(path: Path, threads: int = 2):

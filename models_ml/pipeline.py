@@ -18,13 +18,15 @@ import numpy as np
 
 from models_ml import data, evaluate as ev, registry
 from models_ml.config import TrainConfig
-from models_ml.export import QUANTIZABLE, ExportError, export_onnx, max_abs_difference, quantize_int8, session
+from models_ml.export import (QUANTIZABLE, ExportError, export_onnx, max_abs_difference, quantize_int8, series_logits,
+                              session, takes_sequences)
 from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import reader, transaction, utcnow, writer
 
 PARITY_TOLERANCE = 1e-4       # largest |logit difference| allowed between torch and ONNX Runtime
 INT8_MAX_F1_DROP = 0.005      # int8 is used for scoring only if validation macro-F1 drops less
 CALIBRATION_WINDOWS = 4096    # validation windows for int8 calibration and the parity check
+PARITY_STEPS = 5000           # a sequence model's series-at-once parity check: steps of one validation household
 
 
 @dataclass
@@ -50,6 +52,17 @@ def _macro_f1(households, weights=None) -> float:
                     np.concatenate([decide(p, weights) for _, p in households]))
 
 
+def sequence_difference(model, sess, X: np.ndarray, window: int) -> float:
+    """Largest absolute logit difference between torch, window by window, and ONNX Runtime
+    reading the series at once (the scorer's way) over a household's (T, F) features."""
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(np.ascontiguousarray(data.windows(X, window)))).numpy()
+    return float(np.abs(expected - series_logits(sess, X, window)).max())
+
+
 def _calibration_windows(con, household_ids: list[str], columns: list[str], cfg: TrainConfig) -> np.ndarray:
     """Windows from every validation household, anomalies over-represented (a third), so int8
     calibration sees the activations of rare classes too."""
@@ -66,17 +79,16 @@ def _calibration_windows(con, household_ids: list[str], columns: list[str], cfg:
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
 
 
-def _timing(sess, windows: np.ndarray, repeat: int = 3) -> float:
-    """windows per second of an ORT session on these windows (best of a few runs)."""
-    from models_ml.export import INPUT_NAME, OUTPUT_NAME
-
+def _timing(sess, X: np.ndarray, window: int, repeat: int = 3) -> float:
+    """Windows per second of an ORT session scoring a household's (T, F) features the way the
+    scorer does (a sequence model reads the series once; see export.series_logits), best of
+    a few runs."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
-        for s in range(0, len(windows), 8192):
-            sess.run([OUTPUT_NAME], {INPUT_NAME: windows[s:s + 8192]})
+        series_logits(sess, X, window)
         best = min(best, time.perf_counter() - t)
-    return len(windows) / best
+    return len(X) / best
 
 
 def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | None = None) -> TrainOutcome:
@@ -100,7 +112,11 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 "normalization": {"mean": result.model.normalize.mean.tolist(),
                                   "scale": result.model.normalize.scale.tolist(),
                                   "note": "applied inside the model (its first layer); inputs are raw feature rows"},
-                "input": {"name": "windows", "shape": ["batch", cfg.window, len(result.columns)], "dtype": "float32"},
+                "input": {"name": "windows", "dtype": "float32",
+                          "shape": ["batch", "steps" if result.model.sequence else cfg.window, len(result.columns)],
+                          "note": ("a sequence model: any steps >= window in, the logits of every window in them "
+                                   "out (batch * (steps - window + 1), classes)") if result.model.sequence
+                                  else "windows in, one row of logits per window out"},
                 "training_data": {"first_step": result.data_range[0], "last_step": result.data_range[1],
                                   "train_households": len(result.train_households),
                                   "validation_households": len(result.validation_households),
@@ -115,17 +131,20 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
             val_ids = result.validation_households
             calib = _calibration_windows(con, val_ids, result.columns, cfg)
             diff = max_abs_difference(result.model, folder / registry.ONNX_FP32, calib)
+            fp32 = session(folder / registry.ONNX_FP32, cfg.threads)
+            timing_series = data.read_household(con, val_ids[0], result.columns, with_labels=False).X
+            if takes_sequences(fp32):    # a whole series in one pass gives each window's logits
+                diff = max(diff, sequence_difference(result.model, fp32, timing_series[:PARITY_STEPS], cfg.window))
             if diff > PARITY_TOLERANCE:
                 raise ExportError(f"the ONNX export does not match torch: largest logit difference {diff:.2e} "
                                   f"> {PARITY_TOLERANCE:g}")
-            fp32 = session(folder / registry.ONNX_FP32, cfg.threads)
             val_probs = _val_probabilities(fp32, con, meta, val_ids)
             f1_fp32 = _macro_f1(val_probs)
             # validation_macro_f1_best_epoch: the figure that chose the epoch (torch, the sampled
             # validation steps, decision weights fitted to them); the others are over every step
             metrics = {"validation_macro_f1": f1_fp32, "validation_macro_f1_best_epoch": result.val_macro_f1,
                        "validation_macro_f1_onnx_fp32": f1_fp32, "onnx_max_abs_diff": diff,
-                       "fp32_windows_per_s": round(_timing(fp32, calib))}
+                       "fp32_windows_per_s": round(_timing(fp32, timing_series, cfg.window))}
             meta["scoring_file"] = registry.ONNX_FP32
             if cfg.arch in QUANTIZABLE:
                 progress("quantizing to int8 (static, calibrated on validation windows)")
@@ -135,7 +154,7 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 f1_int8 = _macro_f1(val_int8)
                 metrics.update({
                     "validation_macro_f1_int8": f1_int8,
-                    "int8_windows_per_s": round(_timing(int8, calib)),
+                    "int8_windows_per_s": round(_timing(int8, timing_series, cfg.window)),
                     "fp32_bytes": (folder / registry.ONNX_FP32).stat().st_size,
                     "int8_bytes": (folder / registry.ONNX_INT8).stat().st_size})
                 if f1_fp32 - f1_int8 <= INT8_MAX_F1_DROP:

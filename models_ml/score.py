@@ -22,14 +22,13 @@ import numpy as np
 import pyarrow as pa
 
 from models_ml import ModelError, data, registry
-from models_ml.export import INPUT_NAME, OUTPUT_NAME, session
+from models_ml.export import series_logits, session
 from models_ml.metrics import decide
 from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import transaction, utcnow
 from warehouse.failpoints import failpoint
 
 PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items())]
-BATCH = 8192
 CHUNK_STEPS = 300_000   # feature rows read, scored and written at once: a batch of new days is one
                         # chunk; a full rescore (5M steps) streams through in chunks of this size
 
@@ -134,15 +133,9 @@ def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set
 def _predict(sess, series, since: np.datetime64, window: int) -> tuple[np.ndarray, np.ndarray]:
     """(indices of the steps from `since` on, their class probabilities)."""
     keep = np.flatnonzero(series.steps >= since)
-    probs = np.empty((len(keep), len(PROBABILITY_COLUMNS)), dtype=np.float32)
     if not len(keep):
-        return keep, probs
-    wins = data.windows(series.X, window)
-    first = keep[0]
-    for s in range(first, len(wins), BATCH):
-        block = np.ascontiguousarray(wins[s:s + BATCH])
-        probs[s - first:s - first + len(block)] = _softmax(sess.run([OUTPUT_NAME], {INPUT_NAME: block})[0])
-    return keep, probs
+        return keep, np.empty((0, len(PROBABILITY_COLUMNS)), dtype=np.float32)
+    return keep, _softmax(series_logits(sess, series.X, window, first=int(keep[0])))
 
 
 def _chunks(con, starts: dict[str, np.datetime64], step: np.timedelta64, window: int) -> list[dict]:

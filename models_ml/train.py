@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from models_ml import data
 from models_ml.config import TrainConfig
+from models_ml.export import SEGMENT_STEPS
 from models_ml.metrics import fitted_macro_f1, macro_f1
 from models_ml.nets import WindowClassifier
 
@@ -121,16 +122,22 @@ def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], co
     return np.concatenate(xs), np.concatenate(ys), stats
 
 
-def predict_proba(model: torch.nn.Module, X: np.ndarray, window: int, batch: int = 8192,
+def predict_proba(model: WindowClassifier, X: np.ndarray, window: int, batch: int = 8192,
                   steps: np.ndarray | None = None) -> np.ndarray:
     """Class probabilities for every step of one household's (T, F) features, or for the
-    given step indices only (torch)."""
-    w = data.windows(X, window)
-    n = len(w) if steps is None else len(steps)
-    out = np.empty((n, model.net.head.out_features), dtype=np.float32)
+    given step indices only (torch). A sequence model reads the whole series once (cheaper
+    than even a sample of its windows), any other the windows asked for."""
+    out = np.empty((len(X) if steps is None else len(steps), model.n_classes), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
-        for s in range(0, n, batch):
+        if model.sequence:
+            pieces = data.segments(X, window, length=SEGMENT_STEPS)
+            per_run = max(batch // SEGMENT_STEPS, 1)
+            logits = torch.cat([model.forward_sequence(torch.from_numpy(np.array(pieces[s:s + per_run])))
+                                .reshape(-1, out.shape[1]) for s in range(0, len(pieces), per_run)])[:len(X)]
+            return torch.softmax(logits if steps is None else logits[torch.from_numpy(steps)], 1).numpy()
+        w = data.windows(X, window)
+        for s in range(0, len(out), batch):
             chunk = w[s:s + batch] if steps is None else w[steps[s:s + batch]]
             out[s:s + batch] = torch.softmax(model(torch.from_numpy(np.ascontiguousarray(chunk))), 1).numpy()
     return out
@@ -280,8 +287,9 @@ def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], 
                 progress(f"stopping early: no better validation macro-F1 for {cfg.patience} epochs")
                 break
         if budget is not None:
-            if epoch == 1:
-                budget.measured(len(truth) / max(now - validation_started, 1e-6))
+            if epoch == 1:   # a sequence model predicted every validation step, any other the sample
+                inferred = sum(len(labels) for _, labels in val) if judged.sequence else len(truth)
+                budget.measured(inferred / max(now - validation_started, 1e-6))
             fits = epoch + budget.epochs_left(now, now - epoch_started)
             if fits <= epoch and epoch < planned:
                 progress(f"stopping: {budget.describe()}")

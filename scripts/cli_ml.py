@@ -122,10 +122,11 @@ def cmd_model(args) -> int:
 
 def add_commands(subs, sub) -> None:
     """Register the subcommands on the main parser (`sub` is scripts.cli._sub)."""
+    from models_ml.config import ARCHITECTURES, TrainConfig
     p = sub(subs, "train", cmd_train, "Train the classifier on the train households, export it to ONNX (+ int8), "
             "evaluate it on the test households and register it (promoted if it beats production).",
             "homewatch train --epochs 3           # a quick run; --set hidden=64 --set lr=0.001 for any option")
-    p.add_argument("--arch", choices=["cnn", "tcn", "lstm", "transformer"], help="architecture (default cnn)")
+    p.add_argument("--arch", choices=list(ARCHITECTURES), help=f"architecture (default {TrainConfig.arch})")
     p.add_argument("--epochs", type=int, help="maximum epochs (default 12; early stopping on validation macro-F1)")
     p.add_argument("--window", type=int, help="steps per window (default 12 = 1 hour)")
     p.add_argument("--imbalance", choices=["weighted", "focal", "sampler"], help="class imbalance handling (default weighted)")

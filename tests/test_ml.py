@@ -66,6 +66,16 @@ def test_an_unknown_training_option_is_an_error():
     assert TrainConfig.from_dict({"hidden": "64", "lr": "0.01"}).hidden == 64
 
 
+def test_a_causal_cnn_sees_its_window_and_no_further():
+    from models_ml.config import causal_dilations
+
+    assert causal_dilations(12, 3) == [1, 2, 2]          # receptive field 11 of 12 steps
+    assert causal_dilations(6, 2) == [1, 1]
+    assert causal_dilations(32, 3) == [1, 2, 4]
+    with pytest.raises(ConfigError, match="6 convolution layers .* 12-step window; use at most 5 layers"):
+        TrainConfig(arch="causal_cnn", window=12, layers=6)
+
+
 # --- training on a toy case -------------------------------------------------------------------
 
 
@@ -80,7 +90,7 @@ def _toy(n_steps: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-@pytest.mark.parametrize("arch", ["cnn", "tcn"])
+@pytest.mark.parametrize("arch", ["causal_cnn", "cnn", "tcn"])
 def test_training_learns_a_clearly_separable_toy_case(arch):
     from models_ml.train import fit
 
@@ -123,7 +133,7 @@ def test_the_time_budget_leaves_room_for_what_follows_training():
 # --- ONNX -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", ["cnn", "tcn", "lstm", "transformer"])
+@pytest.mark.parametrize("arch", ["causal_cnn", "cnn", "tcn", "lstm", "transformer"])
 def test_onnx_runtime_matches_torch(arch, tmp_path):
     import torch
 
@@ -139,6 +149,50 @@ def test_onnx_runtime_matches_torch(arch, tmp_path):
         windows = rng.normal(size=(batch, 12, 9)).astype(np.float32)
         assert max_abs_difference(model, path, windows) < 1e-4
     assert session(path).get_inputs()[0].shape[0] == "batch"
+
+
+@pytest.mark.parametrize("arch", ["causal_cnn", "cnn"])
+def test_a_series_scores_as_its_windows_do(arch, tmp_path, monkeypatch):
+    """The scorer's path (export.series_logits): a sequence model reads a whole series at once,
+    in overlapping segments, from any first step; the numbers are those of the windows."""
+    import torch
+
+    from models_ml import export
+    from models_ml.nets import WindowClassifier
+    from models_ml.train import predict_proba
+
+    monkeypatch.setattr(export, "SEGMENT_STEPS", 64)           # several segments and run calls
+    monkeypatch.setattr(export, "SEGMENTS_PER_RUN", 3)
+    torch.manual_seed(0)
+    cfg = TrainConfig(arch=arch, window=12, hidden=16, layers=3)
+    model = WindowClassifier(9, cfg).eval()
+    with torch.no_grad():                                     # BatchNorm statistics that are not 0 and 1
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+    path = export.export_onnx(model, 12, 9, tmp_path / "m.onnx")
+    sess = export.session(path)
+    assert export.takes_sequences(sess) == (arch == "causal_cnn")
+    rng = np.random.default_rng(0)
+    for n_steps, first in ((1000, 0), (1000, 937), (1000, 999), (5, 0), (300, 250)):
+        X = rng.normal(size=(n_steps, 9)).astype(np.float32)
+        with torch.inference_mode():
+            expected = model(torch.from_numpy(np.ascontiguousarray(data.windows(X, 12)))).numpy()
+        got = export.series_logits(sess, X, 12, first=first)
+        assert got.shape == (n_steps - first, 6)
+        assert np.abs(got - expected[first:]).max() < 1e-4
+        # torch, as training's validation runs it: the whole series, or some of its steps
+        probs = torch.softmax(torch.from_numpy(expected), 1).numpy()
+        assert np.abs(predict_proba(model, X, 12) - probs).max() < 1e-5
+        some = np.sort(rng.choice(n_steps, min(n_steps, 40), replace=False))
+        assert np.abs(predict_proba(model, X, 12, steps=some) - probs[some]).max() < 1e-5
+    # a step's output depends on its window only: change a step, and only the window-many after it move
+    X = rng.normal(size=(200, 9)).astype(np.float32)
+    before = export.series_logits(sess, X, 12)
+    X[100] += 5.0
+    moved = np.flatnonzero(np.abs(export.series_logits(sess, X, 12) - before).max(1) > 1e-6)
+    assert moved.min() == 100 and moved.max() <= 111
 
 
 # --- metrics --------------------------------------------------------------------------------
