@@ -135,7 +135,7 @@ def write_evaluation_report(folder: Path, meta: dict, evaluation: Evaluation) ->
     m = meta.get("metrics", {})
     quant = ""
     if "int8_bytes" in m:
-        quant = _table(["", "size (KB)", "windows/s (2 threads)", "validation macro-F1 (argmax)"], [
+        quant = _table(["", "size (KB)", "windows/s (2 threads, as scoring runs it)", "validation macro-F1 (argmax)"], [
             ["ONNX fp32", f"{m['fp32_bytes'] / 1024:.0f}", f"{m['fp32_windows_per_s']:,}", _fmt(m["validation_macro_f1_onnx_fp32"], 4)],
             ["ONNX int8 (static)", f"{m['int8_bytes'] / 1024:.0f}", f"{m['int8_windows_per_s']:,}", _fmt(m["validation_macro_f1_int8"], 4)],
         ]) + f"<p>Scoring uses <code>{html.escape(meta.get('scoring_file', ''))}</code>.</p>"
