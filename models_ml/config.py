@@ -25,6 +25,8 @@ def causal_dilations(window: int, layers: int, kernel: int = 3) -> list[int]:
     while 1 + (kernel - 1) * sum(dilations) > window:
         top = max(range(layers), key=lambda i: (dilations[i], i))
         if dilations[top] == 1:
+            if window < kernel:
+                raise ConfigError(f"a causal CNN needs a window of at least {kernel} steps, got {window}")
             raise ConfigError(f"{layers} convolution layers (kernel {kernel}) see more than a {window}-step window; "
                               f"use at most {(window - 1) // (kernel - 1)} layers or a longer window")
         dilations[top] -= 1

@@ -170,16 +170,19 @@ def segments(X: np.ndarray, window: int, first: int = 0, length: int = 4096) -> 
     pieces for a sequence model: (n_segments, length + window - 1, F), piece k holding the
     windows of steps first + k*length ... first + (k+1)*length - 1. The last piece is
     filled up with the last row (its extra outputs are dropped by the caller); `length` is
-    evened out over the pieces so that filler stays under one row per piece. A view."""
-    padded = pad_history(X, window)[first:]
+    evened out over the pieces so that filler stays under one row per piece. One copy of the
+    series, the pieces are overlapping views of it."""
     n = len(X) - first
-    n_segments = max(-(-n // length), 0)
-    length = -(-n // n_segments) if n_segments else length
-    tail = n_segments * length - n
-    if tail:
-        padded = np.concatenate([padded, np.repeat(padded[-1:], tail, axis=0)])
-    if not n_segments:
+    if n <= 0:
         return np.zeros((0, length + window - 1, X.shape[1]), dtype=X.dtype)
+    n_segments = -(-n // length)
+    length = -(-n // n_segments)
+    # pad_history(X, window)[first:] then the filler, in one allocation
+    padded = np.empty((n_segments * length + window - 1, X.shape[1]), dtype=X.dtype)
+    lead = max(window - 1 - first, 0)                    # rows of repeated history still in front
+    padded[:lead] = X[0]
+    padded[lead:lead + len(X) - max(first - window + 1, 0)] = X[max(first - window + 1, 0):]
+    padded[window - 1 + n:] = X[-1]
     return sliding_window_view(padded, (length + window - 1, X.shape[1]))[::length, 0]
 
 

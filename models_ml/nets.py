@@ -7,8 +7,9 @@ needs nothing but ONNX Runtime.
 `causal_cnn` (the default) is also a sequence model: it is made of unpadded convolutions whose
 receptive field, with the mean the head takes, is exactly the window, so run over a whole
 series (batch, T, features) it returns the logits of every window ending at step window-1 ...
-T-1 in one pass, the very numbers the windows one by one would give, for about a twelfth of the
-arithmetic (12-step windows overlap by 11). The scorer and the evaluation run it that way.
+T-1 in one pass, the very numbers the windows one by one would give (12-step windows overlap by
+11), for a sixth of the arithmetic of its windows one by one and a twelfth of the padded CNN's.
+The scorer, the evaluation and training's validation passes run it that way.
 """
 from __future__ import annotations
 

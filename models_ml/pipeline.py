@@ -132,7 +132,7 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
             calib = _calibration_windows(con, val_ids, result.columns, cfg)
             diff = max_abs_difference(result.model, folder / registry.ONNX_FP32, calib)
             fp32 = session(folder / registry.ONNX_FP32, cfg.threads)
-            timing_series = data.read_household(con, val_ids[0], result.columns, with_labels=False).X
+            timing_series = next(s.X for s in data.iter_households(con, val_ids, result.columns, with_labels=False))
             if takes_sequences(fp32):    # a whole series in one pass gives each window's logits
                 diff = max(diff, sequence_difference(result.model, fp32, timing_series[:PARITY_STEPS], cfg.window))
             if diff > PARITY_TOLERANCE:

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models_ml import data
+from models_ml import data, export
 from models_ml.config import TrainConfig
-from models_ml.export import SEGMENT_STEPS
 from models_ml.metrics import fitted_macro_f1, macro_f1
 from models_ml.nets import WindowClassifier
 
@@ -130,9 +129,9 @@ def predict_proba(model: WindowClassifier, X: np.ndarray, window: int, batch: in
     out = np.empty((len(X) if steps is None else len(steps), model.n_classes), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
-        if model.sequence:
-            pieces = data.segments(X, window, length=SEGMENT_STEPS)
-            per_run = max(batch // SEGMENT_STEPS, 1)
+        if model.sequence and len(X):
+            pieces = data.segments(X, window, length=export.SEGMENT_STEPS)
+            per_run = max(batch // pieces.shape[1], 1)
             logits = torch.cat([model.forward_sequence(torch.from_numpy(np.array(pieces[s:s + per_run])))
                                 .reshape(-1, out.shape[1]) for s in range(0, len(pieces), per_run)])[:len(X)]
             return torch.softmax(logits if steps is None else logits[torch.from_numpy(steps)], 1).numpy()
@@ -309,13 +308,16 @@ def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], 
 class Budget:
     """The time budget of a whole `homewatch train`: training must leave room for what comes
     after it (ONNX export and checks, int8 calibration, scoring the validation households with
-    each candidate file, fitting the decision weights, the test evaluation). That work is
-    mostly inference over about `after_windows` windows, so it is estimated from the speed the
-    model showed on its first validation pass, plus a fixed allowance."""
+    each candidate file, fitting the decision weights, the test evaluation and the Isolation
+    Forest baseline). That work is inference over about `after_windows` windows, estimated from
+    the speed the model showed on its first validation pass, reading households from the
+    warehouse again (`read_seconds`, from the time reading the validation households took),
+    and a fixed allowance."""
     started: float                 # time.monotonic() when the run began
     seconds: float                 # the whole run's budget
     after_windows: int             # windows inferred after training (all validation and test steps, some twice)
-    fixed_after: float = 45.0      # seconds after training that do not scale with the windows
+    fixed_after: float = 45.0      # seconds after training that do not scale with the data
+    read_seconds: float = 0.0      # seconds of warehouse reads after training
     windows_per_s: float = 0.0
 
     def measured(self, windows_per_s: float) -> None:
@@ -323,7 +325,7 @@ class Budget:
 
     def after_seconds(self) -> float:
         speed = self.windows_per_s or 20_000.0
-        return self.fixed_after + self.after_windows / speed
+        return self.fixed_after + self.read_seconds + self.after_windows / speed
 
     def epochs_left(self, now: float, epoch_seconds: float) -> int:
         left = self.started + self.seconds - self.after_seconds() - now
@@ -349,7 +351,9 @@ def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress =
                              f"(found {len(train_ids)} and {len(val_ids)}); simulate more households")
     progress(f"training households: {len(train_ids)}, validation: {len(val_ids)}; reading windows")
     X, y, stats = build_training_set(con, train_ids, columns, cfg, progress)
+    reading = time.monotonic()
     val = [s for s in data.iter_households(con, val_ids, columns) if s.labels is not None]
+    read_validation = time.monotonic() - reading
     if not val:
         raise data.DataError("the validation households have no feature rows with ground truth: run `homewatch build`")
     step = data.step_minutes(val[0].steps)
@@ -357,8 +361,10 @@ def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress =
     progress(f"{len(y):,} training windows ({X.nbytes / 2**20:.0f} MB), per class {counts.tolist()}")
     n_test = sum(1 for h, s in splits.items() if s == "test" and h in labelled)
     val_steps = sum(len(s.steps) for s in val)
-    # after training: the validation households scored twice (fp32, int8), the test ones once
-    budget = Budget(started, cfg.max_minutes * 60, int(val_steps * (2 + n_test / len(val))))
+    # after training: the validation households scored twice (fp32, int8), the test ones once;
+    # read again for calibration and each scoring, and the train households for the Isolation Forest
+    budget = Budget(started, cfg.max_minutes * 60, int(val_steps * (2 + n_test / len(val))),
+                    read_seconds=read_validation * (3 + (n_test + len(train_ids)) / len(val)))
     fitted = fit(X, y, [(s.X, s.labels) for s in val], cfg, np.array(stats["mean"]), np.array(stats["scale"]),
                  progress, budget)
     return TrainResult(fitted.model, columns, step, fitted.history, fitted.best_epoch, fitted.val_macro_f1,

@@ -110,10 +110,10 @@ def test_training_learns_a_clearly_separable_toy_case(arch):
 def test_the_time_budget_leaves_room_for_what_follows_training():
     from models_ml.train import Budget, fit
 
-    budget = Budget(started=0.0, seconds=600.0, after_windows=1_000_000, fixed_after=45.0)
+    budget = Budget(started=0.0, seconds=600.0, after_windows=1_000_000, fixed_after=45.0, read_seconds=20.0)
     budget.measured(10_000.0)                       # the first validation pass: 10k windows/s
-    assert budget.after_seconds() == pytest.approx(145.0)
-    assert budget.epochs_left(now=100.0, epoch_seconds=50.0) == 7       # (600 - 145 - 100) // 50
+    assert budget.after_seconds() == pytest.approx(165.0)
+    assert budget.epochs_left(now=100.0, epoch_seconds=50.0) == 6       # (600 - 165 - 100) // 50
     assert budget.epochs_left(now=500.0, epoch_seconds=50.0) == 0
 
     # a budget already spent: one epoch, then training stops (and keeps that epoch)
@@ -175,7 +175,7 @@ def test_a_series_scores_as_its_windows_do(arch, tmp_path, monkeypatch):
     sess = export.session(path)
     assert export.takes_sequences(sess) == (arch == "causal_cnn")
     rng = np.random.default_rng(0)
-    for n_steps, first in ((1000, 0), (1000, 937), (1000, 999), (5, 0), (300, 250)):
+    for n_steps, first in ((1000, 0), (1000, 100), (1000, 937), (1000, 999), (5, 0), (300, 250)):
         X = rng.normal(size=(n_steps, 9)).astype(np.float32)
         with torch.inference_mode():
             expected = model(torch.from_numpy(np.ascontiguousarray(data.windows(X, 12)))).numpy()

@@ -95,6 +95,29 @@ def test_scoring_is_gated_idempotent_and_covers_every_step(trained, tmp_path, ca
     assert _q(db, "select count(*) from ml.score_runs")[0][0] == 1
 
 
+def test_a_window_only_architecture_trains_and_scores_window_by_window(trained, tmp_path):
+    """The default causal CNN scores whole series at once; the other architectures (and models
+    registered before it) take fixed windows, and score and evaluate through the same path."""
+    from dataclasses import replace
+
+    from models_ml.export import session, takes_sequences
+    from models_ml.pipeline import train_and_register
+    from models_ml.score import score
+    from tests.conftest import QUICK
+
+    db = _copy(trained, tmp_path)
+    outcome = train_and_register(db, replace(QUICK, arch="cnn"), progress=lambda m: None)
+    assert outcome.metadata["input"]["shape"][1] == QUICK.window
+    assert not takes_sequences(session(outcome.folder / outcome.metadata["scoring_file"]))
+    assert takes_sequences(session(trained[1].folder / registry.ONNX_FP32))      # the default's
+    assert outcome.evaluation.summaries["classifier"]["household_weeks"] > 0
+    with writer(db) as con:
+        result = score(con, version=outcome.version, progress=lambda m: None, force=True)
+    n_steps = _q(db, "select count(*) from marts.fct_ml_features")[0][0]
+    assert result.steps_scored == n_steps
+    assert _q(db, "select count(*) from ml.predictions where model_version = ?", [outcome.version]) == [(n_steps,)]
+
+
 def test_a_crash_while_writing_leaves_no_partial_batch(trained, tmp_path, monkeypatch):
     from models_ml import score as scoring
 
