@@ -9,7 +9,7 @@ test households: training <= 10 minutes on 2 cores, every class F1 >= 0.90, macr
 event recall >= 0.98, <= 0.5 false-alarm events per household-week, better than the rules.
 --compare trains each architecture (and the default with each imbalance method) on the same
 training windows for the same epochs and records validation macro-F1, time and speed
-(`--archs causal_cnn,cnn`: those architectures only).
+(`--archs causal_cnn,cnn`: those architectures only; `--imbalance` adds the imbalance methods).
 Without --db it simulates and builds a warehouse first (about 6 minutes).
 """
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run_default(db: Path, epochs: int | None) -> None:
     })
 
 
-def run_compare(db: Path, epochs: int, archs: list[str] | None = None) -> None:
+def run_compare(db: Path, epochs: int, archs: list[str] | None = None, imbalance: bool = False) -> None:
     import duckdb
     import numpy as np
 
@@ -97,7 +97,7 @@ def run_compare(db: Path, epochs: int, archs: list[str] | None = None) -> None:
     truth = np.concatenate([labels for _, labels in val])
     rules_f1 = per_class(confusion(truth, rules))
     variants = [dict(arch=a) for a in (archs or ARCHITECTURES)]
-    if not archs:
+    if not archs or imbalance:
         variants += [dict(arch=TrainConfig.arch, imbalance=m) for m in ("focal", "sampler")]
     probe = val[0][0]   # one validation household's series, scored the scorer's way
     for overrides in variants:
@@ -122,14 +122,16 @@ def main() -> None:
     parser.add_argument("--db", help="a built warehouse at the default scale (default: simulate and build one)")
     parser.add_argument("--compare", action="store_true", help="compare architectures and imbalance methods")
     parser.add_argument("--epochs", type=int, help="epochs (default: the config's; --compare: 6)")
-    parser.add_argument("--archs", help="--compare these architectures only (comma-separated), not the imbalance methods")
+    parser.add_argument("--archs", help="--compare these architectures only (comma-separated)")
+    parser.add_argument("--imbalance", action="store_true",
+                        help="with --archs: also the default architecture with focal loss and the balanced sampler")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # models go to a temporary folder unless $HOMEWATCH_MODELS_DIR says where to keep them
         os.environ.setdefault("HOMEWATCH_MODELS_DIR", str(Path(tmp) / "models"))
         db = _warehouse(args, tmp)
         if args.compare:
-            run_compare(db, args.epochs or 6, args.archs.split(",") if args.archs else None)
+            run_compare(db, args.epochs or 6, args.archs.split(",") if args.archs else None, args.imbalance)
         else:
             run_default(db, args.epochs)
 
