@@ -67,7 +67,6 @@ class CausalCNN(nn.Module):
 
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
         super().__init__()
-        self.window = cfg.window
         self.dilations = causal_dilations(cfg.window, cfg.layers)
         blocks, channels = [], n_features
         for dilation in self.dilations:
