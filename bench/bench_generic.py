@@ -1,0 +1,196 @@
+"""Benchmark: the generic anomaly layer (any sensor) on a real house and on the simulator.
+
+Issue 15's measures, run against whatever the generic layer is at this commit:
+- the real house of ../shared/realdata/ as it is (no labels; taken as incident-free):
+  generic anomaly and sensor-health incidents per week, all sensors together;
+- the same house with incidents injected into copies (bench/realhouse.py: level shifts, drifts,
+  spikes, a stuck sensor, a heating failure, a humidity leak, at varied intensity and length):
+  incident recall, median detection delay, false incidents per house-week;
+- the simulator: average precision of the per-step generic score against the labelled anomalies
+  and sensor faults, and incident recall / false incidents per household-week;
+- a NAB-style table per injected window (detected, how early or late, alerts outside windows),
+  written to bench/out/generic_windows_seed<N>.csv.
+
+    .venv/bin/python bench/bench_generic.py [--seeds 1,2] [--sim-households 20 --sim-days 60]
+
+The incidents are read with GENERIC_INCIDENTS: one row per incident with its household,
+sensor, kind (anomaly or health) and onset. An injected incident counts as found when an
+incident on its household and sensor starts between one step before it and an hour after it ends.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench import realhouse  # noqa: E402
+from bench._harness import record, timed  # noqa: E402
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+STEP_MINUTES_REAL = 10  # the house reports every 10 minutes
+GRACE = pd.Timedelta("1h")
+
+# The generic layer's incidents: today the generic rows of the rule events (one per merged run
+# of flagged steps of one sensor and flag).
+GENERIC_INCIDENTS = """
+    select household_id, sensor,
+           case when event_kind = 'sensor_health' then 'health' else 'anomaly' end as kind,
+           start_at as onset_at, end_at
+    from marts.fct_anomaly_events
+    where event_kind in ('sensor_anomaly', 'sensor_health')
+"""
+# The per-step generic score (the simulator's average precision): the largest over a step's sensors.
+GENERIC_STEP_SCORE = """
+    select household_id, step_at, max(greatest(anomaly_score, health_score)) as score
+    from intermediate.int_sensor_steps_flagged group by all
+"""
+
+
+def _build(db: Path, dbt_vars: dict | None = None) -> None:
+    from warehouse.transform import build
+
+    build(db=db, dbt_vars=dbt_vars)
+
+
+def _incidents(db: Path) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(GENERIC_INCIDENTS).df()
+    finally:
+        con.close()
+
+
+def match(incidents: pd.DataFrame, injected: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """One row per injected incident: the first incident on its sensor that starts in its window."""
+    rows = []
+    for inj in injected.itertuples():
+        mine = incidents[(incidents.household_id == inj.household_id) & (incidents.sensor == inj.sensor)
+                         & (incidents.onset_at >= inj.start_at - step) & (incidents.onset_at <= inj.end_at + GRACE)]
+        first = mine.sort_values("onset_at").head(1)
+        rows.append({**inj._asdict(), "detected": not first.empty,
+                     "found_as": first.kind.iloc[0] if not first.empty else None,
+                     "delay_min": (first.onset_at.iloc[0] - inj.start_at).total_seconds() / 60 if not first.empty else None})
+    return pd.DataFrame(rows).drop(columns="Index")
+
+
+def outside(incidents: pd.DataFrame, injected: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """Incidents of the injected copies that overlap no injected window on their sensor."""
+    keep = []
+    for inc in incidents.itertuples():
+        mine = injected[(injected.household_id == inc.household_id) & (injected.sensor == inc.sensor)]
+        hit = ((inc.onset_at <= mine.end_at + GRACE) & (inc.end_at >= mine.start_at - step)).any()
+        keep.append(not hit)
+    return incidents[np.array(keep, dtype=bool)] if len(incidents) else incidents
+
+
+def real_house(seed: int, figures: dict, work: Path) -> None:
+    path = realhouse.find_house()
+    wide = realhouse.load_wide(path)
+    long, injected = realhouse.inject(wide, seed)
+    csv = work / f"house_seed{seed}.csv"
+    long.rename(columns={"reading_at": "timestamp"}).to_csv(csv, index=False)
+    db = work / f"house_seed{seed}.duckdb"
+    from warehouse.ingest import ingest_files
+
+    ingest_files([csv], db=db)
+    with timed(figures, f"seed{seed}_build_s"):
+        _build(db, {"step_minutes": STEP_MINUTES_REAL})
+    incidents = _incidents(db)
+    step = pd.Timedelta(minutes=STEP_MINUTES_REAL)
+    weeks = (wide.index[-1] - wide.index[0]) / pd.Timedelta("7D")
+    real = incidents[incidents.household_id == "belgian"]
+    injected_copies = incidents[incidents.household_id != "belgian"]
+    found = match(injected_copies, injected, step)
+    false = outside(injected_copies, injected, step)
+    copies = injected.household_id.nunique()
+    figures[f"seed{seed}_real_anomaly_incidents_per_week"] = round((real.kind == "anomaly").sum() / weeks, 2)
+    figures[f"seed{seed}_real_health_incidents_per_week"] = round((real.kind == "health").sum() / weeks, 2)
+    figures[f"seed{seed}_injected_recall"] = round(found.detected.mean(), 3)
+    for kind, group in found.groupby("kind"):
+        figures[f"seed{seed}_recall_{kind}"] = round(group.detected.mean(), 3)
+    figures[f"seed{seed}_median_delay_min"] = (round(float(found.delay_min.median()), 1)
+                                                if found.detected.any() else None)
+    figures[f"seed{seed}_false_incidents_per_house_week"] = round(len(false) / weeks / copies, 2)
+    OUT_DIR.mkdir(exist_ok=True)
+    found.assign(alerts_outside_windows_in_copy=found.household_id.map(false.household_id.value_counts()).fillna(0))\
+        .to_csv(OUT_DIR / f"generic_windows_seed{seed}.csv", index=False)
+    print(found[["household_id", "kind", "sensor", "start_at", "description", "detected", "found_as", "delay_min"]]
+          .to_string(index=False), file=sys.stderr)
+
+
+def simulator(households: int, days: int, figures: dict, work: Path) -> None:
+    from sklearn.metrics import average_precision_score
+
+    from simulator.config import SimConfig
+    from warehouse.land import land_simulation
+
+    db = work / "sim.duckdb"
+    land_simulation(SimConfig(households, days), db=db)
+    _build(db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        steps = con.execute(f"""
+            with score as ({GENERIC_STEP_SCORE}),
+            labelled as (
+                select score.*, exists (
+                    select 1 from raw.injected_events as e
+                    where e.household_id = score.household_id and e.kind in ('anomaly', 'fault')
+                      and score.step_at >= e.start_at and score.step_at < e.end_at) as is_labelled
+                from score)
+            select score, is_labelled from labelled""").df()
+        events = con.execute("""select household_id, start_at, end_at from raw.injected_events
+                                where kind in ('anomaly', 'fault')""").df()
+        incidents = con.execute(f"select * from ({GENERIC_INCIDENTS})").df()
+    finally:
+        con.close()
+    figures["sim_step_average_precision"] = round(float(average_precision_score(steps.is_labelled, steps.score.fillna(0))), 3)
+    figures["sim_labelled_step_share"] = round(float(steps.is_labelled.mean()), 3)
+    hits = 0
+    for ev in events.itertuples():
+        mine = incidents[(incidents.household_id == ev.household_id) & (incidents.onset_at >= ev.start_at - pd.Timedelta("5min"))
+                         & (incidents.onset_at <= ev.end_at + GRACE)]
+        hits += not mine.empty
+    figures["sim_incident_recall"] = round(hits / max(len(events), 1), 3)
+    false = 0
+    for inc in incidents.itertuples():
+        mine = events[events.household_id == inc.household_id]
+        false += not ((inc.onset_at <= mine.end_at + GRACE) & (inc.end_at >= mine.start_at)).any()
+    figures["sim_false_incidents_per_household_week"] = round(false / (households * days / 7), 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="1,2", help="injector seeds (default 1,2)")
+    parser.add_argument("--sim-households", type=int, default=20)
+    parser.add_argument("--sim-days", type=int, default=60)
+    parser.add_argument("--skip-sim", action="store_true", help="measure the real house only")
+    args = parser.parse_args()
+    if realhouse.find_house() is None:
+        sys.exit(f"bench_generic: the real house ({realhouse.HOUSE_CSV}) is not in ../shared/realdata/ "
+                 "beside the repository; nothing to measure")
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            real_house(seed, figures, Path(tmp))
+        if not args.skip_sim:
+            figures["sim_households"], figures["sim_days"] = args.sim_households, args.sim_days
+            simulator(args.sim_households, args.sim_days, figures, Path(tmp))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    targets = {}
+    for seed in seeds:
+        targets[f"seed{seed}_real_anomaly_incidents_per_week"] = ("<=", 5.0)
+        targets[f"seed{seed}_real_health_incidents_per_week"] = ("<=", 2.0)
+        targets[f"seed{seed}_injected_recall"] = (">=", 0.9)
+    figures = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in figures.items()}
+    record("generic_layer", figures, targets)
+
+
+if __name__ == "__main__":
+    main()
