@@ -218,7 +218,7 @@ def test_the_guarantee_is_the_connection_not_the_cli(db, outside):
 ])
 def test_an_sql_error_is_one_line_and_exit_code_2(db, capsys, sql, says):
     line = _refused(db, sql, capsys)
-    assert says in line and "LINE 1" not in line
+    assert line.startswith("homewatch query: error: the query failed: ") and says in line and "LINE 1" not in line
 
 
 def test_a_runtime_error_in_a_real_process_prints_no_traceback(db):
@@ -227,7 +227,7 @@ def test_a_runtime_error_in_a_real_process_prints_no_traceback(db):
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    assert "Conversion Error" in _one_line_error(proc.stderr)
+    assert "the query failed: Conversion Error" in _one_line_error(proc.stderr)
 
 
 # --- a broken warehouse: exit 3, one line, nothing changed ----------------------------------------
