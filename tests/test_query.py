@@ -392,3 +392,13 @@ def test_a_read_only_warehouse_is_one_line_and_exit_code_4_for_writing_commands(
     assert (proc.returncode, proc.stdout) == (0, "n\n3007\n"), proc.stderr   # reading still works
     proc = _cli("status", "--db", path)
     assert proc.returncode == 0 and "raw.readings" in proc.stdout and " 3 rows" in proc.stdout, proc.stderr
+
+
+def test_the_exit_codes_are_documented():
+    from warehouse.errors import EXIT_CODES
+
+    doc = (REPO_ROOT / "docs" / "warehouse.md").read_text()
+    table = doc[doc.index("## Exit codes"):]
+    documented = {int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and
+                  line.split("|")[1].strip().isdigit()}
+    assert documented == set(EXIT_CODES)

@@ -22,13 +22,6 @@ from pathlib import Path
 
 import duckdb
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DB_PATH = REPO_ROOT / "warehouse" / "data" / "homewatch.duckdb"
-ENV_DB = "HOMEWATCH_DB"
-ENV_WAIT = "HOMEWATCH_DB_WAIT_S"
-DEFAULT_WAIT_S = 30.0
-
-
 # the error classes live in a leaf module (no import cycle); they are importable from here too
 from warehouse.errors import (  # noqa: F401 - re-exported
     QueryError,
@@ -37,6 +30,12 @@ from warehouse.errors import (  # noqa: F401 - re-exported
     WarehouseReadOnlyError,
     WarehouseUnreadableError,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB_PATH = REPO_ROOT / "warehouse" / "data" / "homewatch.duckdb"
+ENV_DB = "HOMEWATCH_DB"
+ENV_WAIT = "HOMEWATCH_DB_WAIT_S"
+DEFAULT_WAIT_S = 30.0
 
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file, after the header's checksum
 _UNREADABLE_HINT = ("Check that --db (or $HOMEWATCH_DB) names the warehouse file; "
@@ -148,10 +147,12 @@ def warehouse_error_for(path: Path, exc: Exception, *, writing: bool = True,
     before anything was written (the message says so)."""
     text, said = str(exc), _UNTOUCHED if untouched else ""
     if any(marker in text for marker in _DAMAGED):
-        return WarehouseUnreadableError(f"warehouse {path} cannot be read: {_first_line(exc)}. {said}{_UNREADABLE_HINT}")
+        return WarehouseUnreadableError(f"warehouse {path} cannot be read: {_first_line(exc)}. "
+                                        f"{said}{_UNREADABLE_HINT}")
     if "Permission denied" in text or "Read-only file system" in text:
         if writing:
-            return WarehouseReadOnlyError(f"cannot write warehouse {path}: {_first_line(exc)}. {said}{_READ_ONLY_HINT}")
+            return WarehouseReadOnlyError(f"cannot write warehouse {path}: {_first_line(exc)}. "
+                                          f"{said}{_READ_ONLY_HINT}")
         return WarehouseUnreadableError(f"cannot read warehouse {path}: {_first_line(exc)}. {said}Give this user "
                                         "read access to it, or pass --db with a copy it can read")
     return None
@@ -231,10 +232,14 @@ def connect(
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
-    # Timestamps are stored as naive UTC; parse and render them in UTC too.
-    con.execute("SET TimeZone = 'UTC'")
-    if sandboxed:
-        con.execute("SET lock_configuration = true")  # last: no setting changes after this one
+    try:
+        # Timestamps are stored as naive UTC; parse and render them in UTC too.
+        con.execute("SET TimeZone = 'UTC'")
+        if sandboxed:
+            con.execute("SET lock_configuration = true")  # last: no setting changes after this one
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
