@@ -192,21 +192,24 @@ def cmd_status(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from warehouse.connection import reader
-
+    """Run the user's SQL on a sandboxed read-only connection (warehouse/connection.py): DuckDB
+    itself refuses writes, other files, other databases, extensions and settings."""
     import duckdb
 
-    with reader(args.db) as con:
+    from warehouse.connection import QueryError, query_error, reader
+
+    with reader(args.db, sandboxed=True) as con:
         try:
             relation = con.sql(args.sql)
+            if relation is None:
+                raise QueryError("the statement returned no result set; `homewatch query` is for SELECT, "
+                                 "DESCRIBE, SHOW, SUMMARIZE and EXPLAIN")
+            if args.csv:
+                relation.df().to_csv(sys.stdout, index=False)
+            else:
+                relation.show(max_rows=args.max_rows, max_width=200)
         except duckdb.Error as exc:
-            raise WarehouseError(f"the query failed: {exc}") from None
-        if relation is None:
-            raise WarehouseError("query returned no result set; `homewatch query` is for SELECT statements")
-        if args.csv:
-            relation.df().to_csv(sys.stdout, index=False)
-        else:
-            relation.show(max_rows=args.max_rows, max_width=200)
+            raise query_error(resolve_db_path(args.db), exc) from None
     return 0
 
 
@@ -370,9 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=float, default=7.0, help="window length in days (default 7)")
     p.add_argument("--out", type=Path, help="PNG path (default reports/plots/<household>.png, or under $HOMEWATCH_REPORTS_DIR)")
 
-    p = _sub(subs, "query", cmd_query, "Run a read-only SQL query on the warehouse and print the result.",
+    p = _sub(subs, "query", cmd_query, "Run a read-only SQL query on the warehouse and print the result. "
+             "Read-only in fact: DuckDB refuses any change to the warehouse, COPY/EXPORT to files, reading "
+             "files (read_csv, glob...), ATTACH, INSTALL/LOAD and SET/PRAGMA. An SQL error prints one line "
+             "and exits with code 2.",
              "homewatch query \"select event_type, count(*) from raw.injected_events group by 1\"")
-    p.add_argument("sql", help="a SELECT statement")
+    p.add_argument("sql", help="a SELECT (or DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) statement")
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     p.add_argument("--max-rows", type=int, default=40, help="rows to show in a table (default 40)")
 
@@ -384,6 +390,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_a_broken_warehouse(args) -> None:
+    """Before a command touches anything (a run lock, a dbt folder), refuse a warehouse path that
+    is a folder or a file that is not a DuckDB database (WarehouseUnreadableError, exit 3)."""
+    from warehouse.connection import check_warehouse_file
+
+    path = resolve_db_path(getattr(args, "db", None))
+    if path.exists():
+        check_warehouse_file(path)
+
+
+def _unexpected_error(args, exc: Exception) -> WarehouseError:
+    """A DuckDB or OS error no command turned into a message: a damaged or unwritable warehouse
+    says so (exit 3 or 4), anything else is one line with a way to see the traceback."""
+    import errno
+
+    import duckdb
+
+    from warehouse.connection import warehouse_error_for
+    from warehouse.errors import ENV_DEBUG, WarehouseReadOnlyError
+
+    path = resolve_db_path(getattr(args, "db", None))
+    if isinstance(exc, OSError) and exc.filename is not None:
+        near_warehouse = str(exc.filename).startswith(str(path))   # <db>.lock, <db>.wal, <db>.dbt/
+        if near_warehouse and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return WarehouseReadOnlyError(f"cannot write {exc.filename}: {exc.strerror}. `homewatch {args.command}` "
+                                          f"writes the warehouse and the files next to it; give this user write "
+                                          f"access to {path.parent}, or copy the warehouse somewhere writable and "
+                                          "pass --db")
+        detail = f"{exc.strerror or exc}: {exc.filename}"
+    else:
+        known = warehouse_error_for(path, exc) if isinstance(exc, duckdb.Error) else None
+        if known is not None:
+            return known
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return WarehouseError(f"{detail} (rerun with {ENV_DEBUG}=1 for the traceback)")
+
+
 def _terminate(signum, frame):
     """SIGTERM (systemd stopping the unit, `kill`) unwinds like Ctrl-C: open transactions roll
     back and the job records why it stopped."""
@@ -391,6 +434,10 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    import duckdb
+
+    from warehouse.errors import ENV_DEBUG, EXIT_ERROR, EXIT_INTERRUPTED
+
     args = build_parser().parse_args(argv)
     previous = None
     # the commands that write the warehouse or a model folder: SIGTERM rolls them back too
@@ -398,13 +445,20 @@ def main(argv: list[str] | None = None) -> int:
             and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        _refuse_a_broken_warehouse(args)
         return args.func(args)
     except (WarehouseError, ConfigError, ModelError) as exc:
         print(f"homewatch {args.command}: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 2)  # 1: a critical quality check failed; 75: another run holds the lock
+        return getattr(exc, "exit_code", EXIT_ERROR)  # the table: warehouse/errors.py
     except KeyboardInterrupt:
         print(f"homewatch {args.command}: interrupted; the warehouse keeps its last committed state", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except (duckdb.Error, OSError) as exc:
+        if os.environ.get(ENV_DEBUG):
+            raise
+        error = _unexpected_error(args, exc)
+        print(f"homewatch {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
