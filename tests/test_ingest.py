@@ -729,3 +729,19 @@ def test_files_that_are_not_csv_are_refused_saying_what_they_are(tmp_path, db, k
         ingest_files([write(tmp_path / "good.csv", LONG_CSV.replace("21.5", "22.5")), bad], db=db)
     assert str(bad) in str(err.value) and message in str(err.value)
     assert snapshot(db) == before
+
+
+def test_cli_refuses_a_sqlite_file_with_one_line_and_reports_nothing_new(tmp_path, db, capsys):
+    from scripts.cli import main
+
+    home_assistant = tmp_path / "home-assistant_v2.db"
+    home_assistant.write_bytes(b"SQLite format 3\x00" + bytes(200))
+    assert main(["ingest", str(home_assistant), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like a SQLite database" in err and "Traceback" not in err and not db.exists()
+    src = write(tmp_path / "a.csv", LONG_CSV)
+    assert main(["ingest", str(src), "--db", str(db)]) == 0
+    again = write(tmp_path / "b.csv", LONG_CSV.replace("timestamp,household", "Timestamp,Household"))
+    capsys.readouterr()
+    assert main(["ingest", str(again), "--db", str(db)]) == 0
+    assert "nothing new: its 4 readings are all in the warehouse already" in capsys.readouterr().out
