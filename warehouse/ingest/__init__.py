@@ -16,7 +16,7 @@ raw.quarantine under the attempt's batch id (which raw.batches does not hold), t
 inspected; the next attempt at the same file replaces them. The same file with other
 options (a --timestamp-format, say) is another load, so the corrected command loads.
 
-The modules, in the order a file meets them: plan (checks and detection, before the
+The modules, in the order a file meets them: sniff and plan (checks and detection, before the
 warehouse is opened), sql (expression builders), load (staging, inserts, quarantine),
 outcome (success or a failure message with a hint). Names with a leading underscore are
 private to this package.
@@ -159,18 +159,16 @@ def _load(con, plan: _Plan, default_household: str, fmt: str | None, limits: Lim
     readings, problems, repeats = _parse(con, plan, ts, household, household_join, bounds)
     if plan.layout == "long":
         long_sensors[plan.given] = [r[0] for r in con.execute("select raw from hw_sensor_map order by raw").fetchall()]
-    counts = {"already_present": 0, "replacing": 0}
-    counts["repeated"], counts["conflicting"] = _duplicates(con, repeats)
-    quarantined = _quarantine(con, plan, params)
+    counts = dict(zip(("repeated", "conflicting"), _duplicates(con, repeats)))
+    counts["rows_quarantined"] = _quarantine(con, plan, params)
     failure = _failure(con, plan, ts, readings, problems, limits) if problems or not readings else None
     if failure:
         _drop_temp_tables(con)
-        return IngestResult(str(plan.path), None, 0, quarantined, (), (), False, plan.layout,
+        return IngestResult(str(plan.path), None, 0, counts["rows_quarantined"], (), (), False, plan.layout,
                             failure=failure, attempt_id=plan.batch_id)
-    counts["already_present"], counts["replacing"] = _drop_present(con)
-    counts["rows_quarantined"] = quarantined
+    counts.update(zip(("already_present", "replacing"), _drop_present(con)))
     inserted = _insert_readings(con, params)
-    if inserted[0] == 0 and quarantined == 0:
+    if inserted[0] == 0 and counts["rows_quarantined"] == 0:
         _drop_temp_tables(con)  # every reading was already there: nothing to record
         return IngestResult(str(plan.path), None, 0, 0, (), (), False, plan.layout,
                             already_present=counts["already_present"], repeated=counts["repeated"])
