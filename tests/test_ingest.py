@@ -745,3 +745,9 @@ def test_cli_refuses_a_sqlite_file_with_one_line_and_reports_nothing_new(tmp_pat
     capsys.readouterr()
     assert main(["ingest", str(again), "--db", str(db)]) == 0
     assert "nothing new: its 4 readings are all in the warehouse already" in capsys.readouterr().out
+
+
+def test_old_mac_line_endings_are_read(tmp_path, db):
+    src = write(tmp_path / "cr.csv", "timestamp,temp\r2024-01-01 00:00:00,20\r2024-01-01 00:05:00,21\r")
+    [res] = ingest_files([src], db=db)
+    assert (res.rows_loaded, res.sensors) == (2, ("temp",))

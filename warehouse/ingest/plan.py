@@ -228,8 +228,7 @@ def _plan_csv(label: str, path: Path, delimiter: str | None, kind: str = "text")
             if exc.start < len(head) - 4:  # not just a character cut at the end of the chunk
                 encoding = "latin-1"
             text = head[: exc.start].decode("utf-8-sig") if encoding == "utf-8" else head.decode("latin-1")
-    header, _, rest = text.partition("\n")
-    header = header.rstrip("\r")
+    header, rest = (re.split(r"\r\n|\n|\r", text, maxsplit=1) + [""])[:2]  # old Macs end lines with \r
     if not header.strip():
         raise IngestError(f"{label}: cannot be read as CSV: the first line is empty; it must be the header")
     if not rest.strip() and not _has_data_after(path, opener, len(head)):
@@ -237,7 +236,10 @@ def _plan_csv(label: str, path: Path, delimiter: str | None, kind: str = "text")
     delim = delimiter or max(DELIMITERS, key=lambda d: (header.count(d), -DELIMITERS.index(d)))
     if delimiter is None and header.count(delim) == 0:
         delim = ","
-    names = [n.strip() for n in next(csv.reader([header], delimiter=delim))]
+    try:
+        names = [n.strip() for n in next(csv.reader([header], delimiter=delim))]
+    except csv.Error as exc:
+        raise IngestError(f"{label}: cannot be read as CSV: the header line is not CSV ({exc})") from exc
     names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
     plan = _Plan(label, path, "csv", names, ["VARCHAR"] * len(names), delimiter=delim, encoding=encoding)
     plan.compression = "gzip" if kind == "gzip" else None
