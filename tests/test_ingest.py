@@ -751,3 +751,23 @@ def test_old_mac_line_endings_are_read(tmp_path, db):
     src = write(tmp_path / "cr.csv", "timestamp,temp\r2024-01-01 00:00:00,20\r2024-01-01 00:05:00,21\r")
     [res] = ingest_files([src], db=db)
     assert (res.rows_loaded, res.sensors) == (2, ("temp",))
+
+
+def test_the_overlap_check_reads_only_the_files_households_and_time_span(tmp_path, db, monkeypatch):
+    import warehouse.ingest as ingest
+
+    day = "".join(f"{T0 + dt.timedelta(hours=h)},{hh},t,{h}\n" for h in range(48) for hh in ("h1", "h2"))
+    ingest_files([write(tmp_path / "two_days.csv", "timestamp,household,sensor,value\n" + day)], db=db)
+    seen, real = [], ingest._drop_temp_tables
+
+    def record_then_drop(con):
+        if con.execute("select count(*) from duckdb_tables() where table_name = 'hw_existing'").fetchone()[0]:
+            seen.append(con.execute("select count(*), min(reading_at), max(reading_at), "
+                                    "list(distinct household_id) from hw_existing").fetchone())
+        real(con)
+
+    monkeypatch.setattr(ingest, "_drop_temp_tables", record_then_drop)
+    later = "".join(f"{T0 + dt.timedelta(hours=h)},h1,t,{h}\n" for h in range(20, 30))
+    [res] = ingest_files([write(tmp_path / "h1_later.csv", "timestamp,household,sensor,value\n" + later)], db=db)
+    assert (res.rows_loaded, res.already_present) == (0, 10) and res.batch_id is None
+    assert seen == [(10, T0 + dt.timedelta(hours=20), T0 + dt.timedelta(hours=29), ["h1"])]
