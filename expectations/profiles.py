@@ -251,6 +251,9 @@ def batch_summary(con, batch: Batch, days: pd.DataFrame, profile: pd.DataFrame) 
     """One row: size, completeness, re-delivered readings and freshness of the whole batch."""
     repeated = int(profile["n_repeated"].sum()) if len(profile) else 0
     already, conflicting = landed_before(con, batch)
+    # ingest quarantines the other values of a (household, sensor, time) a file repeats (warehouse.ingest)
+    in_file = con.execute("select count(*) from raw.quarantine where batch_id = ? and reason like "
+                          "'conflicting duplicate%'", [batch.batch_id]).fetchone()[0]
     expected = float(days["n_expected"].sum()) if len(days) else 0.0
     lag_hours = ((batch.clock_at - batch.last_reading_at).total_seconds() / 3600.0
                  if batch.last_reading_at is not None else None)
@@ -262,5 +265,6 @@ def batch_summary(con, batch: Batch, days: pd.DataFrame, profile: pd.DataFrame) 
         "n_repeated_in_batch": repeated,
         "n_already_landed": already,
         "n_conflicting": conflicting,
+        "n_conflicting_in_file": in_file,
         "lag_hours": lag_hours,
     }])

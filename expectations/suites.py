@@ -85,6 +85,7 @@ def raw_batch(summary: pd.DataFrame) -> SuiteSpec:
     spec.at_least("completeness", config.BATCH_COMPLETENESS_MIN, "batch_complete", config.CRITICAL)
     spec.at_most("duplicate_share", config.MAX_DUPLICATE_SHARE, "batch_is_new", config.CRITICAL)
     spec.at_most("n_conflicting", 0, "no_conflicting_redelivery", config.WARN)
+    spec.at_most("n_conflicting_in_file", 0, "no_conflicting_duplicates", config.WARN)
     spec.at_most("lag_hours", config.FRESHNESS_MAX_LAG_HOURS, "batch_fresh", config.WARN)
     return spec
 

@@ -72,29 +72,54 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from warehouse.ingest import ingest_files
+    from warehouse.ingest import IngestFailed, Limits, ingest_files
 
-    results = ingest_files(
-        args.files,
-        db=args.db,
-        household=args.household,
-        column_map=dict(args.map or []),
-        timestamp_column=args.timestamp_column,
-        timestamp_format=args.timestamp_format,
-        delimiter=args.delimiter,
-        progress=lambda m: _say("ingest", m),
-    )
+    limits = Limits.from_env(args.earliest, args.future_tolerance_hours, args.max_quarantined)
+    try:
+        results = ingest_files(
+            args.files,
+            db=args.db,
+            household=args.household,
+            column_map=dict(args.map or []),
+            timestamp_column=args.timestamp_column,
+            timestamp_format=args.timestamp_format,
+            delimiter=args.delimiter,
+            limits=limits,
+            progress=lambda m: _say("ingest", m),
+        )
+    except IngestFailed as exc:
+        loaded = [r for r in exc.results if not r.failure and not r.skipped]
+        for r in loaded:
+            print(f"{r.path}: not loaded, as another file of this command failed (one command loads all its "
+                  "files or none)")
+        raise
     for r in results:
-        if r.skipped:
-            print(f"{r.path}: already ingested (same content); nothing added")
-            continue
-        line = (f"{r.path}: {r.rows_loaded:,} readings loaded ({r.layout} layout; households: "
-                f"{', '.join(r.households)}; sensors: {', '.join(r.sensors)}) as batch {r.batch_id}")
-        if r.rows_quarantined:
-            line += (f"; {r.rows_quarantined:,} rows quarantined, see: select * from raw.quarantine "
-                     f"where batch_id = '{r.batch_id}'")
-        print(line)
+        print(_ingest_line(r))
     return 0
+
+
+def _ingest_line(r) -> str:
+    """What ingest did with one file, for people."""
+    if r.skipped:
+        return f"{r.path}: already ingested (same content, same options); nothing added"
+    if r.batch_id is None:
+        return (f"{r.path}: nothing new: its {r.already_present + r.repeated:,} readings are all in the warehouse "
+                "already; nothing added")
+    line = (f"{r.path}: {r.rows_loaded:,} readings loaded ({r.layout} layout; households: "
+            f"{', '.join(r.households)}; sensors: {', '.join(r.sensors)}) as batch {r.batch_id}")
+    if r.already_present:
+        line += f"; {r.already_present:,} readings already in the warehouse skipped"
+    if r.repeated:
+        line += f"; {r.repeated:,} repeated rows skipped"
+    if r.replacing:
+        line += f"; {r.replacing:,} readings differ from a value landed before (the build uses the newer one)"
+    if r.conflicting:
+        line += (f"; {r.conflicting:,} conflicting duplicates quarantined (same sensor and time as an earlier row, "
+                 "another value; the first was kept)")
+    if r.rows_quarantined:
+        line += (f"; {r.rows_quarantined:,} rows quarantined in all, see: select * from raw.quarantine "
+                 f"where batch_id = '{r.batch_id}'")
+    return line
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -348,8 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", type=_mapping, action="append", metavar="SOURCE=SENSOR",
                    help="rename a column (wide) or sensor (long); repeatable")
     p.add_argument("--timestamp-column", help="name of the timestamp column (default: detected)")
-    p.add_argument("--timestamp-format", help="strptime format, e.g. '%%d.%%m.%%Y %%H:%%M' (default: ISO, detected)")
+    p.add_argument("--timestamp-format",
+                   help="strptime format, e.g. '%%d/%%m/%%Y %%H:%%M', or epoch_s / epoch_ms for numbers of seconds / "
+                        "milliseconds since 1970 (default: detected: ISO, with or without an offset, or epoch numbers)")
     p.add_argument("--delimiter", help="CSV delimiter (default: detected; comma, semicolon or tab)")
+    p.add_argument("--earliest", type=_datetime, metavar="DATE",
+                   help="readings stamped before this are quarantined (default: $HOMEWATCH_INGEST_EARLIEST, "
+                        "else 2000-01-01)")
+    p.add_argument("--future-tolerance-hours", type=float, metavar="HOURS",
+                   help="readings stamped more than this after the ingest are quarantined (default: "
+                        "$HOMEWATCH_INGEST_FUTURE_HOURS, else 24)")
+    p.add_argument("--max-quarantined", type=float, metavar="SHARE",
+                   help="a file quarantining more than this share of what it holds fails, and nothing of the "
+                        "command is loaded (default: $HOMEWATCH_INGEST_MAX_QUARANTINED, else 0.5)")
 
     p = _sub(subs, "build", cmd_build, "Build the dbt layers (features, baselines, rule flags, events) and run their tests.",
              "homewatch build            # incremental: only what arrived since the last build")

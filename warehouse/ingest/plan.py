@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import gzip
 import hashlib
+import json
+import os
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
 
 from warehouse.connection import WarehouseError
+from warehouse.ingest.sniff import _KIND_TEXT, _REFUSED, _sniff
 from warehouse.ingest.sql import _lit, _read_csv
 
 TIMESTAMP_NAMES = ("timestamp", "reading_at", "time", "datetime", "date_time", "date", "ts", "time_stamp")
@@ -28,8 +33,52 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = (";", "\t", ",", "|")  # ties in the header go to the earlier one
 
 
+EPOCH_FORMATS = {"epoch_s": "epoch_s", "epoch": "epoch_s", "%s": "epoch_s", "epoch_ms": "epoch_ms"}
+
+# Limits on what a load accepts; each is an option of `homewatch ingest` with its default
+# taken from the environment variable named here.
+EARLIEST_ENV, FUTURE_ENV, SHARE_ENV = ("HOMEWATCH_INGEST_EARLIEST", "HOMEWATCH_INGEST_FUTURE_HOURS",
+                                       "HOMEWATCH_INGEST_MAX_QUARANTINED")
+DEFAULT_EARLIEST = dt.datetime(2000, 1, 1)  # readings stamped before this are quarantined
+DEFAULT_FUTURE_HOURS = 24.0  # ... and those stamped this long after the ingest (clock skew, time zones)
+DEFAULT_MAX_QUARANTINED = 0.5  # a load quarantining more than this share of what it read fails
+
+
 class IngestError(WarehouseError):
-    """A file cannot be ingested; nothing was written."""
+    """A file cannot be ingested; nothing was written (raw.quarantine aside, see ingest_files)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What a load accepts: the reading times, and the share it may quarantine before it fails."""
+
+    earliest: dt.datetime = DEFAULT_EARLIEST
+    future_hours: float = DEFAULT_FUTURE_HOURS
+    max_quarantined: float = DEFAULT_MAX_QUARANTINED
+
+    @classmethod
+    def from_env(cls, earliest=None, future_hours=None, max_quarantined=None) -> Limits:
+        """The given values, else the environment's ($HOMEWATCH_INGEST_*), else the defaults."""
+        def pick(value, env, default, parse):
+            if value is not None:
+                return value
+            text = os.environ.get(env, "").strip()
+            if not text:
+                return default
+            try:
+                return parse(text)
+            except ValueError:
+                raise IngestError(f"${env} is {text!r}, not a valid setting") from None
+        limits = cls(pick(earliest, EARLIEST_ENV, DEFAULT_EARLIEST, dt.datetime.fromisoformat),
+                     float(pick(future_hours, FUTURE_ENV, DEFAULT_FUTURE_HOURS, float)),
+                     float(pick(max_quarantined, SHARE_ENV, DEFAULT_MAX_QUARANTINED, float)))
+        if isinstance(limits.earliest, dt.date) and not isinstance(limits.earliest, dt.datetime):
+            limits = dataclasses.replace(limits, earliest=dt.datetime.combine(limits.earliest, dt.time()))
+        if limits.future_hours < 0:
+            raise IngestError(f"the future tolerance must be 0 hours or more, got {limits.future_hours}")
+        if not 0 <= limits.max_quarantined <= 1:
+            raise IngestError(f"the quarantined share must be between 0 and 1, got {limits.max_quarantined}")
+        return limits
 
 
 @dataclasses.dataclass
@@ -49,19 +98,39 @@ class _Plan:
     sensor: int | None = None  # long layout
     value: int | None = None  # long layout
     sensor_cols: list[int] = dataclasses.field(default_factory=list)  # wide layout
-    content_hash: str = ""
+    content_hash: str = ""  # sha256 of the bytes
+    ingest_key: str = ""  # sha256 of the bytes and the options that change the result, see _key
+    compression: str | None = None  # 'gzip' when the bytes are gzip, whatever the name
+    note: str = ""  # what sniffing found, for messages ("gzip-compressed", "UTF-16")
+    sensor_names: list[str] = dataclasses.field(default_factory=list)  # wide: stored name per sensor_cols
     size: int = 0  # bytes on disk, for progress messages
     lines: int | None = None  # physical lines in a plain CSV, for exact line numbers
     row_base: int = 0  # rowid of the first staged CSV row
 
     @property
     def batch_id(self) -> str:
-        return f"file-{self.content_hash[:12]}"
+        return f"file-{self.ingest_key[:12]}"
 
 
 def normalise_name(name: str) -> str:
-    """Lower-case; runs of anything but [a-z0-9] become '_'; no leading or trailing '_'."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """Lower-case; runs of anything but letters and digits (of any script) become '_'; no
+    leading or trailing '_'. 'Température (°C)' -> 'température_c'; sql._sensor_sql is the same in SQL."""
+    return re.sub(r"[\W_]+", "_", unicodedata.normalize("NFC", name).lower()).strip("_")
+
+
+def _key(plan: _Plan, fmt: str | None, household: str | None, column_map: Mapping[str, str],
+         limits: Limits) -> str:
+    """The idempotency key: the bytes and every option that changes what they load as.
+
+    Options are taken as resolved (the delimiter found, the timestamp column chosen), so
+    naming the detected value adds nothing; a different format, household or map does.
+    """
+    used_map = {k: v for k, v in sorted(column_map.items())
+                if plan.layout == "long" or k in {n.strip().lower() for n in plan.names}}
+    options = {"delimiter": plan.delimiter, "timestamp_column": plan.ts, "timestamp_format": fmt,
+               "household": household if plan.household is None else None, "map": used_map,
+               "earliest": str(limits.earliest), "future_hours": limits.future_hours}
+    return hashlib.sha256((plan.content_hash + json.dumps(options, sort_keys=True)).encode()).hexdigest()
 
 
 def _stem(path: Path) -> str:
@@ -83,8 +152,14 @@ def _delimiter_option(delimiter: str | None) -> str | None:
     return delimiter
 
 
-def _plan(given, timestamp_column: str | None, delimiter: str | None) -> _Plan:
-    """Check one file and describe it, or raise IngestError naming the file and the problem."""
+def _plan(given, timestamp_column: str | None, delimiter: str | None,
+          column_map: Mapping[str, str] | None = None) -> _Plan:
+    """Check one file and describe it, or raise IngestError naming the file and the problem.
+
+    What the bytes are decides how the file is read, not its name: gzip is decompressed,
+    Parquet read as Parquet, UTF-16 read as such; archives, databases and other binary
+    files are refused with a message saying what they look like.
+    """
     path = Path(given).expanduser().resolve()
     label = str(given)
     if not path.exists():
@@ -94,18 +169,29 @@ def _plan(given, timestamp_column: str | None, delimiter: str | None) -> _Plan:
     try:
         content_hash, newlines, last = _hash_file(path)
         size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(4096)
     except OSError as exc:
         raise IngestError(f"{label}: cannot be read: {exc.strerror or exc}") from exc
     if newlines is None and last is None:
         raise IngestError(f"{label}: the file has no data rows (it is empty: 0 bytes)")
-    if path.name.lower().endswith(PARQUET_SUFFIXES):
+    kind = _sniff(head)
+    named_parquet = path.name.lower().endswith(PARQUET_SUFFIXES)
+    if named_parquet and kind != "parquet":
+        raise IngestError(f"{label}: cannot be read as Parquet: it does not start with the Parquet marker PAR1 "
+                          f"(it looks like {_KIND_TEXT.get(kind, kind)})")
+    if kind == "parquet":
         plan = _plan_parquet(label, path)
-    else:
-        plan = _plan_csv(label, path, delimiter)
-        if not path.name.lower().endswith(".gz"):
+    elif kind in ("text", "gzip", "utf-16"):
+        plan = _plan_csv(label, path, delimiter, kind)
+        if kind == "text":
             plan.lines = newlines + (last != b"\n")
+    else:
+        raise IngestError(f"{label}: cannot be read as CSV: {_REFUSED[kind]}; nothing was loaded from it")
     plan.content_hash, plan.size = content_hash, size
     _assign_roles(plan, timestamp_column)
+    if plan.layout == "wide":
+        _name_sensors(plan, column_map or {})
     return plan
 
 
@@ -120,33 +206,55 @@ def _hash_file(path: Path) -> tuple[str, int | None, bytes | None]:
     return digest.hexdigest(), (newlines if last is not None else None), last
 
 
-def _plan_csv(label: str, path: Path, delimiter: str | None) -> _Plan:
+def _plan_csv(label: str, path: Path, delimiter: str | None, kind: str = "text") -> _Plan:
     """Read the header: encoding, delimiter (detected unless given) and column names."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = gzip.open if kind == "gzip" else open
     try:
         with opener(path, "rb") as fh:
-            header_bytes = fh.readline(1 << 20)
-            has_data = any(line.strip() for line in fh)
+            head = fh.read(1 << 20)
     except (OSError, EOFError) as exc:
-        raise IngestError(f"{label}: cannot be read as CSV: {exc}") from exc
+        raise IngestError(f"{label}: cannot be read as CSV ({_KIND_TEXT[kind]}): {exc}") from exc
+    inner = _sniff(head) if kind == "gzip" else kind
+    if inner != "text" and kind == "gzip":
+        raise IngestError(f"{label}: cannot be read as CSV: it is a gzip-compressed file holding {_KIND_TEXT[inner]}; "
+                          "decompress it (gunzip) and ingest what it holds")
     encoding = "utf-8"
-    try:
-        header = header_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        encoding, header = "latin-1", header_bytes.decode("latin-1")
-    if "\x00" in header:
-        raise IngestError(f"{label}: cannot be read as CSV: it holds binary data, not text")
-    header = header.rstrip("\r\n")
+    if kind == "utf-16":
+        encoding, text = "utf-16", head.decode("utf-16-le", errors="replace").lstrip("\ufeff")
+    else:
+        try:
+            text = head.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the end of the chunk
+                encoding = "latin-1"
+            text = head[: exc.start].decode("utf-8-sig") if encoding == "utf-8" else head.decode("latin-1")
+    header, rest = (re.split(r"\r\n|\n|\r", text, maxsplit=1) + [""])[:2]  # old Macs end lines with \r
     if not header.strip():
         raise IngestError(f"{label}: cannot be read as CSV: the first line is empty; it must be the header")
-    if not has_data:
+    if not rest.strip() and not _has_data_after(path, opener, len(head)):
         raise IngestError(f"{label}: the file has no data rows (only a header)")
     delim = delimiter or max(DELIMITERS, key=lambda d: (header.count(d), -DELIMITERS.index(d)))
     if delimiter is None and header.count(delim) == 0:
         delim = ","
-    names = [n.strip() for n in next(csv.reader([header], delimiter=delim))]
+    try:
+        names = [n.strip() for n in next(csv.reader([header], delimiter=delim))]
+    except csv.Error as exc:
+        raise IngestError(f"{label}: cannot be read as CSV: the header line is not CSV ({exc})") from exc
     names = [n or f"column_{i + 1}" for i, n in enumerate(names)]
-    return _Plan(label, path, "csv", names, ["VARCHAR"] * len(names), delimiter=delim, encoding=encoding)
+    plan = _Plan(label, path, "csv", names, ["VARCHAR"] * len(names), delimiter=delim, encoding=encoding)
+    plan.compression = "gzip" if kind == "gzip" else None
+    plan.note = {"gzip": "gzip-compressed", "utf-16": "UTF-16"}.get(kind, "")
+    return plan
+
+
+def _has_data_after(path: Path, opener, offset: int) -> bool:
+    """Whether anything but whitespace follows the first `offset` bytes (of the decompressed file)."""
+    with opener(path, "rb") as fh:
+        fh.seek(offset)
+        while chunk := fh.read(1 << 20):
+            if chunk.strip(b" \t\r\n\x00"):
+                return True
+    return False
 
 
 def _plan_parquet(label: str, path: Path) -> _Plan:
@@ -156,7 +264,9 @@ def _plan_parquet(label: str, path: Path) -> _Plan:
         described = con.execute(f"describe select * from read_parquet({_lit(str(path))})").fetchall()
         rows = con.execute(f"select count(*) from read_parquet({_lit(str(path))})").fetchone()[0]
     except duckdb.Error as exc:
-        raise IngestError(f"{label}: cannot be read as Parquet: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        starts = "" if path.name.lower().endswith(PARQUET_SUFFIXES) else "it starts like a Parquet file (PAR1) but "
+        raise IngestError(f"{label}: cannot be read as Parquet: {starts}DuckDB says: {first}") from exc
     finally:
         con.close()
     if rows == 0:
@@ -197,6 +307,45 @@ def _assign_roles(plan: _Plan, timestamp_column: str | None) -> None:
             f"a wide file one column per sensor (columns: {', '.join(names)})")
 
 
+def _name_sensors(plan: _Plan, column_map: Mapping[str, str]) -> None:
+    """The stored sensor name of each wide column (mapped, normalised); two columns that would
+    become one sensor are refused, naming both."""
+    names, seen = [], {}
+    for i in plan.sensor_cols:
+        original = plan.names[i]
+        name = normalise_name(column_map.get(original.strip().lower(), original)) or f"column_{i + 1}"
+        if name in seen:
+            first = plan.names[seen[name]]
+            raise IngestError(
+                f"{plan.given}: columns {first!r} and {original!r} would both become sensor {name!r}; "
+                f"rename one with --map, e.g. --map '{original}={name}_2', or remove one from the file")
+        seen[name] = i
+        names.append(name)
+    plan.sensor_names = names
+
+
+def _check_map(plans: list[_Plan], column_map: Mapping[str, str], long_sensors: dict[str, list[str]]) -> None:
+    """Every --map source must name a column of a wide file or a sensor of a long file of the call.
+
+    long_sensors: the distinct sensor cells of each long file (by its label), read at load time.
+    """
+    wide = {n.strip().lower() for p in plans if p.layout == "wide" for n in p.names}
+    long = {s.strip().lower() for sensors in long_sensors.values() for s in sensors}
+    missing = [src for src in column_map if src not in wide and src not in long]
+    if not missing:
+        return
+    found = []
+    for p in plans:
+        if p.layout == "wide":
+            found.append(f"{p.given} columns: {', '.join(p.names)}")
+        else:
+            sensors = long_sensors.get(p.given, [])
+            more = f" and {len(sensors) - 30} more" if len(sensors) > 30 else ""
+            found.append(f"{p.given} sensors: {', '.join(sensors[:30])}{more}")
+    raise IngestError(f"--map {', '.join(repr(m) for m in missing)}: no such column (wide file) or sensor "
+                      f"(long file) in {'; '.join(found)}; nothing was loaded")
+
+
 def _timestamp_column(plan: _Plan, timestamp_column: str | None) -> int:
     """Index of the named timestamp column (exact, then normalised), else of a well-known name."""
     names = plan.names
@@ -217,11 +366,23 @@ def _timestamp_column(plan: _Plan, timestamp_column: str | None) -> int:
     return ts
 
 
+def _timestamp_format(fmt: str | None) -> str | None:
+    """The --timestamp-format as the load uses it: 'epoch_s' / 'epoch_ms' for numbers, else strptime."""
+    if fmt is None or not fmt.strip():
+        return None
+    if fmt.strip().lower() in EPOCH_FORMATS:
+        return EPOCH_FORMATS[fmt.strip().lower()]
+    if "%s" in fmt:
+        raise IngestError(f"invalid timestamp format {fmt!r}: '%s' (seconds since 1970) can only be the whole "
+                          "format; use --timestamp-format epoch_s (or epoch_ms for milliseconds)")
+    return fmt
+
+
 def _probe(plans: list[_Plan], fmt: str | None) -> None:
     """Let DuckDB open each CSV with the options the load will use (gzip, encoding), and try the format."""
     con = duckdb.connect()
     try:
-        if fmt:
+        if fmt and not fmt.startswith("epoch_"):
             try:
                 con.execute("select try_strptime('2000-01-01', ?)", [fmt]).fetchall()
             except duckdb.Error as exc:

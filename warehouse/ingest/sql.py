@@ -32,6 +32,8 @@ def _read_csv(plan: _Plan, rejects: bool = True) -> str:
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(plan.names)))
     options = [f"columns={{{columns}}}", "header=true", f"delim={_lit(plan.delimiter)}", "quote='\"'",
                "escape='\"'", "auto_detect=false", "null_padding=false", f"encoding={_lit(plan.encoding)}"]
+    if plan.compression:
+        options.append(f"compression={_lit(plan.compression)}")
     if rejects:
         options += ["store_rejects=true", "rejects_table='hw_rejects'", "rejects_scan='hw_reject_scans'"]
     else:
@@ -44,26 +46,61 @@ def _text(plan: _Plan, i: int) -> str:
     return f"c{i}" if plan.types[i] == "VARCHAR" else f"cast(c{i} as varchar)"
 
 
+EPOCH_RANGES = {"epoch_s": (6.3e8, 4.1e9), "epoch_ms": (6.3e11, 4.1e12)}  # 1990-2100: auto-detected
+EPOCH_SCALE = {"epoch_s": 1_000_000, "epoch_ms": 1_000}  # to microseconds
+NUMBER_PATTERN = r"^\s*-?[0-9]+(\.[0-9]*)?\s*$"
+
+
 def _timestamp(con, plan: _Plan, fmt: str | None) -> str:
-    """SQL for the reading time as a naive UTC TIMESTAMP, NULL when the cell does not parse."""
+    """SQL for the reading time as a naive UTC TIMESTAMP, NULL when the cell does not parse.
+
+    fmt: a strptime format, 'epoch_s' / 'epoch_ms' (numbers since 1970, UTC), or None to
+    detect: ISO text with or without an offset, or epoch numbers when every sampled value is
+    a number in the range of one unit (1990-2100 in seconds or in milliseconds).
+    """
     if plan.types[plan.ts].startswith(TEMPORAL_TYPES):
         # TIMESTAMPTZ converts in the session zone (UTC); naive types are taken as UTC.
         return f"cast(c{plan.ts} as timestamp)"
+    numeric = plan.types[plan.ts].startswith(EXACT_NUMERIC_TYPES + ("FLOAT",))
     text = _text(plan, plan.ts)
+    number = f"cast(c{plan.ts} as double)" if numeric else f"try_cast({text} as double)"
+    if fmt in EPOCH_SCALE:
+        return _epoch(number, fmt)
     if fmt:
         return f"cast(cast(try_strptime({text}, {_lit(fmt)}) as timestamptz) as timestamp)"
+    sample = f"(select {text} as x, {number} as n from hw_stage where {text} is not null limit 2000)"
+    epoch = _epoch_unit(con, sample, numeric)
+    if epoch:
+        return _epoch(number, epoch)
     # The session is in UTC: offsets and zone names are converted, naive times taken as UTC.
     # That cast costs about five strict strptime calls, so when a sample of the column fits
     # one zone-less format, try that first (coalesce only evaluates the rest on misses).
     tz = f"cast(try_cast({text} as timestamptz) as timestamp)"
     checks = ", ".join(f"count(try_strptime(x, {_lit(f)})) = count(*)" for f in NAIVE_FORMATS)
-    fits = con.execute(
-        f"select {checks} from (select {text} as x from hw_stage where {text} is not null limit 2000)"
-    ).fetchone()
+    fits = con.execute(f"select {checks} from {sample}").fetchone()
     for candidate, fit in zip(NAIVE_FORMATS, fits):
         if fit:
             return f"coalesce(try_strptime({text}, {_lit(candidate)}), {tz})"
     return tz
+
+
+def _epoch_unit(con, sample: str, numeric: bool) -> str | None:
+    """'epoch_s' or 'epoch_ms' when every sampled value is a number in that unit's range, else None."""
+    checks = ", ".join(f"count(*) filter (where n between {lo} and {hi}) = count(*)"
+                       for lo, hi in EPOCH_RANGES.values())
+    where = "" if numeric else f"where regexp_full_match(x, {_lit(NUMBER_PATTERN)})"
+    row = con.execute(f"select count(*) = (select count(*) from {sample}) and count(*) > 0, {checks} "
+                      f"from {sample} {where}").fetchone()
+    if not row[0]:
+        return None
+    return next((unit for unit, fit in zip(EPOCH_RANGES, row[1:]) if fit), None)
+
+
+def _epoch(number: str, unit: str) -> str:
+    """An epoch number (seconds or milliseconds since 1970, UTC) as a timestamp; NULL out of range."""
+    scale = EPOCH_SCALE[unit]
+    return (f"case when abs({number}) < {9e12 / scale * 1e6:.0f} "
+            f"then make_timestamp(cast(round({number} * {scale}) as bigint)) end")
 
 
 def _number(plan: _Plan, expr: str, type_: str = "VARCHAR") -> str:
@@ -83,8 +120,8 @@ def _blank(expr: str) -> str:
 
 
 def _sensor_sql(expr: str) -> str:
-    """normalise_name in SQL: the sensor name as it is stored."""
-    return f"trim(regexp_replace(lower({expr}), '[^a-z0-9]+', '_', 'g'), '_')"
+    """normalise_name in SQL: the sensor name as it is stored (letters and digits of any script kept)."""
+    return f"trim(regexp_replace(lower(nfc_normalize({expr})), '[^\\pL\\pN]+', '_', 'g'), '_')"
 
 
 def _record(plan: _Plan) -> str:
@@ -101,11 +138,21 @@ def _record(plan: _Plan) -> str:
     return f"concat_ws({_lit(d)}, {', '.join(cells)})"
 
 
+def _plausible(ts_expr: str) -> str:
+    """True when the reading time is within the load's limits ($earliest to $latest, see Limits)."""
+    return f"({ts_expr} between $earliest and $latest)"
+
+
 def _ts_problem(text: str, ts_expr: str) -> str:
-    """Why a timestamp cell gave no reading time, or NULL when it did."""
+    """Why a timestamp cell gave no usable reading time, or NULL when it did."""
     return (f"case when {_blank(text)} then 'missing timestamp' "
             f"when {ts_expr} is null then format('timestamp ''{{}}'' is not a date/time', {text}) "
-            f"when not isfinite({ts_expr}) then format('timestamp ''{{}}'' is not a finite date/time', {text}) end")
+            f"when not isfinite({ts_expr}) then format('timestamp ''{{}}'' is not a finite date/time', {text}) "
+            f"when {ts_expr} < $earliest then format('timestamp ''{{}}'' is before the earliest accepted time "
+            f"{{}} (--earliest)', {text}, strftime($earliest, '%Y-%m-%d %H:%M:%S')) "
+            f"when {ts_expr} > $latest then format('timestamp ''{{}}'' is more than {{}} hours after the ingest "
+            f"time {{}} UTC (--future-tolerance-hours)', {text}, $future_hours, strftime($now, '%Y-%m-%d %H:%M:%S')) "
+            "end")
 
 
 def _value_problem(text: str, number: str, sensor: str) -> str:
