@@ -13,9 +13,10 @@ Issue 15's measures, run against whatever the generic layer is at this commit:
 
     .venv/bin/python bench/bench_generic.py [--seeds 1,2] [--sim-households 20 --sim-days 60]
 
-The incidents are read with GENERIC_INCIDENTS: one row per incident with its household,
-sensor, kind (anomaly or health) and onset. An injected incident counts as found when an
-incident on its household and sensor starts between one step before it and an hour after it ends.
+Incidents are read per household (marts.fct_incidents: what a person is alerted with; the
+real-house and false-incident counts) and per sensor (intermediate.int_sensor_incidents: an
+injected incident counts as found when an incident on its household and sensor starts between
+one step before it and an hour after it ends; its delay is from the injected start to that onset).
 """
 from __future__ import annotations
 
@@ -37,19 +38,18 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 STEP_MINUTES_REAL = 10  # the house reports every 10 minutes
 GRACE = pd.Timedelta("1h")
 
-# The generic layer's incidents: today the generic rows of the rule events (one per merged run
-# of flagged steps of one sensor and flag).
-GENERIC_INCIDENTS = """
-    select household_id, sensor,
-           case when event_kind = 'sensor_health' then 'health' else 'anomaly' end as kind,
-           start_at as onset_at, end_at
-    from marts.fct_anomaly_events
-    where event_kind in ('sensor_anomaly', 'sensor_health')
+# The generic layer's incidents, one row per sensor incident (for matching injected ones by
+# sensor), and per household (what a person is alerted with), each with its kind and onset.
+SENSOR_INCIDENTS = """
+    select household_id, sensor, kind, onset_at, end_at from intermediate.int_sensor_incidents
+"""
+HOUSEHOLD_INCIDENTS = """
+    select household_id, sensors, kind, onset_at, end_at from marts.fct_incidents
 """
 # The per-step generic score (the simulator's average precision): the largest over a step's sensors.
 GENERIC_STEP_SCORE = """
     select household_id, step_at, max(greatest(anomaly_score, health_score)) as score
-    from intermediate.int_sensor_steps_flagged group by all
+    from intermediate.int_sensor_scores group by all
 """
 
 
@@ -59,10 +59,10 @@ def _build(db: Path, dbt_vars: dict | None = None) -> None:
     build(db=db, dbt_vars=dbt_vars)
 
 
-def _incidents(db: Path) -> pd.DataFrame:
+def _read(db: Path, sql: str) -> pd.DataFrame:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(GENERIC_INCIDENTS).df()
+        return con.execute(sql).df()
     finally:
         con.close()
 
@@ -81,10 +81,10 @@ def match(incidents: pd.DataFrame, injected: pd.DataFrame, step: pd.Timedelta) -
 
 
 def outside(incidents: pd.DataFrame, injected: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
-    """Incidents of the injected copies that overlap no injected window on their sensor."""
+    """Household incidents of the injected copies that overlap no injected window on one of their sensors."""
     keep = []
     for inc in incidents.itertuples():
-        mine = injected[(injected.household_id == inc.household_id) & (injected.sensor == inc.sensor)]
+        mine = injected[(injected.household_id == inc.household_id) & injected.sensor.isin(list(inc.sensors))]
         hit = ((inc.onset_at <= mine.end_at + GRACE) & (inc.end_at >= mine.start_at - step)).any()
         keep.append(not hit)
     return incidents[np.array(keep, dtype=bool)] if len(incidents) else incidents
@@ -102,13 +102,13 @@ def real_house(seed: int, figures: dict, work: Path) -> None:
     ingest_files([csv], db=db)
     with timed(figures, f"seed{seed}_build_s"):
         _build(db, {"step_minutes": STEP_MINUTES_REAL})
-    incidents = _incidents(db)
+    sensor_incidents = _read(db, SENSOR_INCIDENTS)
+    incidents = _read(db, HOUSEHOLD_INCIDENTS)
     step = pd.Timedelta(minutes=STEP_MINUTES_REAL)
     weeks = (wide.index[-1] - wide.index[0]) / pd.Timedelta("7D")
     real = incidents[incidents.household_id == "belgian"]
-    injected_copies = incidents[incidents.household_id != "belgian"]
-    found = match(injected_copies, injected, step)
-    false = outside(injected_copies, injected, step)
+    found = match(sensor_incidents[sensor_incidents.household_id != "belgian"], injected, step)
+    false = outside(incidents[incidents.household_id != "belgian"], injected, step)
     copies = injected.household_id.nunique()
     figures[f"seed{seed}_real_anomaly_incidents_per_week"] = round((real.kind == "anomaly").sum() / weeks, 2)
     figures[f"seed{seed}_real_health_incidents_per_week"] = round((real.kind == "health").sum() / weeks, 2)
@@ -147,7 +147,7 @@ def simulator(households: int, days: int, figures: dict, work: Path) -> None:
             select score, is_labelled from labelled""").df()
         events = con.execute("""select household_id, start_at, end_at from raw.injected_events
                                 where kind in ('anomaly', 'fault')""").df()
-        incidents = con.execute(f"select * from ({GENERIC_INCIDENTS})").df()
+        incidents = con.execute(HOUSEHOLD_INCIDENTS).df()
     finally:
         con.close()
     figures["sim_step_average_precision"] = round(float(average_precision_score(steps.is_labelled, steps.score.fillna(0))), 3)

@@ -17,8 +17,8 @@ Intensities are in units of the sensor's own robust spread over the whole period
 | drift | any but the bathroom and living room | a ramp from 0 to k spreads | k = ±3, 5, 8 | 6-48 h |
 | spike | any but the bathroom and living room | one reading + k spreads | k = ±6, 10, 20 | one step |
 | stuck | an indoor temperature or humidity | the onset value repeated | | 6-24 h |
-| heating_failure | T2, the living room | exponential decay to 12-16 °C, time constant 4-12 h | | 6-48 h |
-| humidity_leak | RH_5, the bathroom | a rise over 30 min to 80-95 %RH, held | | 3-24 h |
+| heating_failure | T2, the living room | exponential decay towards 10-14 °C, time constant 4-10 h | | 12-48 h |
+| humidity_leak | RH_5, the bathroom | a rise over 30 min to 80-95 %RH, held (with the sensor's own short-term wiggle) | | 3-24 h |
 """
 from __future__ import annotations
 
@@ -81,11 +81,14 @@ def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hour
         wide.loc[rows, sensor] = x[0]
         what = f"stuck at {x[0]:.2f}"
     elif kind == "heating_failure":
-        tau = rng.uniform(4, 12)
+        tau = rng.uniform(4, 10)
         wide.loc[rows, sensor] = k + (x[0] - k) * np.exp(-elapsed_h / tau)
         what = f"decay towards {k:.1f} (time constant {tau:.0f} h)"
     else:
-        wide.loc[rows, sensor] = np.maximum(x, x[0] + (k - x[0]) * np.minimum(1.0, elapsed_h / 0.5))
+        # the sensor's own short-term wiggle rides on the leak's level, as it would on a real one
+        wiggle = x - pd.Series(x).rolling(6, min_periods=1, center=True).mean().to_numpy()
+        level = x[0] + (k - x[0]) * np.minimum(1.0, elapsed_h / 0.5) + wiggle
+        wide.loc[rows, sensor] = np.clip(np.maximum(x, level), 0, 100)
         what = f"rise to {k:.0f} %RH"
     return {"kind": kind, "sensor": sensor, "start_at": start, "end_at": end, "description": what}
 
@@ -115,12 +118,12 @@ def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.
             used.add(sensor)
             start = first + (last - first) * rng.uniform()
             hours = {"level_shift": rng.uniform(2, 24), "drift": rng.uniform(6, 48), "spike": 0.0,
-                     "stuck": rng.uniform(6, 24), "heating_failure": rng.uniform(6, 48),
+                     "stuck": rng.uniform(6, 24), "heating_failure": rng.uniform(12, 48),
                      "humidity_leak": rng.uniform(3, 24)}[kind]
             sign = rng.choice([-1, 1])
             k = {"level_shift": rng.choice([2, 3, 5]) * sign, "drift": rng.choice([3, 5, 8]) * sign,
                  "spike": rng.choice([6, 10, 20]) * sign, "stuck": 0.0,
-                 "heating_failure": rng.uniform(12, 16), "humidity_leak": rng.uniform(80, 95)}[kind]
+                 "heating_failure": rng.uniform(10, 14), "humidity_leak": rng.uniform(80, 95)}[kind]
             incidents.append({"household_id": household,
                               **_write(copy, kind, sensor, start, hours, float(k), rng, spreads[sensor])})
         frames.append(copy.assign(household=household))

@@ -45,6 +45,9 @@ class ModelCheck:
 MODEL_CHECKS: tuple[ModelCheck, ...] = (
     ModelCheck("intermediate.int_sensor_steps_flagged", ("household_id", "sensor", "step_at"),
                ("anomaly_score", "health_score"), "_severity", gapless=False),
+    ModelCheck("intermediate.int_sensor_scores", ("household_id", "sensor", "step_at"),
+               ("anomaly_score", "health_score"), ("anomaly_score", "health_score", "anomaly_p", "health_p"),
+               gapless=False),
     ModelCheck("intermediate.int_household_rules_flagged", ("household_id", "step_at"),
                ("rule_class", "rule_severity"), "_severity", gapless=True),
     ModelCheck("marts.fct_ml_features", ("household_id", "step_at"),

@@ -224,7 +224,7 @@ def test_late_readings_are_taken_in_and_their_steps_recomputed(pending, referenc
     con.execute(f"delete from raw.readings where {window}", [first, first])
     con.close()
     assert _batch(db, tmp_path).status == "succeeded"
-    dropout = ("select count(*) from intermediate.int_flagged_steps where rule_name = 'dropout' and "
+    dropout = ("select count(*) from intermediate.int_sensor_incident_steps where channel = 'dropout' and "
                "household_id = 'H0002' and step_at >= ?::timestamp + interval 10 hour "
                "and step_at < ?::timestamp + interval 12 hour")
     assert _q(db, dropout, [first, first])[0][0] > 0

@@ -25,6 +25,13 @@ INCREMENTAL_TABLES = [
     "intermediate.int_household_rules_flagged",
     "intermediate.int_flagged_steps",
     "intermediate.int_anomaly_runs",
+    "intermediate.int_sensor_ranges",
+    "intermediate.int_sensor_deviations",
+    "intermediate.int_sensor_score_hours",
+    "intermediate.int_sensor_scores",
+    "intermediate.int_sensor_incident_steps",
+    "intermediate.int_sensor_incidents",
+    "marts.fct_incidents",
     "marts.int_steps_labelled",
     "marts.fct_ml_features",
     "marts.fct_anomaly_events",
@@ -40,14 +47,18 @@ def _query(db, sql):
 
 
 def _fingerprint(con, table: str) -> tuple:
-    """Row count and an order-independent hash of every row, doubles rounded to 9 digits
+    """Row count and an order-independent hash of every row, doubles rounded to 6 digits
     (sums over windows may differ in the last bits between two equally correct builds)."""
     schema, name = table.split(".")
     cols = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
     ).fetchall()
-    exprs = [f"round({c}, 9)" if t == "DOUBLE" else f"{c}::varchar" for c, t in cols
+    # Six digits: a window sum's last-bit noise (up to ~1e-14 once averaged again, as the
+    # calibrated score's sustained channel does) then flips a rounding about once in 1e8 values,
+    # where nine digits flipped one of the ~50,000 values of a small build now and then. The
+    # + 1e-12 moves exact boundaries (30.7431640625, a mean of quantised readings) off the grid.
+    exprs = [f"round({c} + 1e-12, 6)" if t == "DOUBLE" else f"{c}::varchar" for c, t in cols
              if c not in ("processed_at",)]
     return con.execute(f"select count(*), bit_xor(hash({', '.join(exprs)})) from {table}").fetchone()
 

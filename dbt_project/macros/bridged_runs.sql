@@ -1,15 +1,17 @@
 {#- Two CTEs, `runs_started` and `runs_numbered`, that number the runs of `source`'s steps per
     `partition` (a comma-separated column list): a step starts a new run when the previous one
-    is more than event_bridge_minutes earlier, so short gaps are bridged and one incident is one
-    run. Used for the rule events and the classified anomalies alike. -#}
-{% macro bridged_runs(source, partition) -%}
+    is more than `bridge_minutes` (default event_bridge_minutes) earlier, so short gaps are
+    bridged and one incident is one run. Used for the rule events, the classified anomalies and
+    the generic incidents (whose bridge is their cooldown). -#}
+{% macro bridged_runs(source, partition, bridge_minutes=none) -%}
+{%- set bridge = bridge_minutes if bridge_minutes is not none else var("event_bridge_minutes") %}
 runs_started as (
 
     select
         *,
         case
             when lag(step_at) over run_order is null
-              or step_at - lag(step_at) over run_order > interval '{{ var("event_bridge_minutes") }} minutes' then 1
+              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
             else 0
         end as is_run_start
     from {{ source }}

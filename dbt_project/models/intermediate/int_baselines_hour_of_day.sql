@@ -119,7 +119,16 @@ baselines as (
         end as spread,
         case when summary.n_days >= {{ var('baseline_min_days') }} then summary.typical_low end as typical_low,
         case when summary.n_days >= {{ var('baseline_min_days') }} then summary.typical_high end as typical_high,
-        summary.high_share
+        summary.high_share,
+        -- the same level and spread from the first past day on (no warm-up gate): the
+        -- calibrated score blends them in by n_days / (n_days + baseline_blend_days)
+        summary.expected_mean as learned_mean,
+        greatest(
+            1.4826 * coalesce(summary.day_to_day_mad, 0),
+            1.4826 * coalesce(summary.band_mad, 0),
+            coalesce(summary.within_hour_std, 0),
+            {{ scale_floor('sensor_types.typical_level', 'summary.expected_value') }}
+        ) as learned_spread
     from past_days_summarised as summary
     left join sensor_types on summary.sensor = sensor_types.sensor
 

@@ -1,8 +1,8 @@
 {{ config(replace_from='build_window') }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
--- Every step where a rule fired, one row per household, step, rule and sensor: the domain
--- rules (with their anomaly class) and the generic flags (sensor anomalies and sensor health),
--- with severity and evidence. A small table (flagged steps only) that anomaly events are
+-- Every step where a domain rule fired, one row per household, step, rule and sensor, with its
+-- anomaly class, severity and evidence. (The generic layer's incidents come from the
+-- calibrated score instead: int_sensor_incident_steps and int_sensor_incidents.) A small table (flagged steps only) that anomaly events are
 -- merged from, so that merging does not rescan every step of every sensor.
 
 with
@@ -11,16 +11,6 @@ rules as (
 
     select * from {{ ref('int_household_rules_flagged') }}
     where rule_class > 0
-    {% if is_incremental() %}
-    and step_at >= {{ recompute_from() }}
-    {% endif %}
-
-),
-
-flags as (
-
-    select * from {{ ref('int_sensor_steps_flagged') }}
-    where (anomaly_score > 0 or health_score > 0)
     {% if is_incremental() %}
     and step_at >= {{ recompute_from() }}
     {% endif %}
@@ -49,31 +39,9 @@ domain_steps as (
 
 ),
 
-{%- set generic = [
-    ('point', 'sensor_anomaly'), ('contextual', 'sensor_anomaly'), ('collective', 'sensor_anomaly'),
-    ('level_shift', 'sensor_anomaly'), ('stuck', 'sensor_health'), ('dropout', 'sensor_health'),
-    ('spike', 'sensor_health'), ('noise', 'sensor_health'), ('drift', 'sensor_health'),
-] %}
-
-generic_steps as (
-
-    {%- for flag, kind in generic %}
-    select
-        household_id, step_at, '{{ kind }}' as event_kind, '{{ flag }}' as rule_name, 0 as anomaly_class,
-        sensor, [sensor] as sensors,
-        {{ flag }}_severity as severity, value as observed_value, expected_value
-    from flags
-    where {{ flag }}_severity > 0
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
-
-),
-
 all_steps as (
 
     select * from domain_steps
-    union all
-    select * from generic_steps
 
 )
 

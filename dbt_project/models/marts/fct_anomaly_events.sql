@@ -1,15 +1,47 @@
 -- One row per anomaly event: runs of flagged steps of one household and rule, merged when
 -- less than event_bridge_minutes apart (int_anomaly_runs), so one incident raises one alert,
--- not one per step. Domain rules give events with an anomaly class (1-5); the generic rules
--- give sensor anomalies and sensor-health events. A generic anomaly event that overlaps a
+-- not one per step. Domain rules give events with an anomaly class (1-5); the calibrated
+-- generic score gives sensor anomalies and sensor-health events, one per sensor incident
+-- (int_sensor_incidents; marts.fct_incidents merges them per household). A generic anomaly event that overlaps a
 -- domain event on the same sensor says the same thing and is dropped. A table rebuilt on
 -- every build from the incremental runs: a few hundred thousand rows, well under a second.
 
 with
 
-events as (
+domain_events as (
 
     select * from {{ ref('int_anomaly_runs') }}
+
+),
+
+sensor_incidents as (
+
+    select * from {{ ref('int_sensor_incidents') }}
+
+),
+
+events as (
+
+    select * from domain_events
+
+    union all by name
+
+    -- the generic incidents, one per sensor, as events: rule_name is the channel at the peak
+    select
+        household_id,
+        case when kind = 'health' then 'sensor_health' else 'sensor_anomaly' end as event_kind,
+        channel as rule_name,
+        0 as anomaly_class,
+        sensor,
+        [sensor] as sensors,
+        onset_at as start_at,
+        end_at,
+        n_steps as n_flagged_steps,
+        peak_score as peak_severity,
+        observed_value,
+        expected_value,
+        peak_at
+    from sensor_incidents
 
 ),
 

@@ -1,0 +1,172 @@
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- The evidence the calibrated generic score weighs, per household, continuous sensor and step,
+-- as four z values (departures in the series' own units of spread):
+--   z_spike      an isolated one-step excursion: away from both neighbours, in robust scales
+--   z_level      the last hour's mean against what is expected now: the hour-of-day baseline
+--                blended with the trailing 24 h by how many days of that hour it has learned
+--                (n / (n + baseline_blend_days)), so a new series has a score from its first hours
+--   z_sustained  z_level averaged over score_sustained_hours (slow drifts, a failing heater)
+--   z_range      how far the last hour's mean lies outside the series' recent range, in spreads
+-- and whether the value has been unchanged for far longer than its own history says it is
+-- at this hour (is_stuck). int_sensor_scores turns the z values into tail probabilities.
+
+{%- set part = "partition by household_id, sensor order by step_at" %}
+{%- set lookback = "interval '" ~ var('score_sustained_hours') ~ " hours'" %}
+
+with
+
+features as (
+
+    select * from {{ ref('int_sensor_features_rolled') }}
+    where sensor_kind = 'continuous'
+    {% if is_incremental() %}
+    and step_at >= {{ recompute_from() }} - {{ lookback }}
+    {% endif %}
+
+),
+
+baselines as (
+
+    select * from {{ ref('int_baselines_hour_of_day') }}
+    {% if is_incremental() %}
+    where baseline_date >= ({{ recompute_from() }} - {{ lookback }})::date
+    {% endif %}
+
+),
+
+ranges as (
+
+    select * from {{ ref('int_sensor_ranges') }}
+    {% if is_incremental() %}
+    where hour_at >= date_trunc('hour', {{ recompute_from() }} - {{ lookback }})
+    {% endif %}
+
+),
+
+sensor_types as (
+
+    select * from {{ ref('sensor_types') }}
+
+),
+
+features_joined as (
+
+    select
+        features.*,
+        coalesce(baselines.n_days, 0) as baseline_days,
+        baselines.learned_mean,
+        baselines.learned_spread,
+        ranges.n_past_hours,
+        ranges.range_low,
+        ranges.range_high,
+        ranges.range_spread,
+        ranges.past_max_unchanged_minutes,
+        ranges.past_max_unchanged_any_hour_minutes,
+        {{ scale_floor('sensor_types.typical_level', 'features.mean_24h') }} as spread_floor,
+        {{ robust_scale('features.mad_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
+            as robust_scale
+    from features
+    left join baselines
+        on features.household_id = baselines.household_id
+        and features.sensor = baselines.sensor
+        and features.step_at::date = baselines.baseline_date
+        and hour(features.step_at) = baselines.hour_of_day
+    left join ranges
+        on features.household_id = ranges.household_id
+        and features.sensor = ranges.sensor
+        and date_trunc('hour', features.step_at) = ranges.hour_at
+    left join sensor_types on features.sensor = sensor_types.sensor
+
+),
+
+expected as (
+
+    select
+        *,
+        case when learned_mean is null then 0.0
+             else baseline_days / (baseline_days + {{ var('baseline_blend_days') }}) end as baseline_weight
+    from features_joined
+
+),
+
+blended as (
+
+    select
+        *,
+        baseline_weight * coalesce(learned_mean, 0) + (1 - baseline_weight) * mean_24h as expected_value,
+        baseline_weight * coalesce(learned_spread, 0)
+            + (1 - baseline_weight) * greatest(coalesce(std_24h, 0), spread_floor) as expected_spread
+    from expected
+
+),
+
+deviations as (
+
+    select
+        *,
+        case
+            when value is null or lag_1 is null or lead_1 is null then null
+            when sign(value - lag_1) = sign(value - lead_1)
+                then least(abs(value - lag_1), abs(value - lead_1)) / robust_scale
+            else 0.0
+        end as z_spike,
+        (mean_1h - expected_value) / greatest(expected_spread, spread_floor) as z_level,
+        case
+            when mean_1h is null or n_past_hours is null or n_past_hours < 24 then null
+            when mean_1h < range_low then (mean_1h - range_low) / greatest(range_spread, spread_floor)
+            when mean_1h > range_high then (mean_1h - range_high) / greatest(range_spread, spread_floor)
+            else 0.0
+        end as z_range
+    from blended
+
+),
+
+sustained as (
+
+    select
+        *,
+        -- stuck: unchanged for stuck_history_factor times the longest run the same hour has
+        -- shown (and at least twice stuck_minutes), and for stuck_any_hour_factor times the
+        -- longest run at any hour; while a series has less than a week of history, for at
+        -- least stuck_default_hours too (a few days understate how long a value can rest)
+        greatest(
+            {{ var('stuck_history_factor') }}
+                * greatest(coalesce(past_max_unchanged_minutes, 0), {{ var('stuck_minutes') }}),
+            {{ var('stuck_any_hour_factor') }} * coalesce(past_max_unchanged_any_hour_minutes, 0),
+            case when coalesce(n_past_hours, 0) < 7 * 24 then {{ var('stuck_default_hours') * 60 }} else 0 end
+        ) as stuck_limit_minutes,
+        avg(z_level) over (
+            {{ part }} rows between {{ steps(var('score_sustained_hours') * 60) | int - 1 }} preceding and current row
+        ) as z_sustained
+    from deviations
+
+),
+
+final as (
+
+    select
+        household_id,
+        sensor,
+        step_at,
+        value,
+        is_missing,
+        is_filled,
+        expected_value,
+        expected_spread,
+        baseline_weight,
+        z_spike,
+        z_level,
+        z_sustained,
+        z_range,
+        minutes_since_change,
+        stuck_limit_minutes,
+        value is not null and not is_filled and minutes_since_change >= stuck_limit_minutes
+            as is_stuck
+    from sustained
+
+)
+
+select * from final
+{% if is_incremental() %}
+where step_at >= {{ recompute_from() }}
+{% endif %}

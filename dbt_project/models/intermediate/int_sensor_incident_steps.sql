@@ -1,0 +1,62 @@
+{{ config(replace_from='build_window') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- The steps that can belong to a generic incident, one row per household, sensor, kind and
+-- step: anomaly steps (anomaly_p at most incident_hold_p), health steps (a spike's p at most
+-- incident_hold_p, a stuck sensor, a reading missing beyond the fill limit). A small table
+-- that int_sensor_incidents merges into incidents. A stuck or silent sensor's step carries
+-- p = incident_alert_p / 10: a fault, not a degree of surprise (severity 'medium').
+
+{%- set fault_p = var('incident_alert_p') / 10 %}
+
+with
+
+scores as (
+
+    select * from {{ ref('int_sensor_scores') }}
+    where (anomaly_p <= {{ var('incident_hold_p') }} or health_p <= {{ var('incident_hold_p') }})
+    {% if is_incremental() %}
+    and step_at >= {{ recompute_from() }}
+    {% endif %}
+
+),
+
+missing as (
+
+    select * from {{ ref('int_readings_gridded') }}
+    where is_missing and not is_filled
+    {% if is_incremental() %}
+    and step_at >= {{ recompute_from() }}
+    {% endif %}
+
+),
+
+anomaly_steps as (
+
+    select household_id, sensor, 'anomaly' as kind, step_at, anomaly_p as p, anomaly_channel as channel,
+           value, expected_value
+    from scores
+    where anomaly_p <= {{ var('incident_hold_p') }}
+
+),
+
+health_steps as (
+
+    select household_id, sensor, 'health' as kind, step_at,
+           case when is_stuck then {{ fault_p }} else health_p end as p, health_kind as channel,
+           value,
+           -- a stuck sensor is expected to have changed within stuck_limit_minutes
+           case when is_stuck then null else expected_value end as expected_value
+    from scores
+    where health_p <= {{ var('incident_hold_p') }}
+
+    union all
+
+    select household_id, sensor, 'health' as kind, step_at, {{ fault_p }} as p, 'dropout' as channel,
+           null::double as value, null::double as expected_value
+    from missing
+
+)
+
+select * from anomaly_steps
+union all
+select * from health_steps

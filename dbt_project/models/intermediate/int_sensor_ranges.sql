@@ -1,0 +1,71 @@
+{{ config(window_column='hour_at') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- One row per household, sensor and hour: what the series' recent past (score_history_days,
+-- ending score_lag_hours before the hour) says is its range, for the calibrated generic score:
+-- the range_quantile and 1 - range_quantile quantiles of its hourly medians and their
+-- interquartile spread; and, for the stuck rule, the longest the value stayed unchanged in
+-- the same hour of day over that past, and at any hour. An incident shorter than the lag cannot widen the
+-- range it is judged against.
+
+{%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
+{%- set history = "interval '" ~ var('score_history_days') ~ " days'" %}
+
+with
+
+hours as (
+
+    select
+        household_id,
+        sensor,
+        step_date + hour_of_day * interval '1 hour' as hour_at,
+        hour_of_day,
+        hour_median,
+        hour_max_unchanged_minutes
+    from {{ ref('int_sensor_hours') }}
+    where sensor_kind = 'continuous'
+    {% if is_incremental() %}
+    and step_date >= ({{ recompute_from() }} - {{ history }} - {{ lag }} - interval '1 day')::date
+    {% endif %}
+
+),
+
+ranges as (
+
+    select
+        household_id,
+        sensor,
+        hour_at,
+        count(hour_median) over past as n_past_hours,
+        quantile_cont(hour_median, [{{ var('range_quantile') }}, 0.25, 0.75, {{ 1 - var('range_quantile') }}])
+            over past as past_quantiles,
+        max(hour_max_unchanged_minutes) over same_hour_past as past_max_unchanged_minutes,
+        max(hour_max_unchanged_minutes) over past as past_max_unchanged_any_hour_minutes
+    from hours
+    window
+        past as (partition by household_id, sensor order by hour_at
+                 range between {{ history }} preceding and {{ lag }} preceding),
+        same_hour_past as (partition by household_id, sensor, hour_of_day order by hour_at
+                           range between {{ history }} preceding and {{ lag }} preceding)
+
+),
+
+final as (
+
+    select
+        household_id,
+        sensor,
+        hour_at,
+        n_past_hours,
+        past_quantiles[1] as range_low,
+        past_quantiles[4] as range_high,
+        (past_quantiles[3] - past_quantiles[2]) / 1.349 as range_spread,
+        past_max_unchanged_minutes,
+        past_max_unchanged_any_hour_minutes
+    from ranges
+
+)
+
+select * from final
+{% if is_incremental() %}
+where hour_at >= date_trunc('hour', {{ recompute_from() }})
+{% endif %}

@@ -1,0 +1,40 @@
+{{ config(window_column='hour_at') }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- One row per household, continuous sensor and hour: how many of the hour's steps had
+-- evidence at least as strong as each rung of score_ladder, per channel of
+-- int_sensor_deviations. Summed over a series' recent past, these counts are the empirical
+-- tail that int_sensor_scores calibrates each step against.
+
+{%- set channels = var('score_priors').keys() | list %}
+
+with
+
+deviations as (
+
+    select * from {{ ref('int_sensor_deviations') }}
+    {% if is_incremental() %}
+    where step_at >= date_trunc('hour', {{ recompute_from() }})
+    {% endif %}
+
+),
+
+counted as (
+
+    select
+        household_id,
+        sensor,
+        date_trunc('hour', step_at) as hour_at,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- do columns.append('count(z_' ~ c ~ ') as n_' ~ c) %}
+        {%- for rung in var('score_ladder') %}
+        {%- do columns.append('count(*) filter (where abs(z_' ~ c ~ ') >= ' ~ rung ~ ') as ' ~ c ~ '_' ~ loop.index0) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from deviations
+    group by household_id, sensor, hour_at
+
+)
+
+select * from counted

@@ -1,0 +1,141 @@
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
+-- The calibrated generic score per household, continuous sensor and step. Each channel's z
+-- (int_sensor_deviations) becomes a tail probability p: the share of the series' own steps
+-- over its recent past (score_history_days, ending score_lag_hours earlier) whose evidence was
+-- at least as strong, read off the ladder counts of int_sensor_score_hours and interpolated
+-- log-linearly between rungs. A reference tail, a * exp(-|z| / b) per channel, weighs
+-- score_prior_days of steps: it gives a series of a few hours a score, and extrapolates past
+-- the strongest evidence the history holds; with weeks of history the series' own tail rules.
+--   anomaly_p      the three anomaly channels' smallest p, times 3 (so one threshold means the
+--                  same with one channel or three); anomaly_score = 1 - anomaly_p
+--   health_p       the spike channel's p, 0 while the sensor is stuck; health_score = 1 - health_p
+-- A score of 0.9999 says: in this series' recent past, about one step in 10,000 had evidence
+-- this strong. One threshold (incident_alert_p) serves every series and household.
+
+{%- set channels = var('score_priors').keys() | list %}
+{%- set anomaly_channels = ['level', 'sustained', 'range'] %}
+{%- set ladder = var('score_ladder') %}
+{%- set prior_steps = steps(var('score_prior_days') * 1440) %}
+{%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
+{%- set history = "interval '" ~ var('score_history_days') ~ " days'" %}
+
+{#- tails[c][i]: the tail share at rung i of channel c, history and reference together -#}
+{%- set tails = {} %}
+{%- for c in channels %}
+{%- set shares = [] %}
+{%- for rung in ladder %}
+{%- do shares.append('((calibration.' ~ c ~ '_' ~ loop.index0 ~ ' + ' ~ prior_steps ~ ' * ' ~ var('score_priors')[c][0]
+                     ~ ' * exp(-' ~ rung ~ ' / ' ~ var('score_priors')[c][1] ~ ')) / (calibration.n_' ~ c ~ ' + ' ~ prior_steps ~ '))') %}
+{%- endfor %}
+{%- do tails.update({c: shares}) %}
+{%- endfor %}
+
+with
+
+deviations as (
+
+    select * from {{ ref('int_sensor_deviations') }}
+    {% if is_incremental() %}
+    where step_at >= {{ recompute_from() }}
+    {% endif %}
+
+),
+
+hours as (
+
+    select * from {{ ref('int_sensor_score_hours') }}
+    {% if is_incremental() %}
+    where hour_at >= date_trunc('hour', {{ recompute_from() }}) - {{ history }} - {{ lag }}
+    {% endif %}
+
+),
+
+calibration as (
+
+    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung
+    select
+        household_id,
+        sensor,
+        hour_at,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- do columns.append('coalesce(sum(n_' ~ c ~ ') over past, 0) as n_' ~ c) %}
+        {%- for rung in ladder %}
+        {%- do columns.append('coalesce(sum(' ~ c ~ '_' ~ loop.index0 ~ ') over past, 0) as ' ~ c ~ '_' ~ loop.index0) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from hours
+    window past as (partition by household_id, sensor order by hour_at
+                    range between {{ history }} preceding and {{ lag }} preceding)
+
+),
+
+calibrated as (
+
+    select
+        deviations.*,
+        calibration.n_level as history_steps,
+        {%- for c in channels %}
+        {%- set z = 'abs(deviations.z_' ~ c ~ ')' %}
+        case
+            when deviations.z_{{ c }} is null then null
+            when {{ z }} < {{ ladder[0] }} then 1.0
+            {%- for i in range(ladder | length - 1) %}
+            when {{ z }} < {{ ladder[i + 1] }} then exp(ln({{ tails[c][i] }})
+                + ({{ z }} - {{ ladder[i] }}) / {{ ladder[i + 1] - ladder[i] }} * (ln({{ tails[c][i + 1] }}) - ln({{ tails[c][i] }})))
+            {%- endfor %}
+            else {{ tails[c][-1] }} * exp(-({{ z }} - {{ ladder[-1] }}) / {{ var('score_priors')[c][1] }})
+        end as p_{{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from deviations
+    inner join calibration
+        on deviations.household_id = calibration.household_id
+        and deviations.sensor = calibration.sensor
+        and date_trunc('hour', deviations.step_at) = calibration.hour_at
+
+),
+
+combined as (
+
+    select
+        *,
+        least(1.0, {{ anomaly_channels | length }} * least(
+            {%- for c in anomaly_channels %} coalesce(p_{{ c }}, 1.0){{ "," if not loop.last }}{% endfor %})) as anomaly_p,
+        case when is_stuck then 0.0 else least(1.0, coalesce(p_spike, 1.0)) end as health_p
+    from calibrated
+
+),
+
+final as (
+
+    select
+        household_id,
+        sensor,
+        step_at,
+        value,
+        expected_value,
+        expected_spread,
+        baseline_weight,
+        history_steps,
+        z_spike, z_level, z_sustained, z_range,
+        p_spike, p_level, p_sustained, p_range,
+        anomaly_p,
+        health_p,
+        1.0 - anomaly_p as anomaly_score,
+        1.0 - health_p as health_score,
+        case
+            when anomaly_p >= 1.0 then null
+            when coalesce(p_level, 1.0) <= least(coalesce(p_sustained, 1.0), coalesce(p_range, 1.0)) then 'level'
+            when coalesce(p_sustained, 1.0) <= coalesce(p_range, 1.0) then 'sustained'
+            else 'range'
+        end as anomaly_channel,
+        case when is_stuck then 'stuck' when health_p < 1.0 then 'spike' end as health_kind,
+        is_stuck,
+        minutes_since_change,
+        stuck_limit_minutes
+    from combined
+
+)
+
+select * from final

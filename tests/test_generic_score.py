@@ -1,0 +1,267 @@
+"""The calibrated generic score and its incidents, on hand-written rows.
+
+dbt compiles the models once (`dbt compile`: the SQL a full-refresh build runs); each test
+writes the model's input tables into a scratch warehouse, runs that SQL, and compares the rows
+with values worked out here from the documented definitions (docs/dbt.md, "The generic
+anomaly score").
+Floating-point results are compared approximately, which dbt's own unit tests cannot do.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from warehouse.transform import DBT_PROJECT_DIR, dbt_target_path, run_dbt
+
+STEP_VARS = {"step_minutes": 5}
+PRIOR_STEPS = 1440 // 5          # score_prior_days (1) of 5-minute steps
+LADDER = [0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]
+
+
+MODELS = {"int_sensor_scores": "intermediate", "int_sensor_deviations": "intermediate",
+          "int_sensor_incidents": "intermediate", "fct_incidents": "marts"}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> dict[str, str]:
+    """The SQL a full-refresh build runs for each model under test, compiled once (the inputs'
+    names resolve in any warehouse file called unit.duckdb)."""
+    db = tmp_path_factory.mktemp("compile") / "unit.duckdb"
+    duckdb.connect(str(db)).close()
+    run_dbt(["compile", "--select", *MODELS], db=db, dbt_vars=STEP_VARS)
+    root = dbt_target_path(db.resolve()) / "compiled" / "homewatch" / "models"
+    return {model: (root / folder / f"{model}.sql").read_text() for model, folder in MODELS.items()}
+
+
+def run_model(tmp_path: Path, sql: str, inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The rows the compiled model `sql` makes from `inputs` ({'schema.table': frame})."""
+    con = duckdb.connect(str(tmp_path / "unit.duckdb"))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("create schema if not exists ref")
+        con.execute("create or replace table ref.sensor_types as select * from "
+                    f"read_csv('{DBT_PROJECT_DIR / 'seeds' / 'sensor_types.csv'}')")
+        for name, frame in inputs.items():
+            schema, table = name.split(".")
+            con.execute(f"create schema if not exists {schema}")
+            con.register("frame", frame)
+            con.execute(f"create or replace table {schema}.{table} as select * from frame")
+            con.unregister("frame")
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _tail(counts: list[int], n: int, rung: int, a: float, b: float) -> float:
+    """The documented tail share at a rung: history and the reference tail together."""
+    return (counts[rung] + PRIOR_STEPS * a * math.exp(-LADDER[rung] / b)) / (n + PRIOR_STEPS)
+
+
+def _p(z: float, counts: list[int], n: int, a: float, b: float) -> float:
+    z = abs(z)
+    if z < LADDER[0]:
+        return 1.0
+    for i in range(len(LADDER) - 1):
+        if z < LADDER[i + 1]:
+            lo, hi = math.log(_tail(counts, n, i, a, b)), math.log(_tail(counts, n, i + 1, a, b))
+            return math.exp(lo + (z - LADDER[i]) / (LADDER[i + 1] - LADDER[i]) * (hi - lo))
+    return _tail(counts, n, len(LADDER) - 1, a, b) * math.exp(-(z - LADDER[-1]) / b)
+
+
+def _hour(household, hour_at, n_level=0, level=None, n_range=0, range_=None) -> dict:
+    row = {"household_id": household, "sensor": "s1", "hour_at": ts(hour_at)}
+    for channel in ("spike", "level", "sustained", "range"):
+        counts = {"level": level, "range": range_}.get(channel) or [0] * len(LADDER)
+        row[f"n_{channel}"] = {"level": n_level, "range": n_range}.get(channel, 0)
+        for i, c in enumerate(counts):
+            row[f"{channel}_{i}"] = c
+    return row
+
+
+def _deviation(household, step_at, z_level=None, z_range=None, is_stuck=False) -> dict:
+    return {"household_id": household, "sensor": "s1", "step_at": ts(step_at), "value": 1.0,
+            "is_missing": False, "is_filled": False, "expected_value": 0.0, "expected_spread": 1.0,
+            "baseline_weight": 0.0, "z_spike": None, "z_level": z_level, "z_sustained": None,
+            "z_range": z_range, "minutes_since_change": 5, "stuck_limit_minutes": 720.0, "is_stuck": is_stuck}
+
+
+def test_the_score_is_the_tail_probability_of_the_series_own_recent_past(tmp_path, compiled):
+    level_counts = [600, 300, 100, 10, 1] + [0] * 7
+    range_counts = [20] + [0] * 11
+    hours = pd.DataFrame([
+        # counted: a day before the steps' hour (inside score_history_days, before score_lag_hours)
+        _hour("h1", "2025-01-02 00:00", n_level=1000, level=level_counts, n_range=1000, range_=range_counts),
+        # not counted: 4 hours before (inside the 12-hour lag) and 33 days before (outside the 28 days)
+        _hour("h1", "2025-01-02 20:00", n_level=5000, level=[5000] * 12),
+        _hour("h1", "2024-12-01 00:00", n_level=5000, level=[5000] * 12),
+        _hour("h1", "2025-01-03 00:00", n_level=12),   # the steps' own hour
+        _hour("h2", "2025-01-03 00:00", n_level=12),   # a series with no past at all
+    ])
+    deviations = pd.DataFrame([
+        _deviation("h1", "2025-01-03 00:05", z_level=2.0),
+        _deviation("h1", "2025-01-03 00:10", z_level=-2.5),
+        _deviation("h1", "2025-01-03 00:15", z_level=0.2),
+        _deviation("h1", "2025-01-03 00:20", z_level=60.0),
+        _deviation("h1", "2025-01-03 00:25", z_level=0.1, is_stuck=True),
+        _deviation("h1", "2025-01-03 00:30", z_level=2.0, z_range=0.5),
+        _deviation("h2", "2025-01-03 00:05", z_level=10.0),
+    ])
+    for frame in (hours, deviations):
+        for col in frame.columns:
+            if frame[col].dtype == object and col not in ("household_id", "sensor"):
+                frame[col] = frame[col].astype("float64")
+    out = run_model(tmp_path, compiled["int_sensor_scores"], {
+        "intermediate.int_sensor_score_hours": hours, "intermediate.int_sensor_deviations": deviations})
+    got = {(r.household_id, r.step_at.strftime("%H:%M")): r for r in out.itertuples()}
+    level = lambda z: _p(z, level_counts, 1000, 1.0, 1.0)  # noqa: E731
+    assert got[("h1", "00:05")].p_level == pytest.approx(level(2.0), rel=1e-9)
+    assert got[("h1", "00:10")].p_level == pytest.approx(level(2.5), rel=1e-9)
+    assert level(2.0) > got[("h1", "00:10")].p_level > level(3.0)       # between the rungs
+    assert got[("h1", "00:15")].p_level == 1.0
+    assert got[("h1", "00:20")].p_level == pytest.approx(level(60.0), rel=1e-9)
+    # one threshold for one channel or three: the smallest p, times the three anomaly channels
+    assert got[("h1", "00:05")].anomaly_p == pytest.approx(3 * level(2.0), rel=1e-9)
+    assert got[("h1", "00:05")].anomaly_score == pytest.approx(1 - 3 * level(2.0), rel=1e-9)
+    assert got[("h1", "00:05")].history_steps == 1000
+    p_range = _p(0.5, range_counts, 1000, 0.05, 0.5)
+    assert got[("h1", "00:30")].p_range == pytest.approx(p_range, rel=1e-9)
+    assert got[("h1", "00:30")].anomaly_p == pytest.approx(3 * min(p_range, level(2.0)), rel=1e-9)
+    assert got[("h1", "00:30")].anomaly_channel == "range"
+    # a stuck sensor is a health incident whatever its level
+    assert got[("h1", "00:25")].health_p == 0.0 and got[("h1", "00:25")].health_kind == "stuck"
+    assert got[("h1", "00:05")].health_p == 1.0
+    # a series without a past is scored by the reference tail alone: exp(-|z|) for the level
+    assert got[("h2", "00:05")].p_level == pytest.approx(math.exp(-10.0), rel=1e-9)
+    assert got[("h2", "00:05")].history_steps == 0
+
+
+# --------------------------------------------------------------------------- warm-up and stuck
+
+
+def _features(household, step_at, minutes_since_change=10, value=21.0) -> dict:
+    return {"household_id": household, "sensor": "tmp1", "sensor_kind": "continuous", "step_at": ts(step_at),
+            "value": value, "observed_value": value, "is_missing": False, "is_filled": False,
+            "minutes_since_reading": 0, "delta_1": 0.0, "lag_1": value, "lead_1": value, "lag_1h": value,
+            "mean_1h": 21.0, "std_1h": 0.1, "min_1h": 21.0, "max_1h": 21.0, "mean_3h": 21.0,
+            "mean_24h": 20.0, "std_24h": 1.0, "median_3h": 21.0, "mad_3h": 0.1, "delta_std_1h": 0.1,
+            "delta_std_24h": 0.1, "stuck_range": 0.0, "stuck_count": 1, "mean_3h_before": 21.0,
+            "minutes_since_change": minutes_since_change}
+
+
+def _baseline(household, n_days, learned_mean=22.0, learned_spread=0.5) -> dict:
+    return {"household_id": household, "sensor": "tmp1", "baseline_date": pd.Timestamp("2025-01-10").date(),
+            "hour_of_day": 12, "is_weekend": False, "n_days": n_days, "is_warm": n_days >= 3,
+            "expected_value": learned_mean, "expected_mean": learned_mean, "spread": learned_spread,
+            "typical_low": 20.0, "typical_high": 23.0, "high_share": 0.0,
+            "learned_mean": learned_mean, "learned_spread": learned_spread}
+
+
+def _range(household, n_past_hours, same_hour_max, any_hour_max) -> dict:
+    return {"household_id": household, "sensor": "tmp1", "hour_at": ts("2025-01-10 12:00"),
+            "n_past_hours": n_past_hours, "range_low": 10.0, "range_high": 30.0, "range_spread": 2.0,
+            "past_max_unchanged_minutes": float(same_hour_max), "past_max_unchanged_any_hour_minutes": float(any_hour_max)}
+
+
+def test_baselines_blend_in_by_days_learned_and_stuck_is_judged_against_the_series_own_runs(tmp_path, compiled):
+    features = pd.DataFrame([
+        _features("h1", "2025-01-10 12:00"), _features("h2", "2025-01-10 12:00"), _features("h3", "2025-01-10 12:00"),
+        # a quantised sensor whose values rest for up to 100 minutes at this hour, 200 at any hour
+        _features("q", "2025-01-10 12:00", minutes_since_change=295),
+        _features("q", "2025-01-10 12:05", minutes_since_change=300),
+        # a series younger than a week: 12 hours unchanged before it is called stuck
+        _features("young", "2025-01-10 12:00", minutes_since_change=715),
+        _features("young", "2025-01-10 12:05", minutes_since_change=720),
+    ])
+    baselines = pd.DataFrame([_baseline("h1", 1), _baseline("h2", 9)])   # h3 has learned nothing yet
+    ranges = pd.DataFrame([_range("q", 500, 100, 200), _range("young", 30, 10, 10)])
+    out = run_model(tmp_path, compiled["int_sensor_deviations"], {
+        "intermediate.int_sensor_features_rolled": features, "intermediate.int_baselines_hour_of_day": baselines,
+        "intermediate.int_sensor_ranges": ranges})
+    got = {(r.household_id, r.step_at.strftime("%H:%M")): r for r in out.itertuples()}
+    # one day learned: weight 1 / (1 + 3); the trailing 24 h carries the rest
+    h1 = got[("h1", "12:00")]
+    assert h1.baseline_weight == pytest.approx(0.25)
+    assert h1.expected_value == pytest.approx(0.25 * 22 + 0.75 * 20)
+    assert h1.z_level == pytest.approx((21 - 20.5) / (0.25 * 0.5 + 0.75 * 1.0))
+    h2 = got[("h2", "12:00")]
+    assert h2.baseline_weight == pytest.approx(0.75)
+    assert h2.z_level == pytest.approx((21 - 21.5) / (0.75 * 0.5 + 0.25 * 1.0))
+    h3 = got[("h3", "12:00")]   # no baseline: the trailing 24 h alone, from the first hours
+    assert h3.baseline_weight == 0 and h3.z_level == pytest.approx(1.0)
+    # stuck limit: max(2 x max(100, stuck_minutes 120), 1.5 x 200) = 300 minutes
+    assert got[("q", "12:00")].stuck_limit_minutes == pytest.approx(300)
+    assert not got[("q", "12:00")].is_stuck and got[("q", "12:05")].is_stuck
+    assert got[("young", "12:00")].stuck_limit_minutes == pytest.approx(720)
+    assert not got[("young", "12:00")].is_stuck and got[("young", "12:05")].is_stuck
+    # the range: inside it z_range is 0
+    assert got[("q", "12:00")].z_range == 0
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def _step(sensor, kind, step_at, p, channel="level", household="h1") -> dict:
+    return {"household_id": household, "sensor": sensor, "kind": kind, "step_at": ts(step_at), "p": p,
+            "channel": channel, "value": 1.0, "expected_value": 0.0}
+
+
+def test_an_incident_starts_at_its_onset_alerts_at_the_threshold_and_a_cooldown_keeps_it_one(tmp_path, compiled):
+    steps = pd.DataFrame([
+        _step("s1", "anomaly", "2025-01-01 10:00", 5e-4),    # hold only: the onset
+        _step("s1", "anomaly", "2025-01-01 10:05", 5e-5),    # the alert
+        _step("s1", "anomaly", "2025-01-01 10:10", 5e-6, channel="sustained"),   # the peak
+        _step("s1", "anomaly", "2025-01-01 11:30", 8e-4),    # 80 minutes later: within the cooldown
+        _step("s1", "anomaly", "2025-01-01 13:45", 5e-5),    # 135 minutes after that: a new incident
+        _step("s2", "anomaly", "2025-01-01 10:00", 5e-4),    # never reaches the alert: no incident
+        _step("s2", "anomaly", "2025-01-01 10:05", 6e-4),
+        _step("s1", "health", "2025-01-01 10:05", 1e-5, channel="stuck"),   # another kind: its own
+    ])
+    out = run_model(tmp_path, compiled["int_sensor_incidents"], {"intermediate.int_sensor_incident_steps": steps})
+    out = out.sort_values(["sensor", "kind", "onset_at"]).reset_index(drop=True)
+    assert list(zip(out.sensor, out.kind)) == [("s1", "anomaly"), ("s1", "anomaly"), ("s1", "health")]
+    first = out.iloc[0]
+    assert first.onset_at == ts("2025-01-01 10:00") and first.alerted_at == ts("2025-01-01 10:05")
+    assert first.end_at == ts("2025-01-01 11:35") and first.n_steps == 4
+    assert first.peak_at == ts("2025-01-01 10:10") and first.channel == "sustained"
+    assert first.peak_score == pytest.approx(1 - 5e-6) and first.severity == "medium"
+    second = out.iloc[1]
+    assert second.onset_at == second.alerted_at == ts("2025-01-01 13:45") and second.severity == "low"
+
+
+def _sensor_incident(sensor, kind, onset, end, peak_p=1e-5, household="h1") -> dict:
+    return {"sensor_incident_id": f"{household}{sensor}{onset}", "household_id": household, "sensor": sensor,
+            "kind": kind, "onset_at": ts(onset), "alerted_at": ts(onset), "end_at": ts(end), "n_steps": 3,
+            "peak_p": peak_p, "peak_at": ts(onset), "channel": "level", "observed_value": 1.0,
+            "expected_value": 0.0, "peak_score": 1 - peak_p, "severity": "medium"}
+
+
+def test_a_households_sensor_incidents_that_overlap_or_follow_within_the_cooldown_are_one(tmp_path, compiled):
+    incidents = pd.DataFrame([
+        _sensor_incident("s1", "anomaly", "2025-01-01 10:00", "2025-01-01 11:35"),
+        _sensor_incident("s2", "anomaly", "2025-01-01 11:00", "2025-01-01 12:00", peak_p=1e-7),   # overlaps
+        _sensor_incident("s3", "anomaly", "2025-01-01 13:30", "2025-01-01 14:00"),   # 90 min after: same
+        _sensor_incident("s1", "anomaly", "2025-01-01 16:30", "2025-01-01 17:00"),   # 150 min after: new
+        _sensor_incident("s2", "health", "2025-01-01 10:30", "2025-01-01 11:00"),    # another kind
+        _sensor_incident("s1", "anomaly", "2025-01-01 10:00", "2025-01-01 11:00", household="h2"),
+    ])
+    out = run_model(tmp_path, compiled["fct_incidents"], {"intermediate.int_sensor_incidents": incidents})
+    out = out.sort_values(["household_id", "kind", "onset_at"]).reset_index(drop=True)
+    assert list(zip(out.household_id, out.kind)) == [("h1", "anomaly"), ("h1", "anomaly"), ("h1", "health"),
+                                                      ("h2", "anomaly")]
+    merged = out.iloc[0]
+    assert list(merged.sensors) == ["s1", "s2", "s3"] and merged.n_sensors == 3
+    assert merged.onset_at == ts("2025-01-01 10:00") and merged.end_at == ts("2025-01-01 14:00")
+    assert merged.peak_sensor == "s2" and merged.severity == "high"
+    assert list(out.iloc[1].sensors) == ["s1"] and out.iloc[1].onset_at == ts("2025-01-01 16:30")
+    assert out.incident_id.is_unique
