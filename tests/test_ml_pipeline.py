@@ -31,7 +31,11 @@ def test_training_writes_weights_onnx_and_metadata_never_a_pickle(trained):
     from models_ml.data import feature_columns
     assert meta["feature_columns"] == feature_columns(con)
     con.close()
-    assert meta["window"] == 12 and meta["step_minutes"] == 5 and meta["classes"]["5"] == "fire"
+    from tests.conftest import QUICK
+    (step_minutes,), = _q(db, "select (epoch(max(step_at)) - epoch(min(step_at))) / (count(*) - 1) / 60 "
+                              "from marts.fct_ml_features where household_id = 'H0001'")   # a gapless grid
+    classes = {str(c): name for c, name in _q(db, "select anomaly_class, class_name from ref.anomaly_classes")}
+    assert meta["window"] == QUICK.window and meta["step_minutes"] == step_minutes and meta["classes"] == classes
     assert len(meta["normalization"]["mean"]) == len(meta["feature_columns"])
     assert meta["metrics"]["onnx_max_abs_diff"] < 1e-4
     np.load(outcome.folder / "weights.npz", allow_pickle=False)       # plain arrays
@@ -39,7 +43,9 @@ def test_training_writes_weights_onnx_and_metadata_never_a_pickle(trained):
     assert _q(db, "select model_version, status from ml.model_registry") == [(outcome.version, "production")]
     methods = {r[0] for r in _q(db, "select distinct method from ml.evaluation_metrics")}
     assert methods == {"classifier", "rules", "isolation_forest"}
-    assert (outcome.folder.parent.parent / "models").exists()
+    # the version's folder is under models/ next to its warehouse (HOMEWATCH_MODELS_DIR unset), as registered
+    assert outcome.folder == db.parent / "models" / outcome.version and outcome.folder.is_dir()
+    assert _q(db, "select artifact_dir from ml.model_registry") == [(str(outcome.folder),)]
 
 
 def test_promotion_needs_a_better_validation_f1_and_can_be_forced_or_rolled_back(trained, tmp_path):
@@ -222,17 +228,26 @@ def test_new_data_and_a_new_household_are_scored_once_and_a_promotion_refreshes_
     new_day = _q(db, "select count(*) from ml.predictions where run_id <> ? and household_id <> 'flat_9'", [first_run])[0][0]
     assert new_day == 4 * 289 and result.steps_scored == 4 * 289 + 72
 
-    # a better version is promoted: scoring gives every step its prediction, the mart follows it
-    _, outcome = trained
+    # a better version is promoted: scoring gives every step its prediction, the mart follows it.
+    # Both versions name a 2-hour fridge failure in H0001 (whatever the quick model predicts
+    # elsewhere), so the mart has anomalies of the old version before and of the new one after.
+    mart = "anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies"
+    fridge = ("update ml.predictions set predicted_class = 3 where household_id = 'H0001' "
+              "and step_at between '2025-01-03 10:00' and '2025-01-03 11:55'")
+    old_version = trained[1].version
+    with writer(db) as con:
+        con.execute(fridge)
+    build(db=db, select=mart)
+    assert _q(db, "select distinct model_version from marts.fct_classified_anomalies") == [(old_version,)]
     meta = {**json.loads((folder / "metadata.json").read_text()), "model_version": "better"}
     meta["metrics"] = {**meta["metrics"], "validation_macro_f1": 2.0}
     with writer(db) as con, transaction(con):
         assert registry.register(con, meta, folder)
     with writer(db) as con:
         assert score(con, force=True, progress=lambda m: None).steps_scored == n_steps
-    build(db=db, select="anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies")
-    versions = _q(db, "select distinct model_version from marts.fct_classified_anomalies")
-    assert versions in ([("better",)], [])
+        con.execute(fridge)
+    build(db=db, select=mart)
+    assert _q(db, "select distinct model_version from marts.fct_classified_anomalies") == [("better",)]
 
 
 def test_a_training_stopped_by_sigterm_leaves_no_model_behind(trained, tmp_path):
