@@ -73,3 +73,27 @@ def test_report_renders_in_headless_chromium_without_network_requests(report, tm
     (tmp_path / "bad").mkdir()
     requested, _ = _page_requests(bad, tmp_path / "bad")
     assert requested == ["https://cdn.example.invalid/x.css"]
+
+
+def test_ci_stops_when_chromium_cannot_be_installed(tmp_path):
+    """.ci/run on a machine without Chromium whose apt-get fails, or installs nothing: it stops
+    before the tests (which would fail without it), saying why."""
+    from warehouse.connection import REPO_ROOT
+
+    bin_dir = tmp_path / "bin"          # a PATH with no chromium and no make
+    bin_dir.mkdir()
+    for tool in ("id", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    (bin_dir / "sudo").write_text('#!/bin/bash\nexec "$@"\n')
+    apt = bin_dir / "apt-get"
+    outcomes = []
+    for script in ("echo 'E: Unable to locate package chromium' >&2; exit 100", "exit 0"):
+        apt.write_text(f"#!/bin/bash\n{script}\n")
+        for exe in (apt, bin_dir / "sudo"):
+            exe.chmod(0o755)
+        proc = subprocess.run(["/bin/bash", str(REPO_ROOT / ".ci" / "run")], env={"PATH": str(bin_dir)},
+                              capture_output=True, text=True, timeout=60)
+        assert "make" not in proc.stderr, proc.stderr         # never got to `make test`
+        outcomes.append((proc.returncode, proc.stderr.strip().splitlines()[-1]))
+    assert outcomes == [(100, "E: Unable to locate package chromium"),
+                        (1, ".ci/run: chromium is still missing after apt-get install chromium")]
