@@ -205,17 +205,12 @@ def test_missing_keys_and_timestamps_fail_critically(appended_db, tmp_path):
 
 
 def test_an_empty_batch_fails_critically(appended_db, tmp_path):
-    """A file whose every row was quarantined lands a batch of no readings: nothing to score."""
-    from warehouse.ingest import ingest_files
-
-    db = tmp_path / "w.duckdb"
-    shutil.copy(appended_db, db)
-    csv = tmp_path / "flat_1.csv"
-    csv.write_text("timestamp,temperature\nnot-a-date,20.5\n")
-    (landed,) = ingest_files([csv], db=db)
-    assert (landed.rows_loaded, landed.rows_quarantined) == (0, 1)
-    result = check_batch(db)
-    assert result.batch_id == landed.batch_id
+    """A landing recorded in raw.batches that delivered no readings: nothing to score."""
+    db, result = _scenario(appended_db, tmp_path, """
+        insert into raw.batches select 'file-empty', 'file', 'empty.csv', 'e0', 0, 0, 0, null, null,
+            started_at + interval 1 hour, finished_at + interval 1 hour, 'loaded', null
+        from raw.batches where batch_id = '$B'""")
+    assert result.batch_id == "file-empty"
     assert _only_failure(result, "batch_not_empty").observed.endswith("= 0")
     assert not result.passed
 
@@ -231,8 +226,8 @@ def test_a_batch_missing_a_third_of_its_readings_fails_critically(appended_db, t
 
 
 def test_a_redelivery_that_changes_values_and_stale_readings_warn(appended_db, tmp_path):
-    """A file landed today with readings of mid-January: 5 of H0001's temperatures again but
-    different, and a new home's readings of the same hours."""
+    """A file landed today with readings of mid-January: 30 of H0001's temperatures again, each
+    0.01 degC different (a corrected re-export), and a new home's readings of the same hours."""
     from warehouse.ingest import ingest_files
 
     db = tmp_path / "w.duckdb"
@@ -242,13 +237,13 @@ def test_a_redelivery_that_changes_values_and_stale_readings_warn(appended_db, t
                            "'temperature' and reading_at between '2025-01-16 10:00' and '2025-01-16 12:25'").fetchall()
     csv = tmp_path / "late.csv"
     csv.write_text("timestamp,household,sensor,value\n" + "".join(
-        f"{t:%Y-%m-%dT%H:%M:%S},H0001,temperature,{v + (1 if i < 5 else 0)}\n{t:%Y-%m-%dT%H:%M:%S},flat_1,temperature,{v}\n"
+        f"{t:%Y-%m-%dT%H:%M:%S},H0001,temperature,{v + 0.01:.3f}\n{t:%Y-%m-%dT%H:%M:%S},flat_1,temperature,{v}\n"
         f"{t:%Y-%m-%dT%H:%M:%S},flat_1,humidity,{45 + i / 10}\n" for i, (t, v) in enumerate(rows)))
     ingest_files([csv], db=db)
     result = check_batch(db)
     failed = _failed(result)
     assert set(failed) == {"no_conflicting_redelivery", "batch_fresh"}, result.summary()
-    assert failed["no_conflicting_redelivery"].observed.endswith("= 5")
+    assert failed["no_conflicting_redelivery"].observed.endswith("= 30")
     assert result.passed  # both warn: a corrected reading or a late file is no reason to stop scoring
 
 
