@@ -122,13 +122,3 @@ def iter_households(config: SimConfig, indices=None) -> Iterator[HouseholdSim]:
     """Simulate households one at a time (bounded memory)."""
     for index in indices if indices is not None else range(config.households):
         yield simulate_household(config, index)
-
-
-def step_labels(n_steps: int, events: list[dict]) -> np.ndarray:
-    """Per-step anomaly class: the highest class of any anomaly covering the step."""
-    labels = np.zeros(n_steps, dtype=np.int8)
-    for ev in events:
-        if ev["kind"] == "anomaly":
-            seg = labels[ev["s"] : min(ev["e"], n_steps)]
-            np.maximum(seg, ev["anomaly_class"], out=seg)
-    return labels

@@ -13,6 +13,31 @@ SAMPLE = SimConfig(households=6, days=56, seed=7)
 QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
 
 
+def _files(folder) -> dict:
+    """Every file under `folder` with its size and modification time."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_written_into_the_checkout(tmp_path_factory):
+    """Tests write reports, models and warehouses under their tmp dirs only: reports go to a
+    session tmp dir (a test may point HOMEWATCH_REPORTS_DIR elsewhere), a command run without
+    --db gets a tmp warehouse, never the checkout's or the user's, and models go next to each
+    test's warehouse. At the end the checkout's reports/ and warehouse/data/ are as they were."""
+    from warehouse.connection import REPO_ROOT
+
+    watched = [REPO_ROOT / "reports", REPO_ROOT / "warehouse" / "data"]
+    before = [_files(folder) for folder in watched]
+    tmp = tmp_path_factory.mktemp("session_env")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOMEWATCH_REPORTS_DIR", str(tmp / "reports"))
+        env.setenv("HOMEWATCH_DB", str(tmp / "no-db-given.duckdb"))
+        env.delenv("HOMEWATCH_MODELS_DIR", raising=False)
+        yield
+    for folder, files in zip(watched, before):
+        assert _files(folder) == files, f"a test wrote into the checkout's {folder}"
+
+
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory):
     """A warehouse holding TINY; tests must only read it."""

@@ -257,7 +257,7 @@ def test_a_critical_quality_failure_stops_before_scoring_until_forced(pending, r
 
 
 def test_the_anomaly_report_is_self_contained_and_renders_offline(reference, tmp_path):
-    from tests.test_quality_report import CHROMIUM, _page_requests
+    from tests.test_quality_report import _page_requests
 
     report = reference[1].report_path
     html = report.read_text()
@@ -274,8 +274,6 @@ def test_the_anomaly_report_is_self_contained_and_renders_offline(reference, tmp
     plotted = html.split('aria-label="sensors of ')[1].split('"')[0]
     for _, name, start, end in (r for r in recent if r[0] == plotted):
         assert f"<title>{name}: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}</title>" in html
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (.ci/run installs it)")
     requested, png = _page_requests(report, tmp_path)
     assert requested == []
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000

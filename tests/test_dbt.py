@@ -76,14 +76,30 @@ def _incremental_then_full_refresh(db) -> tuple[dict, dict]:
     return incremental, full
 
 
+def _declared_unit_tests() -> set[str]:
+    """`model::name` of every unit test declared in the project's YAML files."""
+    import yaml
+
+    from warehouse.transform import DBT_PROJECT_DIR
+
+    declared = set()
+    for path in (DBT_PROJECT_DIR / "models").rglob("*.yml"):
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []:
+            declared.add(f"{test['model']}::{test['name']}")
+    return declared
+
+
 def test_dbt_unit_tests_pass(built_db, tmp_path):
+    """Every unit test declared in the YAML ran and passed (a failing one raises TransformError)."""
     from warehouse.transform import unit_test
 
     db = tmp_path / "unit.duckdb"
     shutil.copy(built_db, db)
     output = unit_test(db=db)
-    passed = [line for line in output.splitlines() if " PASS " in line and "::" in line]
-    assert len(passed) >= 9  # every unit test in models/intermediate/_intermediate__unit_tests.yml
+    passed = {line.split(" PASS ")[1].split()[0] for line in output.splitlines() if " PASS " in line and "::" in line}
+    declared = _declared_unit_tests()
+    assert "int_steps_labelled::hard_negatives_and_faults_stay_normal_and_homes_without_ground_truth_are_left_out" in declared
+    assert passed == declared
 
 
 def test_every_layer_is_built_on_the_regular_grid(built_db):
@@ -217,16 +233,59 @@ def test_a_failed_build_names_the_problem(tmp_path):
     assert "stg_raw__readings" in message and "dbt.log" in message
 
 
-def test_docs_generate_works_offline(built_db, tmp_path):
-    from warehouse.transform import DBT_PROJECT_DIR, run_dbt
+NO_NETWORK = """
+import os, socket
+
+def _refuse(*args, **kwargs):
+    with open(os.environ["HOMEWATCH_TEST_NETLOG"], "a") as log:
+        log.write(repr(args) + "\\n")
+    raise OSError(101, "network is unreachable (blocked by the test)")
+
+_connect = socket.socket.connect
+def _connect_local_only(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        return _refuse(sock, address)
+    return _connect(sock, address)
+
+socket.socket.connect = _connect_local_only
+socket.socket.connect_ex = _connect_local_only
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+
+
+def test_docs_generate_works_offline(built_db, tmp_path, monkeypatch):
+    """dbt docs generate in a process that can open no network connection: it succeeds without
+    trying one, and the page it writes loads no script or style from the web."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from warehouse.transform import run_dbt
+
+    blocker = tmp_path / "no_network"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(NO_NETWORK)   # imported by every Python that starts
+    netlog = tmp_path / "netlog.txt"
+    netlog.write_text("")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("HOMEWATCH_TEST_NETLOG", str(netlog))
+    # the blocker itself: a process that does try the network is refused and logged
+    tried = subprocess.run([sys.executable, "-c", "import urllib.request; urllib.request.urlopen("
+                            "'http://example.invalid/', timeout=5)"], capture_output=True, text=True)
+    assert tried.returncode != 0 and "example.invalid" in netlog.read_text()
+    netlog.write_text("")
 
     db = tmp_path / "docs.duckdb"
     shutil.copy(built_db, db)
     run_dbt(["docs", "generate", "--target-path", str(tmp_path / "target")], db=db)
+    assert netlog.read_text() == ""                          # dbt never tried the network
     index = (tmp_path / "target" / "index.html").read_text()
     catalog = (tmp_path / "target" / "catalog.json").read_text()
     assert "<html" in index.lower() and "fct_anomaly_events" in catalog
-    assert DBT_PROJECT_DIR.exists()
+    assert not re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']?(?:https?:)?//", index, flags=re.I)
+    assert not re.findall(r"@import\s+(?:url\()?[\"']?(?:https?:)?//", index, flags=re.I)
 
 
 def test_the_build_command(tmp_path, capsys):

@@ -261,7 +261,6 @@ def test_the_validation_sample_weights_back_to_every_step():
 
 
 def test_blips_shorter_than_the_class_minimum_are_dropped():
-    from models_ml.evaluate import min_steps
     from models_ml.metrics import drop_blips
 
     pred = np.array([0, 1, 1, 0, 0, 0, 2, 2, 2, 2, 0, 4, 0, 1, 0, 1, 1])
@@ -269,7 +268,24 @@ def test_blips_shorter_than_the_class_minimum_are_dropped():
     # the 2-step heating blip goes; the 4-step humidity run and the 1-step door stay; the last
     # two heating runs bridge into one event of 3 predicted steps and stay
     assert out.tolist() == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 4, 0, 1, 0, 1, 1]
-    assert min_steps(5) == {1: 6, 2: 6, 3: 6, 4: 1, 5: 1}     # dbt var classified_min_minutes
+
+
+def test_the_minimum_steps_of_a_class_cover_its_dbt_minimum_minutes(monkeypatch):
+    import yaml
+
+    from models_ml import evaluate
+    from warehouse.connection import REPO_ROOT
+
+    # from the dbt var the mart uses: whole steps covering at least the minutes, at least one step
+    minutes = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]["classified_min_minutes"]
+    for step in (5, 7, 60):
+        steps = evaluate.min_steps(step)
+        assert set(steps) == {int(c) for c in minutes}
+        for c, m in minutes.items():
+            assert steps[int(c)] >= 1 and steps[int(c)] * step >= m and (steps[int(c)] - 1) * step < max(m, 1)
+    monkeypatch.setattr(evaluate, "dbt_var", {"classified_min_minutes": {1: 30, 2: 31, 4: 0, 5: 61}}.get)
+    assert evaluate.min_steps(5) == {1: 6, 2: 7, 4: 1, 5: 13}
+    assert evaluate.min_steps(60) == {1: 1, 2: 1, 4: 1, 5: 2}
 
 
 def test_decision_weights_ask_for_more_evidence_where_a_class_is_over_predicted():

@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from models_ml import registry
 from tests.conftest import query as _q
-from warehouse.connection import REPO_ROOT, transaction, writer
+from warehouse.connection import REPO_ROOT, reader, transaction, writer
 
 def _copy(trained, tmp_path):
     db, outcome = trained
@@ -31,7 +32,11 @@ def test_training_writes_weights_onnx_and_metadata_never_a_pickle(trained):
     from models_ml.data import feature_columns
     assert meta["feature_columns"] == feature_columns(con)
     con.close()
-    assert meta["window"] == 12 and meta["step_minutes"] == 5 and meta["classes"]["5"] == "fire"
+    from tests.conftest import QUICK
+    (step_minutes,), = _q(db, "select (epoch(max(step_at)) - epoch(min(step_at))) / (count(*) - 1) / 60 "
+                              "from marts.fct_ml_features where household_id = 'H0001'")   # a gapless grid
+    classes = {str(c): name for c, name in _q(db, "select anomaly_class, class_name from ref.anomaly_classes")}
+    assert meta["window"] == QUICK.window and meta["step_minutes"] == step_minutes and meta["classes"] == classes
     assert len(meta["normalization"]["mean"]) == len(meta["feature_columns"])
     assert meta["metrics"]["onnx_max_abs_diff"] < 1e-4
     np.load(outcome.folder / "weights.npz", allow_pickle=False)       # plain arrays
@@ -39,7 +44,9 @@ def test_training_writes_weights_onnx_and_metadata_never_a_pickle(trained):
     assert _q(db, "select model_version, status from ml.model_registry") == [(outcome.version, "production")]
     methods = {r[0] for r in _q(db, "select distinct method from ml.evaluation_metrics")}
     assert methods == {"classifier", "rules", "isolation_forest"}
-    assert (outcome.folder.parent.parent / "models").exists()
+    # the version's folder is under models/ next to its warehouse (HOMEWATCH_MODELS_DIR unset), as registered
+    assert outcome.folder == db.parent / "models" / outcome.version and outcome.folder.is_dir()
+    assert _q(db, "select artifact_dir from ml.model_registry") == [(str(outcome.folder),)]
 
 
 def test_promotion_needs_a_better_validation_f1_and_can_be_forced_or_rolled_back(trained, tmp_path):
@@ -222,17 +229,21 @@ def test_new_data_and_a_new_household_are_scored_once_and_a_promotion_refreshes_
     new_day = _q(db, "select count(*) from ml.predictions where run_id <> ? and household_id <> 'flat_9'", [first_run])[0][0]
     assert new_day == 4 * 289 and result.steps_scored == 4 * 289 + 72
 
-    # a better version is promoted: scoring gives every step its prediction, the mart follows it
-    _, outcome = trained
+    # a better version is promoted: scoring gives every step its prediction, the mart follows it.
+    # Both versions name a 2-hour fridge failure in H0001 (whatever the quick model predicts
+    # elsewhere), so the mart has anomalies of either version to show: only the new one's.
     meta = {**json.loads((folder / "metadata.json").read_text()), "model_version": "better"}
     meta["metrics"] = {**meta["metrics"], "validation_macro_f1": 2.0}
     with writer(db) as con, transaction(con):
         assert registry.register(con, meta, folder)
     with writer(db) as con:
         assert score(con, force=True, progress=lambda m: None).steps_scored == n_steps
+        con.execute("update ml.predictions set predicted_class = 3 where household_id = 'H0001' "
+                    "and step_at between '2025-01-03 10:00' and '2025-01-03 11:55'")
+    assert _q(db, "select count(distinct model_version) from ml.predictions where household_id = 'H0001' "
+                  "and step_at = '2025-01-03 10:00' and predicted_class = 3") == [(2,)]
     build(db=db, select="anomaly_classes stg_ml__predictions stg_ml__model_registry fct_classified_anomalies")
-    versions = _q(db, "select distinct model_version from marts.fct_classified_anomalies")
-    assert versions in ([("better",)], [])
+    assert _q(db, "select distinct model_version from marts.fct_classified_anomalies") == [("better",)]
 
 
 def test_a_training_stopped_by_sigterm_leaves_no_model_behind(trained, tmp_path):
@@ -261,3 +272,90 @@ def test_a_training_stopped_by_sigterm_leaves_no_model_behind(trained, tmp_path)
     assert "interrupted" in err and "Traceback" not in err
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == folders
     assert _q(db, "select model_version, status from ml.model_registry order by 1") == before
+
+
+def test_the_scorer_refuses_a_model_trained_on_other_feature_columns(trained, tmp_path, capsys):
+    """A warehouse upgraded with a new feature column, or a model whose columns come in another
+    order: scoring would feed the network the wrong inputs, so it stops, writing nothing."""
+    from models_ml.score import ScoringError, score
+    from scripts.cli import main
+
+    db = _copy(trained, tmp_path)
+    folder = tmp_path / "models" / trained[1].version
+    con = duckdb.connect(str(db))
+    con.execute("update ml.model_registry set artifact_dir = ?", [str(folder)])
+    con.execute("alter table marts.fct_ml_features add column humidity_trend_6h double default 0")
+    con.close()
+    with writer(db) as con, pytest.raises(ScoringError, match="trained on other feature columns"):
+        score(con, force=True, progress=lambda m: None)
+    assert main(["score", "--db", str(db), "--force"]) == 2
+    assert "retrain with `homewatch train`" in capsys.readouterr().err
+    con = duckdb.connect(str(db))
+    con.execute("alter table marts.fct_ml_features drop column humidity_trend_6h")
+    con.close()
+    meta = json.loads((folder / "metadata.json").read_text())
+    columns = meta["feature_columns"]
+    meta["feature_columns"] = [columns[1], columns[0], *columns[2:]]           # same columns, another order
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with writer(db) as con, pytest.raises(ScoringError, match="trained on other feature columns"):
+        score(con, force=True, progress=lambda m: None)
+    assert _q(db, "select count(*) from ml.predictions")[0][0] == 0
+    meta["feature_columns"] = columns                                          # as trained: it scores
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with writer(db) as con:
+        assert score(con, force=True, progress=lambda m: None).steps_scored > 0
+
+
+def test_int8_scores_only_if_it_keeps_the_validation_f1_and_promotion_compares_what_scores(trained, tmp_path, monkeypatch):
+    """The quantized model scores unless it loses more validation macro-F1 than allowed; the
+    figure promotion compares is that of the file scoring runs."""
+    from models_ml import pipeline
+    from models_ml.score import load_model
+    from tests.conftest import QUICK
+
+    def chosen(outcome):
+        with reader(outcome.folder.parent.parent / "w.duckdb") as con:
+            _, meta, _, name = load_model(con, outcome.version)
+        m = meta["metrics"]
+        assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in outcome.folder.iterdir()}
+        assert m["validation_macro_f1_argmax"] == (m["validation_macro_f1_int8"] if name == registry.ONNX_INT8
+                                                  else m["validation_macro_f1_onnx_fp32"])
+        return name, m["validation_macro_f1_onnx_fp32"] - m["validation_macro_f1_int8"]
+
+    name, drop = chosen(trained[1])                               # the session's model, the default allowance
+    assert name == (registry.ONNX_INT8 if drop <= pipeline.INT8_MAX_F1_DROP else registry.ONNX_FP32)
+    db = _copy(trained, tmp_path)
+    monkeypatch.setattr(pipeline, "INT8_MAX_F1_DROP", -1.0)      # int8 would have to gain a whole F1
+    assert chosen(pipeline.train_and_register(db, QUICK, progress=lambda m: None))[0] \
+        == registry.ONNX_FP32
+
+
+def test_model_promote_and_rollback_commands_switch_production_and_refresh_the_mart(batched, tmp_path, capsys):
+    from scripts.cli import main
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(batched[0], db)
+    (first, _, folder), = _q(db, "select model_version, val_macro_f1, artifact_dir from ml.model_registry")
+    meta = {**json.loads((Path(folder) / "metadata.json").read_text()), "model_version": "other"}
+    with writer(db) as con, transaction(con):
+        assert not registry.register(con, meta, Path(folder))                 # no better: not promoted
+    anomalies = "select model_version, count(*) from marts.fct_classified_anomalies group by 1"
+    scored = _q(db, anomalies)
+    assert scored and scored[0][0] == first
+    assert main(["model", "list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in listed] == [[first, "production"], ["other", "candidate"]]
+
+    assert main(["model", "promote", "other", "--db", str(db)]) == 0
+    assert "other is now the production model" in capsys.readouterr().err
+    assert _q(db, "select model_version from ml.model_registry where status = 'production'") == [("other",)]
+    assert _q(db, anomalies) == []            # the mart follows production: 'other' has scored nothing yet
+    assert main(["model", "rollback", "--db", str(db)]) == 0
+    assert _q(db, "select model_version from ml.model_registry where status = 'production'") == [(first,)]
+    assert _q(db, anomalies) == scored
+
+    for args, message in ((["promote", "nope"], "no model version 'nope' in the registry; known: "),
+                          (["promote"], "needs a VERSION"), (["rollback"], "nothing to roll back to")):
+        assert main(["model", *args, "--db", str(db)]) == 2
+        assert message in capsys.readouterr().err
+    assert _q(db, "select model_version from ml.model_registry where status = 'production'") == [(first,)]

@@ -73,10 +73,12 @@ def test_a_good_batch_passes_every_expectation_and_every_result_is_stored(append
         stored = con.execute("select count(*), count(distinct run_id), bool_and(batch_id = ?) "
                              "from dq.validation_results", [result.batch_id]).fetchall()[0]
         run = con.execute("select passed, n_expectations from dq.check_runs").fetchall()
-        reference = con.execute("select count(*) from dq.reference_stats where stat = 'histogram'").fetchall()[0][0]
+        reference = {r[0] for r in con.execute("select sensor from dq.reference_stats where stat = 'histogram'").fetchall()}
+        sensors = {r[0] for r in con.execute("select distinct sensor from raw.readings").fetchall()}
     assert stored == (len(result.results), 1, True)
     assert run == [(True, len(result.results))]
-    assert reference == 5  # temperature, humidity, fridge_power, motion, door (fire_alarm is excluded)
+    # a reference histogram for every sensor of the warehouse but those drift leaves out (an alarm is an event)
+    assert reference == sensors - set(config.DRIFT_EXCLUDED_SENSORS) and "fire_alarm" in sensors
 
 
 def test_out_of_range_and_non_binary_values_fail_critically(appended_db, tmp_path):
@@ -187,6 +189,110 @@ def test_features_and_flags_suite_on_built_tables(built_db, tmp_path):
     assert null_rows[0]["household_id"] == "H0001"
 
 
+def test_missing_keys_and_timestamps_fail_critically(appended_db, tmp_path):
+    """raw.readings declares them not null; the check still guards a warehouse that lost the constraint."""
+    when = "reading_at = '2025-01-16 12:00'"
+    _, result = _scenario(appended_db, tmp_path,
+                          *(f"alter table raw.readings alter column {c} drop not null"
+                            for c in ("household_id", "sensor", "reading_at")),
+                          _update("household_id = null", "H0001", "humidity", when),
+                          _update("sensor = null", "H0002", "humidity", when),
+                          _update("reading_at = null", "H0003", "humidity", when))
+    critical = _failed(result, config.CRITICAL)
+    assert set(critical) == {"key_present:household_id", "key_present:sensor", "timestamp_present"}, result.summary()
+    assert "H0002/2025-01-16" in critical["key_present:sensor"].observed
+    assert "H0003/humidity" in critical["timestamp_present"].observed
+
+
+def test_an_empty_batch_fails_critically(appended_db, tmp_path):
+    """A landing recorded in raw.batches that delivered no readings: nothing to score."""
+    db, result = _scenario(appended_db, tmp_path, """
+        insert into raw.batches select 'file-empty', 'file', 'empty.csv', 'e0', 0, 0, 0, null, null,
+            started_at + interval 1 hour, finished_at + interval 1 hour, 'loaded', null
+        from raw.batches where batch_id = '$B'""")
+    assert result.batch_id == "file-empty"
+    assert _only_failure(result, "batch_not_empty").observed.endswith("= 0")
+    assert not result.passed
+
+
+def test_a_batch_missing_a_third_of_its_readings_fails_critically(appended_db, tmp_path):
+    # readings lost at random, about 30% of them: every household-day keeps over half (no warning
+    # there), the distributions stay as they were (no drift), but the batch as a whole is incomplete
+    _, result = _scenario(appended_db, tmp_path, "delete from raw.readings where batch_id = '$B' "
+                          "and hash(household_id, sensor, reading_at) % 10 < 3")
+    failure = _only_failure(result, "batch_complete")
+    assert failure.severity == config.CRITICAL and not result.passed
+    assert 0.6 < float(failure.observed.rsplit("= ", 1)[1]) < config.BATCH_COMPLETENESS_MIN
+
+
+def test_a_redelivery_that_changes_values_and_stale_readings_warn(appended_db, tmp_path):
+    """A file landed today with readings of mid-January: 30 of H0001's temperatures again, each
+    0.01 degC different (a corrected re-export), and a new home's readings of the same hours."""
+    from warehouse.ingest import ingest_files
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(appended_db, db)
+    with reader(db) as con:
+        rows = con.execute("select reading_at, value from raw.readings where household_id = 'H0001' and sensor = "
+                           "'temperature' and reading_at between '2025-01-16 10:00' and '2025-01-16 12:25'").fetchall()
+    csv = tmp_path / "late.csv"
+    csv.write_text("timestamp,household,sensor,value\n" + "".join(
+        f"{t:%Y-%m-%dT%H:%M:%S},H0001,temperature,{v + 0.01:.3f}\n{t:%Y-%m-%dT%H:%M:%S},flat_1,temperature,{v}\n"
+        f"{t:%Y-%m-%dT%H:%M:%S},flat_1,humidity,{45 + i / 10}\n" for i, (t, v) in enumerate(rows)))
+    ingest_files([csv], db=db)
+    result = check_batch(db)
+    failed = _failed(result)
+    assert set(failed) == {"no_conflicting_redelivery", "batch_fresh"}, result.summary()
+    assert failed["no_conflicting_redelivery"].observed.endswith("= 30")
+    assert result.passed  # both warn: a corrected reading or a late file is no reason to stop scoring
+
+
+def test_sensor_and_household_drift_fail_their_own_checks(appended_db, tmp_path):
+    """On the batch's newest day (the drift window): humidity reads 24 %RH high (a miscalibrated
+    sensor), every motion sensor is dead, and H0002's thermometer swings by +-30 degC."""
+    newest_day = "reading_at >= '2025-01-16'"
+    _, result = _scenario(
+        appended_db, tmp_path,
+        f"update raw.readings set value = least(value + 24, 99) where batch_id = '$B' and sensor = 'humidity' and {newest_day}",
+        f"update raw.readings set value = 0 where batch_id = '$B' and sensor = 'motion' and {newest_day}",
+        _update("value = value + case when minute(reading_at) % 10 = 0 then 30 else -30 end", "H0002", "temperature",
+                newest_day))
+    failed = _failed(result)
+    assert {"mean_within_reference:humidity", "distribution_close_to_reference:humidity",
+            "spread_within_reference:motion", "spread_within_reference:temperature",
+            "quantiles_within_reference:temperature", "household_spread_within_reference"} <= set(failed), result.summary()
+    assert "H0002/temperature" in failed["household_spread_within_reference"].observed
+    # only the broken sensors drift; all of it warns (a shift within GROSS_SHIFT_STDS blocks nothing)
+    assert {name.split(":")[-1] for name in failed if ":" in name} == {"humidity", "motion", "temperature"}
+    assert result.passed and "mean_within_reference:temperature" not in failed
+
+
+def test_what_dbt_must_guarantee_fails_critically_when_broken(built_db, tmp_path):
+    """Staging lost its de-duplication (a reading landed twice stays twice), a step is missing
+    from two household grids, and a day of one home is missing from the sensor flags."""
+    db = tmp_path / "built.duckdb"
+    shutil.copy(built_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("create or replace view staging.stg_raw__readings as select * from raw.readings")
+    con.execute("insert into raw.readings select household_id, sensor, reading_at, value + 1, batch_id, "
+                "ingested_at + interval 1 hour from raw.readings where household_id = 'H0001' "
+                "and sensor = 'temperature' and reading_at = '2025-01-10 08:00'")
+    con.execute("delete from intermediate.int_household_rules_flagged where household_id = 'H0002' "
+                "and step_at = '2025-01-11 08:00'")
+    con.execute("delete from marts.fct_ml_features where household_id = 'H0003' and step_at = '2025-01-12 09:00'")
+    con.execute("delete from intermediate.int_sensor_steps_flagged where household_id = 'H0004' "
+                "and step_at::date = '2025-01-13'")
+    con.close()
+    result = check_batch(db)
+    failed = _failed(result, config.CRITICAL)
+    assert set(failed) == {"staged_readings_unique", "no_missing_steps:int_household_rules_flagged",
+                           "no_missing_steps:fct_ml_features", "rows_present:int_sensor_steps_flagged"}, result.summary()
+    assert failed["staged_readings_unique"].observed.startswith("1 of") and "H0001/2025-01-10 = 1" in failed["staged_readings_unique"].observed
+    assert "H0002/2025-01-11 = 1" in failed["no_missing_steps:int_household_rules_flagged"].observed
+    assert "H0003/2025-01-12 = 1" in failed["no_missing_steps:fct_ml_features"].observed
+    assert "H0004/2025-01-13" in failed["rows_present:int_sensor_steps_flagged"].observed
+
+
 PREDICTIONS_DDL = """
 create schema if not exists ml;
 create or replace table ml.predictions (
@@ -210,10 +316,13 @@ def test_predictions_suite_runs_when_the_table_exists(appended_db, tmp_path):
     con.execute("update ml.predictions set predicted_class = 7 where household_id = 'H0002' and step_at = '2025-01-15 10:00'")
     con.execute("insert into ml.predictions select * from ml.predictions "
                 "where household_id = 'H0003' and step_at = '2025-01-15 10:00'")
+    con.execute("update ml.predictions set confidence = null where household_id = 'H0004' and step_at = '2025-01-15 11:00'")
     con.close()
     bad = check_batch(db)
     assert set(_failed(bad, config.CRITICAL)) == {
-        "probabilities_in_0_1", "probabilities_sum_to_1", "class_in_taxonomy", "one_prediction_per_step"}, bad.summary()
+        "probabilities_in_0_1", "probabilities_sum_to_1", "class_in_taxonomy", "one_prediction_per_step",
+        "no_nulls"}, bad.summary()
+    assert "H0004/2025-01-15/" in _failed(bad)["no_nulls"].observed
 
 
 def test_check_command_exit_codes_and_report(appended_db, tmp_path, capsys, monkeypatch):

@@ -12,6 +12,13 @@ import pytest
 from expectations.check import check_batch
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium() -> str:
+    """The headless browser the rendering tests need: a required test dependency (.ci/run
+    installs it; on Debian `apt-get install chromium`), so its absence fails, never skips."""
+    assert CHROMIUM, "chromium is not installed: the offline-rendering tests need it (apt-get install chromium)"
+    return CHROMIUM
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -38,7 +45,7 @@ def report(tiny_db, tmp_path_factory):
 def _page_requests(html_path, tmp_path) -> tuple[list[str], bytes]:
     """URLs the page itself asked the network for (from Chromium's net log), and its screenshot."""
     netlog, png = tmp_path / "netlog.json", tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}",
+    subprocess.run([chromium(), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}",
                     f"--screenshot={png}", "--window-size=1280,2000", html_path.as_uri()],
                    capture_output=True, timeout=120, check=True)
     log = json.loads(netlog.read_text())
@@ -56,7 +63,6 @@ def test_report_is_self_contained(report):
         assert text in html, text
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
 def test_report_renders_in_headless_chromium_without_network_requests(report, tmp_path):
     requested, png = _page_requests(report, tmp_path)
     assert requested == []
@@ -67,3 +73,27 @@ def test_report_renders_in_headless_chromium_without_network_requests(report, tm
     (tmp_path / "bad").mkdir()
     requested, _ = _page_requests(bad, tmp_path / "bad")
     assert requested == ["https://cdn.example.invalid/x.css"]
+
+
+def test_ci_stops_when_chromium_cannot_be_installed(tmp_path):
+    """.ci/run on a machine without Chromium whose apt-get fails, or installs nothing: it stops
+    before the tests (which would fail without it), saying why."""
+    from warehouse.connection import REPO_ROOT
+
+    bin_dir = tmp_path / "bin"          # a PATH with no chromium and no make
+    bin_dir.mkdir()
+    for tool in ("id", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    (bin_dir / "sudo").write_text('#!/bin/bash\nexec "$@"\n')
+    apt = bin_dir / "apt-get"
+    outcomes = []
+    for script in ("echo 'E: Unable to locate package chromium' >&2; exit 100", "exit 0"):
+        apt.write_text(f"#!/bin/bash\n{script}\n")
+        for exe in (apt, bin_dir / "sudo"):
+            exe.chmod(0o755)
+        proc = subprocess.run(["/bin/bash", str(REPO_ROOT / ".ci" / "run")], env={"PATH": str(bin_dir)},
+                              capture_output=True, text=True, timeout=60)
+        assert "make" not in proc.stderr, proc.stderr         # never got to `make test`
+        outcomes.append((proc.returncode, proc.stderr.strip().splitlines()[-1]))
+    assert outcomes == [(100, "E: Unable to locate package chromium"),
+                        (1, ".ci/run: chromium is still missing after apt-get install chromium")]

@@ -9,7 +9,7 @@ import pytest
 
 from simulator.config import ANOMALY_TYPES, EVENT_SPECS, FAULT_TYPES, NORMAL_TYPES, SimConfig
 from simulator.events import preferred_shower_hour
-from simulator.generate import _apply_faults, simulate_household, step_labels
+from simulator.generate import _apply_faults, simulate_household
 from simulator.routine import paint
 from simulator.signals import pulses
 from tests.conftest import SAMPLE, TINY, checksum
@@ -223,16 +223,6 @@ def test_seasons_show_over_a_year():
 def test_households_differ(sample_sims):
     habits = {(sim.profile.setpoint_day, sim.profile.wake_weekday, sim.profile.shower_peak) for sim in sample_sims}
     assert len(habits) == len(sample_sims)
-
-
-def test_step_labels_take_the_highest_class_where_anomalies_overlap():
-    events = [
-        {"kind": "anomaly", "anomaly_class": 1, "s": 0, "e": 10},
-        {"kind": "anomaly", "anomaly_class": 5, "s": 4, "e": 6},
-        {"kind": "anomaly", "anomaly_class": 3, "s": 5, "e": 8},
-        {"kind": "fault", "anomaly_class": 0, "s": 0, "e": 12},
-    ]
-    assert step_labels(12, events).tolist() == [1, 1, 1, 1, 5, 5, 3, 3, 1, 1, 0, 0]
 
 
 def test_paint_and_pulses():

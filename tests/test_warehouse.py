@@ -60,9 +60,27 @@ def test_db_path_comes_from_argument_then_environment_then_default(monkeypatch, 
     assert resolve_db_path(tmp_path / "arg.duckdb") == tmp_path / "arg.duckdb"
 
 
-def test_dbt_profile_reads_the_same_environment_variable():
-    profile = (connection.REPO_ROOT / "dbt_project" / "profiles.yml").read_text()
-    assert "env_var('HOMEWATCH_DB'" in profile
+def test_dbt_profile_reads_the_warehouse_named_by_the_same_environment_variable(tmp_path):
+    """dbt run as the README says (`cd dbt_project && dbt ... --profiles-dir .`) opens the file
+    that HOMEWATCH_DB names, with HOMEWATCH_DUCKDB_MEMORY as DuckDB's memory limit."""
+    import os
+
+    from warehouse.transform import DBT_PROJECT_DIR, dbt_executable
+
+    db = tmp_path / "elsewhere.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create schema raw; create table raw.marker as select 'm-7f3a' as note")
+    con.close()
+    env = {**os.environ, "HOMEWATCH_DB": str(db), "HOMEWATCH_DUCKDB_MEMORY": "1234MB", "DO_NOT_TRACK": "1"}
+    shown = subprocess.run(
+        [dbt_executable(), "show", "--profiles-dir", ".", "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs"), "--inline",
+         "select note, current_setting('memory_limit') as memory_limit from raw.marker"],
+        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "m-7f3a" in shown.stdout
+    limit = duckdb.connect(config={"memory_limit": "1234MB"}).execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit in shown.stdout, (limit, shown.stdout)
 
 
 def test_reading_a_missing_warehouse_says_what_to_do(tmp_path):
