@@ -78,7 +78,7 @@ def run_compare(db: Path, epochs: int, archs: list[str] | None = None, imbalance
     import numpy as np
 
     from models_ml import data
-    from models_ml.config import ARCHITECTURES, TrainConfig
+    from models_ml.config import ARCHITECTURES, LSTM_MAX_LAYERS, TrainConfig
     from models_ml.export import export_onnx, session
     from models_ml.metrics import confusion, per_class
     from models_ml.pipeline import _timing
@@ -96,7 +96,8 @@ def run_compare(db: Path, epochs: int, archs: list[str] | None = None, imbalance
     con.close()
     truth = np.concatenate([labels for _, labels in val])
     rules_f1 = per_class(confusion(truth, rules))
-    variants = [dict(arch=a) for a in (archs or ARCHITECTURES)]
+    variants = [dict(arch=a, layers=min(base.layers, LSTM_MAX_LAYERS)) if a == "lstm" else dict(arch=a)
+                for a in (archs or ARCHITECTURES)]   # TrainConfig refuses a deeper LSTM
     if not archs or imbalance:
         variants += [dict(arch=TrainConfig.arch, imbalance=m) for m in ("focal", "sampler")]
     probe = val[0][0]   # one validation household's series, scored the scorer's way

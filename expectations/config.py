@@ -10,8 +10,9 @@ import csv
 import dataclasses
 import functools
 
-from simulator.config import ANOMALY_CLASSES
 from warehouse.connection import REPO_ROOT
+from warehouse.project_vars import dbt_var
+from warehouse.taxonomy import CLASS_IDS, PROBABILITY_COLUMNS  # noqa: F401 - the taxonomy, read here
 
 CRITICAL = "critical"  # a failure blocks scoring of the batch (expectations.gate) unless forced
 WARN = "warn"  # a failure is reported (CLI, dq.validation_results, report) but blocks nothing
@@ -19,7 +20,7 @@ WARN = "warn"  # a failure is reported (CLI, dq.validation_results, report) but 
 # --- raw readings -----------------------------------------------------------------------------
 SENSOR_TYPES_SEED = REPO_ROOT / "dbt_project" / "seeds" / "sensor_types.csv"  # physical ranges live here
 FUTURE_TOLERANCE_MINUTES = 5  # a reading may be stamped this far after it was landed (clock skew)
-STUCK_MAX_MINUTES = 120  # a continuous sensor repeating one value longer than this is stuck (dbt: stuck_minutes)
+STUCK_MAX_MINUTES = dbt_var("stuck_minutes")  # a continuous sensor repeating one value longer than this is stuck
 STUCK_MAX_GAP_MINUTES = 60  # readings further apart break a run: a silent sensor is not a stuck one
 HOUSEHOLD_DAY_COMPLETENESS_MIN = 0.5  # warn: a household delivered under half its expected readings that day
 BATCH_COMPLETENESS_MIN = 0.8  # critical: the batch as a whole holds under 80% of its expected readings
@@ -28,7 +29,7 @@ FRESHNESS_MAX_LAG_HOURS = 48.0  # warn: the batch's newest reading is older than
 DEFAULT_CADENCE_SECONDS = 300  # expected reading interval when a batch is too sparse to measure one
 
 # --- dbt features and flags ---------------------------------------------------------------------
-WARMUP_HOURS = 24  # a household's first hours may hold nulls (dbt: context_hours, the longest window)
+WARMUP_HOURS = dbt_var("context_hours")  # a household's first hours may hold nulls (the longest window)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +59,6 @@ STAGED_READINGS = "staging.stg_raw__readings"  # de-duplicated by dbt: its keys 
 
 # --- predictions (ml.predictions, written by the scorer) ----------------------------------------
 PREDICTIONS_TABLE = "ml.predictions"
-PROBABILITY_COLUMNS = tuple(f"p_{name}" for name in ANOMALY_CLASSES.values())  # p_normal ... p_fire
-CLASS_IDS = tuple(sorted(ANOMALY_CLASSES))  # the taxonomy: 0 normal ... 5 fire
 PROBABILITY_SUM_TOLERANCE = 1e-3  # the class probabilities of a step sum to 1 within this
 
 # --- drift: each batch's newest day against the same hours of the days before ----------------------

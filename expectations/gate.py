@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from expectations.config import CRITICAL
-from warehouse.connection import WarehouseError
+from warehouse.connection import WarehouseError, has_table
 
 FAILURES_NAMED = 10  # failed expectations spelled out in a message
 
@@ -44,14 +44,9 @@ class GateDecision:
     message: str
 
 
-def _has_dq_tables(con) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables "
-                            "where table_schema = 'dq' and table_name = 'check_runs'").fetchall()[0][0])
-
-
 def latest_run(con, batch_id: str) -> tuple | None:
     """(run_id, passed, finished_at) of the batch's newest check, or None."""
-    if not _has_dq_tables(con):
+    if not has_table(con, "dq", "check_runs"):
         return None
     rows = con.execute("select run_id, passed, finished_at from dq.check_runs where batch_id = ? "
                        "order by finished_at desc, run_id desc limit 1", [batch_id]).fetchall()

@@ -10,17 +10,11 @@ import pandas as pd
 
 from expectations import config
 from expectations.batches import Batch
+from warehouse.connection import has_table
 
 # Steps of a batch: readings are bucketed into grid steps that start up to one step (at most an
 # hour) before the first reading; re-reading a few already-checked steps is harmless.
 WINDOW_LEAD = "interval 1 hour"
-
-
-def table_exists(con, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchall()[0][0])
 
 
 def columns_of(con, qualified: str) -> list[str]:
@@ -32,7 +26,7 @@ def columns_of(con, qualified: str) -> list[str]:
 
 def batch_is_built(con, batch: Batch) -> bool:
     """Whether a completed dbt build has taken this batch in (dbt records it in int_batches_processed)."""
-    if not table_exists(con, "intermediate.int_batches_processed"):
+    if not has_table(con, "intermediate", "int_batches_processed"):
         return False
     return bool(con.execute("select count(*) from intermediate.int_batches_processed where batch_id = ?",
                             [batch.batch_id]).fetchall()[0][0])
@@ -98,7 +92,7 @@ def features_frame(con, batch: Batch) -> pd.DataFrame | None:
     params = {"first_at": batch.first_reading_at, "last_at": batch.last_reading_at}
     frame = con.execute(STAGED_SQL, params).df()
     for check in config.MODEL_CHECKS:
-        if not table_exists(con, check.table):
+        if not has_table(con, *check.table.split(".")):
             continue
         part = con.execute(_model_sql(check, columns_of(con, check.table)), params).df()
         frame = frame.merge(part, on=["household_id", "day"], how="outer")
@@ -128,7 +122,7 @@ def _predictions_sql() -> str:
 
 def predictions_frame(con, batch: Batch) -> pd.DataFrame | None:
     """One row per household, day and model version of the batch's predictions; None if there are none."""
-    if batch.is_empty or not table_exists(con, config.PREDICTIONS_TABLE):
+    if batch.is_empty or not has_table(con, *config.PREDICTIONS_TABLE.split(".")):
         return None
     frame = con.execute(_predictions_sql(),
                         {"first_at": batch.first_reading_at, "last_at": batch.last_reading_at}).df()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from expectations import config, svg
-from warehouse.connection import WarehouseError, reader
+from warehouse.connection import WarehouseError, has_table, reader
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f4f6f8;color:#263238;
@@ -63,8 +63,7 @@ class ReportData:
 
 def load_report_data(con, batch_id: str | None = None) -> ReportData:
     """The newest check of the batch (default: the newest checked batch) and the recent trend."""
-    has_dq = con.execute("select count(*) from information_schema.tables where table_schema = 'dq' "
-                         "and table_name = 'check_runs'").fetchall()[0][0]
+    has_dq = has_table(con, "dq", "check_runs")
     runs = con.execute("select * from dq.check_runs where batch_id = coalesce(?, batch_id) "
                        "order by finished_at desc limit 1", [batch_id]).df() if has_dq else pd.DataFrame()
     if not len(runs):

@@ -9,8 +9,12 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from models_ml import ModelError
+from warehouse.taxonomy import CLASS_IDS
 
+# The architectures' names, torch-free so options and the CLI are checked without torch;
+# models_ml/nets.py registers one class per name (@architecture) and fails to import otherwise.
 ARCHITECTURES = ("causal_cnn", "cnn", "tcn", "lstm", "transformer")
+LSTM_MAX_LAYERS = 2  # the LSTM stacks at most this many layers
 IMBALANCE = ("weighted", "focal", "sampler")
 
 
@@ -66,7 +70,7 @@ class TrainConfig:
                                     # random 1 in 8 of the others (weighted 8): about a quarter of the work
     # the decision: per-class weights on the probabilities, fitted on the validation households
     calibrate_decision: bool = True
-    classes: tuple = field(default=(0, 1, 2, 3, 4, 5))
+    classes: tuple = field(default=CLASS_IDS)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -87,6 +91,9 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.arch == "causal_cnn":
             causal_dilations(int(self.window), int(self.layers))   # raises if the layers see past the window
+        if self.arch == "lstm" and int(self.layers) > LSTM_MAX_LAYERS:
+            raise ConfigError(f"an lstm stacks at most {LSTM_MAX_LAYERS} layers, got layers={self.layers} "
+                              f"(the default suits the convolutional nets): pass --set layers={LSTM_MAX_LAYERS}")
         if self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.lr <= 0:

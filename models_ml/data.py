@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from models_ml import ModelError
+from warehouse.connection import has_table
 
 FEATURES_TABLE = "marts.fct_ml_features"
 LABELS_TABLE = "marts.int_steps_labelled"
@@ -40,10 +41,7 @@ class HouseholdSeries:
 
 
 def _require(con: duckdb.DuckDBPyConnection, table: str, hint: str) -> None:
-    schema, name = table.split(".")
-    found = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                        [schema, name]).fetchone()[0]
-    if not found:
+    if not has_table(con, *table.split(".")):
         raise DataError(f"{table} does not exist in this warehouse: {hint}")
 
 
@@ -64,15 +62,9 @@ def household_splits(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def labelled_households(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Households with ground truth (simulated ones)."""
-    if not _exists(con, LABELS_TABLE):
+    if not has_table(con, *LABELS_TABLE.split(".")):
         return set()
     return {r[0] for r in con.execute(f"select distinct household_id from {LABELS_TABLE}").fetchall()}
-
-
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, name]).fetchone()[0])
 
 
 def read_household(con: duckdb.DuckDBPyConnection, household_id: str, columns: list[str],
@@ -198,7 +190,7 @@ def step_minutes(steps: np.ndarray) -> int:
 def injected_events(con: duckdb.DuckDBPyConnection, household_ids: list[str]) -> list[tuple]:
     """Ground-truth events (anomalies, faults and hard negatives) of these households:
     (household_id, kind, anomaly_class, event_type, start_at, end_at)."""
-    if not household_ids or not _exists(con, EVENTS_TABLE):
+    if not household_ids or not has_table(con, *EVENTS_TABLE.split(".")):
         return []
     return con.execute(
         f"select household_id, event_kind, anomaly_class, event_type, start_at, end_at from {EVENTS_TABLE} "

@@ -12,24 +12,18 @@ baseline, side by side, on the same steps, with the same definitions (models_ml.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import numpy as np
-import yaml
 
 from models_ml import data
 from models_ml.export import series_logits
 from models_ml.metrics import ANOMALY_CLASSES, Scorecard, decide, drop_blips
+from warehouse.project_vars import dbt_var
 
-DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
 IFOREST_TREES = 100
 PR_SAMPLE = 400_000          # steps kept (all anomalies, a random share of normals) for PR curves
-
-
-def dbt_var(name: str):
-    return yaml.safe_load(DBT_PROJECT.read_text())["vars"][name]
 
 
 def min_steps(step_minutes: int) -> dict[int, int]:

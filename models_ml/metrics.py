@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ANOMALY_CLASSES = (1, 2, 3, 4, 5)
-N_CLASSES = 6
+from warehouse.taxonomy import ANOMALY_CLASS_IDS as ANOMALY_CLASSES, N_CLASSES  # 1 ... 5, and 6 with normal
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES,

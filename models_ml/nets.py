@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models_ml.config import TrainConfig, causal_dilations
+from models_ml import ModelError
+from models_ml.config import ARCHITECTURES, LSTM_MAX_LAYERS, TrainConfig, causal_dilations
 
 
 class Normalize(nn.Module):
@@ -36,12 +37,51 @@ class Normalize(nn.Module):
         return z.clamp(-self.clip, self.clip) if self.clip > 0 else z
 
 
-class DilatedCNN(nn.Module):
+class ClassifierNet(nn.Module):
+    """The contract of every architecture, checked when it registers (`architecture`):
+    - it is built as `Net(n_features, n_classes, cfg)` and calls `super().__init__(n_classes)`;
+    - `forward`: normalised windows (B, window, n_features) -> logits (B, n_classes);
+    - `sequence = True` only with its own `forward_sequence`: a whole normalised series
+      (B, T, n_features), T >= window -> every window's logits (B, T - window + 1, n_classes).
+    Nothing else (no layer name) is assumed about it."""
+
+    sequence = False
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        self.n_classes = int(n_classes)
+
+    def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        raise ModelError(f"{type(self).__name__} is not a sequence model: score it window by window")
+
+
+ARCHS: dict[str, type[ClassifierNet]] = {}   # name -> class, filled by @architecture
+
+
+def architecture(name: str):
+    """Register a class under one of config.ARCHITECTURES, after checking it keeps the contract."""
+    def register(cls: type) -> type:
+        if name not in ARCHITECTURES:
+            raise ModelError(f"architecture {name!r} is not in models_ml/config.py ARCHITECTURES: add it there "
+                             "so options and the CLI accept it")
+        if name in ARCHS:
+            raise ModelError(f"architecture {name!r} is registered twice ({ARCHS[name].__name__}, {cls.__name__})")
+        if not issubclass(cls, ClassifierNet):
+            raise ModelError(f"{cls.__name__} must subclass ClassifierNet (the contract every architecture keeps)")
+        if cls.sequence and cls.forward_sequence is ClassifierNet.forward_sequence:
+            raise ModelError(f"{cls.__name__} says sequence = True but has no forward_sequence")
+        ARCHS[name] = cls
+        return cls
+    return register
+
+
+@architecture("cnn")
+class DilatedCNN(ClassifierNet):
     """Conv blocks with dilation 1, 2, 4, ... over the window; the head reads the last step's
     channels and the window's mean (what happens now, and against what)."""
 
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
-        super().__init__()
+        super().__init__(n_classes)
         blocks, channels = [], n_features
         for i in range(cfg.layers):
             dilation = 2 ** i
@@ -57,7 +97,8 @@ class DilatedCNN(nn.Module):
         return self.head(self.drop(torch.cat([h[:, :, -1], h.mean(dim=2)], dim=1)))
 
 
-class CausalCNN(nn.Module):
+@architecture("causal_cnn")
+class CausalCNN(ClassifierNet):
     """Unpadded dilated convolutions (kernel 3, receptive field R <= window), then a head on
     each position's channels and their mean over the last window - R + 1 positions: the
     output at step t depends on steps t - window + 1 ... t and nothing else, whether the input
@@ -66,7 +107,7 @@ class CausalCNN(nn.Module):
     sequence = True
 
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
-        super().__init__()
+        super().__init__(n_classes)
         self.dilations = causal_dilations(cfg.window, cfg.layers)
         blocks, channels = [], n_features
         for dilation in self.dilations:
@@ -87,7 +128,7 @@ class CausalCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, window, F) -> (B, classes); a longer input gives every window's row, in order."""
-        return self.forward_sequence(x).reshape(-1, self.head.out_channels)
+        return self.forward_sequence(x).reshape(-1, self.n_classes)
 
 
 class TCNBlock(nn.Module):
@@ -105,11 +146,12 @@ class TCNBlock(nn.Module):
         return F.relu(h + self.skip(x))
 
 
-class TCN(nn.Module):
+@architecture("tcn")
+class TCN(ClassifierNet):
     """Temporal convolutional network: causal, residual, dilations 1, 2, 4, ...; reads the last step."""
 
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
-        super().__init__()
+        super().__init__(n_classes)
         self.body = nn.Sequential(*[TCNBlock(n_features if i == 0 else cfg.hidden, cfg.hidden, 2 ** i, cfg.dropout)
                                     for i in range(cfg.layers)])
         self.head = nn.Linear(cfg.hidden, n_classes)
@@ -118,11 +160,14 @@ class TCN(nn.Module):
         return self.head(self.body(x.transpose(1, 2))[:, :, -1])
 
 
-class LSTMClassifier(nn.Module):
+@architecture("lstm")
+class LSTMClassifier(ClassifierNet):
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(n_features, cfg.hidden, num_layers=min(cfg.layers, 2), batch_first=True,
-                            dropout=cfg.dropout if min(cfg.layers, 2) > 1 else 0.0)
+        super().__init__(n_classes)
+        if cfg.layers > LSTM_MAX_LAYERS:   # TrainConfig refuses it too; never silently fewer layers
+            raise ModelError(f"an lstm stacks at most {LSTM_MAX_LAYERS} layers, got {cfg.layers}")
+        self.lstm = nn.LSTM(n_features, cfg.hidden, num_layers=cfg.layers, batch_first=True,
+                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,9 +175,10 @@ class LSTMClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
-class TransformerClassifier(nn.Module):
+@architecture("transformer")
+class TransformerClassifier(ClassifierNet):
     def __init__(self, n_features: int, n_classes: int, cfg: TrainConfig) -> None:
-        super().__init__()
+        super().__init__(n_classes)
         d_model = cfg.hidden - cfg.hidden % 4 or 4
         self.proj = nn.Linear(n_features, d_model)
         self.position = nn.Parameter(torch.zeros(1, cfg.window, d_model))
@@ -146,7 +192,9 @@ class TransformerClassifier(nn.Module):
         return self.head(h[:, -1])
 
 
-ARCHS = {"causal_cnn": CausalCNN, "cnn": DilatedCNN, "tcn": TCN, "lstm": LSTMClassifier, "transformer": TransformerClassifier}
+_unregistered = [name for name in ARCHITECTURES if name not in ARCHS]
+if _unregistered:
+    raise ModelError(f"no class registered for architecture(s) {', '.join(_unregistered)} of models_ml/config.py")
 
 
 class WindowClassifier(nn.Module):
@@ -160,11 +208,11 @@ class WindowClassifier(nn.Module):
     @property
     def sequence(self) -> bool:
         """Whether a whole series can go in at once (see CausalCNN)."""
-        return bool(getattr(self.net, "sequence", False))
+        return self.net.sequence
 
     @property
     def n_classes(self) -> int:
-        return self.net.head.out_channels if isinstance(self.net.head, nn.Conv1d) else self.net.head.out_features
+        return self.net.n_classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))

@@ -20,7 +20,7 @@ from models_ml import data, evaluate as ev, registry
 from models_ml.config import TrainConfig
 from models_ml.export import (QUANTIZABLE, ExportError, export_onnx, max_abs_difference, quantize_int8, series_logits,
                               session, takes_sequences)
-from simulator.config import ANOMALY_CLASSES
+from warehouse.taxonomy import ANOMALY_CLASSES
 from warehouse.connection import reader, transaction, utcnow, writer
 
 PARITY_TOLERANCE = 1e-4       # largest |logit difference| allowed between torch and ONNX Runtime

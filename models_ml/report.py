@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from models_ml.evaluate import Evaluation
-from simulator.config import ANOMALY_CLASSES
+from warehouse.taxonomy import ANOMALY_CLASS_IDS, ANOMALY_CLASSES, CLASS_IDS
 
 METHOD_LABELS = {"classifier": "classifier", "rules": "rules only (dbt)", "isolation_forest": "Isolation Forest"}
 
@@ -25,18 +25,18 @@ def plots(meta: dict, evaluation: Evaluation) -> dict[str, bytes]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [ANOMALY_CLASSES[c] for c in range(6)]
+    names = [ANOMALY_CLASSES[c] for c in CLASS_IDS]
     out = {}
     cm = np.array(evaluation.summaries["classifier"]["confusion"])
     fig, ax = plt.subplots(figsize=(6.2, 5))
     shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    for i in range(6):
-        for j in range(6):
+    for i in range(len(names)):
+        for j in range(len(names)):
             ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=7,
                     color="white" if shares[i, j] > 0.5 else "black")
-    ax.set_xticks(range(6), names, rotation=35, ha="right", fontsize=8)
-    ax.set_yticks(range(6), names, fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"Confusion matrix, {evaluation.split} households (steps)")
@@ -106,12 +106,12 @@ def comparison_rows(evaluation: Evaluation) -> list[list[str]]:
     for method, s in evaluation.summaries.items():
         per = s["per_class"]
         rows.append([METHOD_LABELS.get(method, method), _fmt(s["macro_f1"]),
-                     *[_fmt(per[c]["f1"]) if per else "–" for c in range(1, 6)],
+                     *[_fmt(per[c]["f1"]) if per else "–" for c in ANOMALY_CLASS_IDS],
                      _fmt(s["detection_f1"]), _fmt(s["event_recall"]), _fmt(s["false_alarms_per_household_week"], 2)])
     return rows
 
 
-COMPARISON_HEADER = ["method", "macro-F1", *[ANOMALY_CLASSES[c] for c in range(1, 6)], "any-anomaly F1",
+COMPARISON_HEADER = ["method", "macro-F1", *[ANOMALY_CLASSES[c] for c in ANOMALY_CLASS_IDS], "any-anomaly F1",
                      "event recall", "false alarms / household-week"]
 
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 from models_ml import ModelError, data, registry
 from models_ml.export import series_logits, session
 from models_ml.metrics import decide
-from simulator.config import ANOMALY_CLASSES
+from warehouse.taxonomy import ANOMALY_CLASSES
 from warehouse.connection import transaction, utcnow
 from warehouse.failpoints import failpoint
 

@@ -12,19 +12,11 @@ import time
 from pathlib import Path
 
 from models_ml import ModelError
+from scripts.output import _say, reports_dir
 from simulator.config import ConfigError
-from warehouse.connection import REPO_ROOT, WarehouseError, has_table, resolve_db_path
+from warehouse.connection import WarehouseError, has_table, resolve_db_path
 
 DEMO_HOUSEHOLDS, DEMO_DAYS = 30, 90  # `homewatch run`: a demo sized to finish in minutes
-
-
-def reports_dir() -> Path:
-    """Where reports and plots go: $HOMEWATCH_REPORTS_DIR, else reports/ in the repo."""
-    return Path(os.environ.get("HOMEWATCH_REPORTS_DIR") or REPO_ROOT / "reports")
-
-
-def _say(step: str, message: str) -> None:
-    print(f"[{step}] {message}", file=sys.stderr, flush=True)
 
 
 def _date(text: str) -> dt.date:

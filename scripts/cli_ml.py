@@ -31,7 +31,7 @@ def _print_comparison(evaluation) -> None:
 
 
 def model_reports_dir() -> Path:
-    from scripts.cli import reports_dir
+    from scripts.output import reports_dir
 
     return reports_dir() / "model"
 

@@ -1,8 +1,12 @@
-"""Simulation parameters, the sensor list and the anomaly taxonomy, in one place."""
+"""Simulation parameters and the sensor list, in one place (the taxonomy: warehouse/taxonomy.py)."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+
+# The taxonomy (class numbers, names; the higher class wins where anomalies overlap) has one
+# source, warehouse/taxonomy.py; ANOMALY_CLASSES stays importable from here.
+from warehouse.taxonomy import ANOMALY_CLASSES, CLASS_OF  # noqa: F401 - re-exported
 
 # Bump when a change alters the generated data for the same parameters: append
 # refuses to continue a warehouse simulated by another generator version.
@@ -19,17 +23,6 @@ SENSOR_UNITS = {
     "fire_alarm": "0/1",
 }
 
-# The taxonomy of ../shared/DESIGN.md. Where anomalies overlap, the higher class wins.
-ANOMALY_CLASSES = {
-    0: "normal",
-    1: "temperature_failure",
-    2: "humidity_anomaly",
-    3: "fridge_failure",
-    4: "door_at_night",
-    5: "fire",
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class EventSpec:
     """How often an injected event happens and how long it lasts."""
@@ -45,12 +38,12 @@ class EventSpec:
 # Rates are per household-week. They are far above real-world rates on purpose:
 # the classifier needs examples of every class, and the demo should show them.
 EVENT_SPECS: dict[str, EventSpec] = {
-    "heating_failure": EventSpec("anomaly", 1, 0.35, 120, 7 * 24 * 60),
-    "humidity_leak": EventSpec("anomaly", 2, 0.20, 120, 48 * 60),
-    "humidity_steam": EventSpec("anomaly", 2, 0.20, 45, 120, log_duration=False),
-    "fridge_failure": EventSpec("anomaly", 3, 0.25, 120, 72 * 60),
-    "door_at_night": EventSpec("anomaly", 4, 0.40, 5, 15, log_duration=False),
-    "fire": EventSpec("anomaly", 5, 0.08, 15, 120, log_duration=False),
+    "heating_failure": EventSpec("anomaly", CLASS_OF["temperature_failure"], 0.35, 120, 7 * 24 * 60),
+    "humidity_leak": EventSpec("anomaly", CLASS_OF["humidity_anomaly"], 0.20, 120, 48 * 60),
+    "humidity_steam": EventSpec("anomaly", CLASS_OF["humidity_anomaly"], 0.20, 45, 120, log_duration=False),
+    "fridge_failure": EventSpec("anomaly", CLASS_OF["fridge_failure"], 0.25, 120, 72 * 60),
+    "door_at_night": EventSpec("anomaly", CLASS_OF["door_at_night"], 0.40, 5, 15, log_duration=False),
+    "fire": EventSpec("anomaly", CLASS_OF["fire"], 0.08, 15, 120, log_duration=False),
     "stuck": EventSpec("fault", 0, 0.15, 120, 48 * 60),
     "spike": EventSpec("fault", 0, 0.30, 0, 0, log_duration=False),  # one step
     "noise_burst": EventSpec("fault", 0, 0.15, 60, 6 * 60, log_duration=False),

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+# transaction and has_table live in a leaf module too (schema.py needs them); importable from here
+from warehouse.dbhelpers import has_table, transaction  # noqa: F401 - re-exported
 # the error classes live in a leaf module (no import cycle); they are importable from here too
 from warehouse.errors import (  # noqa: F401 - re-exported
     QueryError,
@@ -30,6 +32,7 @@ from warehouse.errors import (  # noqa: F401 - re-exported
     WarehouseReadOnlyError,
     WarehouseUnreadableError,
 )
+from warehouse.schema import ensure_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB_PATH = REPO_ROOT / "warehouse" / "data" / "homewatch.duckdb"
@@ -246,8 +249,6 @@ def connect(
 @contextlib.contextmanager
 def writer(db: str | os.PathLike | None = None, **kw) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived writing connection with the schema brought up to date."""
-    from warehouse.schema import ensure_schema
-
     con = connect(db, **kw)
     try:
         ensure_schema(con)
@@ -265,20 +266,3 @@ def reader(db: str | os.PathLike | None = None, **kw) -> Iterator[duckdb.DuckDBP
     finally:
         con.close()
 
-
-def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether the warehouse has this table (or view) yet: some appear only after a build or a score."""
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchone()[0])
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: commit when the block ends, roll back when it raises."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.connection import transaction
+from warehouse.dbhelpers import has_table, transaction
+from warehouse.errors import WarehouseError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -243,11 +244,7 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest migration applied to this database (0 for a new one)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not exists:
+    if not has_table(con, "raw", "schema_migrations"):
         return 0
     return con.execute("select coalesce(max(version), 0) from raw.schema_migrations").fetchone()[0]
 
@@ -256,8 +253,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every pending migration; safe to call on every connection. Returns the version."""
     version = current_version(con)
     if version > SCHEMA_VERSION:
-        from warehouse.connection import WarehouseError
-
         raise WarehouseError(
             f"the warehouse schema is version {version}, newer than this code ({SCHEMA_VERSION}); "
             "upgrade HomeWatch before writing to it"

@@ -6,10 +6,22 @@ the load can keep the good readings and send the rest to quarantine with a reaso
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from warehouse.ingest.plan import _Plan
+
+class _Plan(Protocol):
+    """What these builders read of a file's plan; plan.py's `_Plan` has it. A protocol, so this
+    module needs no import of plan.py, which imports it (no cycle, not even a type-only one)."""
+
+    path: Path
+    fmt: str
+    names: list[str]
+    types: list[str]
+    delimiter: str | None
+    encoding: str
+    ts: int
+
 
 NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
                  "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d")  # strict: none accepts an offset

@@ -14,8 +14,8 @@ hashed as (
 
     select
         *,
-        -- the first 8 hex digits of the md5 as a number in [0, 1); Python computes the same:
-        -- int(hashlib.md5(household_id.encode()).hexdigest()[:8], 16) / 2**32
+        -- the first 8 hex digits of the md5 as a number in [0, 1); this is the only place the
+        -- split is computed (Python reads it from here: models_ml/data.py household_splits)
         ('0x' || left(md5(household_id), 8))::ubigint / 4294967296.0 as split_draw
     from households
 

@@ -36,7 +36,7 @@ rule_events as (
 
 classes as (
 
-    select unnest([1, 2, 3, 4, 5]) as anomaly_class
+    select anomaly_class from {{ ref('anomaly_classes') }} where anomaly_class <> 0
 
 ),
 

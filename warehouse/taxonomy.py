@@ -1,0 +1,60 @@
+"""The anomaly taxonomy: class numbers, names, the domain rule that flags each, and what it means.
+
+The one source. Python reads it from here; dbt reads the seed dbt_project/seeds/anomaly_classes.csv,
+which is written from this module (`python -m warehouse.taxonomy`) and checked against it by
+tests/test_code_health.py. Where anomalies overlap on a step, the higher class number wins
+(priority 5 > 4 > 3 > 2 > 1): the SQL labeller and the rules take the max.
+
+A leaf module: it imports nothing from the project, so the simulator, the warehouse, the
+classifier and the quality checks can all read it without a cycle.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import NamedTuple
+
+
+class AnomalyClass(NamedTuple):
+    anomaly_class: int
+    class_name: str
+    rule_name: str      # the dbt domain rule that flags it ('' for normal)
+    description: str
+
+
+TAXONOMY: tuple[AnomalyClass, ...] = (
+    AnomalyClass(0, "normal", "", "no anomaly"),
+    AnomalyClass(1, "temperature_failure", "heating_failure",
+                 "heating failure: indoor temperature sustained below the household baseline"),
+    AnomalyClass(2, "humidity_anomaly", "humidity_anomaly", "bathroom humidity high outside the household shower pattern"),
+    AnomalyClass(3, "fridge_failure", "fridge_failure", "fridge power near zero beyond a normal defrost"),
+    AnomalyClass(4, "door_at_night", "door_at_night", "front door opened in the household sleep hours"),
+    AnomalyClass(5, "fire", "fire", "fire alarm on (with heat and humidity)"),
+)
+
+NORMAL = 0
+ANOMALY_CLASSES: dict[int, str] = {c.anomaly_class: c.class_name for c in TAXONOMY}  # 0 normal ... 5 fire
+CLASS_IDS: tuple[int, ...] = tuple(ANOMALY_CLASSES)                                   # 0 ... 5
+ANOMALY_CLASS_IDS: tuple[int, ...] = tuple(c for c in CLASS_IDS if c != NORMAL)       # 1 ... 5
+N_CLASSES = len(CLASS_IDS)
+CLASS_OF: dict[str, int] = {c.class_name: c.anomaly_class for c in TAXONOMY}           # name -> number
+RULE_NAMES: dict[int, str] = {c.anomaly_class: c.rule_name for c in TAXONOMY if c.rule_name}
+# ml.predictions and stg_ml__predictions: one probability column per class, in class order
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in ANOMALY_CLASSES.values())
+
+SEED_PATH = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "anomaly_classes.csv"
+
+
+def seed_csv() -> str:
+    """The text of the dbt seed anomaly_classes.csv, as this module defines it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(AnomalyClass._fields)
+    writer.writerows(TAXONOMY)
+    return out.getvalue()
+
+
+if __name__ == "__main__":   # rewrite the seed after a change here
+    SEED_PATH.write_text(seed_csv())
+    print(f"wrote {SEED_PATH}")
