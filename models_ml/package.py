@@ -259,7 +259,7 @@ def verify_package(folder: Path) -> tuple[dict, dict]:
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise PackageError(f"the package format version is {version!r}; this HomeWatch reads version "
-                           f"{FORMAT_VERSION} and older: upgrade HomeWatch to import it")
+                           f"{FORMAT_VERSION} and older: upgrade HomeWatch to import it; nothing was imported")
     files = manifest["files"]
     for name in (registry.METADATA, registry.ONNX_FP32):
         if name not in files:
