@@ -144,7 +144,7 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
         _per_day(trend, end, o.trend_days),
         _table(recent, o.max_rows, label),
         _households(con, recent, start, end, o.households, windows),
-        _model(production),
+        _model(production, _origin(con, production[0]) if production else ""),
         _queries(),
     ]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HomeWatch anomalies up to '
@@ -279,7 +279,33 @@ def _plot(readings: pd.DataFrame, anomalies: pd.DataFrame, household: str, start
     return svg.panels(rows, spans, span_s, ticks=ticks, label=f"sensors of {household}")
 
 
-def _model(production) -> str:
+def _origin(con, version: str) -> str:
+    """Where the model came from: trained in this warehouse, or imported from a package."""
+    has_origin = con.execute("select count(*) from information_schema.columns where table_schema = 'ml' "
+                             "and table_name = 'model_registry' and column_name = 'origin'").fetchall()[0][0]
+    if not has_origin:
+        return "trained in this warehouse"
+    origin, source = con.execute("select origin, imported_from from ml.model_registry where model_version = ?",
+                                 [version]).fetchall()[0]
+    return f"imported from {source}" if origin == "imported" else "trained in this warehouse"
+
+
+def _trained_on(meta: dict) -> str:
+    """One line on the data a model learned from (its metadata's training summary)."""
+    summary = meta.get("training_summary")
+    if not summary:
+        return ""
+    h = summary.get("households", {})
+    sources = ", ".join(f"{n} {s}" for s, n in sorted(summary.get("household_sources", {}).items()))
+    sims = summary.get("simulations") or []
+    sim = f"; simulator seed {sims[0]['seed']}, {sims[0]['days']} days" if sims else ""
+    return (f" Trained on {h.get('train', '?')} households (validation {h.get('validation', '?')}, test "
+            f"{h.get('test', '?')}; {sources}), {summary.get('days', '?')} days, sensors "
+            f"{', '.join(sorted(summary.get('sensors', {})))}, a {meta.get('grid_step_seconds', 300) // 60}-minute "
+            f"grid{sim}.")
+
+
+def _model(production, origin: str = "") -> str:
     if production is None:
         return ("<h2>Model</h2><p>No production model: the anomalies above are the dbt rules' alone. "
                 "`homewatch train` trains and evaluates one.</p>")
@@ -292,7 +318,8 @@ def _model(production) -> str:
     test = metrics.get("test") or {}
     parts = [f"<h2>Model {escape(version)} (production)</h2>",
              f"<p class='small'>Architecture {escape(meta.get('config', {}).get('arch', '?'))}, window "
-             f"{meta.get('window')} steps; validation macro-F1 {val_f1:.3f}. Evaluated on the test households, "
+             f"{meta.get('window')} steps; validation macro-F1 {val_f1:.3f}; {escape(origin)}."
+             f"{escape(_trained_on(meta))} Evaluated on the test households, "
              "which it never trained or tuned on, at step level without point-adjust.</p>"]
     if not test:
         return "".join(parts) + "<p>No test evaluation stored: run `homewatch evaluate`.</p>"

@@ -90,6 +90,10 @@ def test_an_imported_model_scores_another_warehouse_exactly_as_at_home(package, 
             assert score(con, force=True, progress=lambda m: None).steps_scored == TINY.households * TINY.days * 288
     assert _q(other, PREDICTED) == _q(home, PREDICTED)
     assert _q(home, "select origin from ml.model_registry") == [("trained",)]
+    from scripts.anomaly_report import write_anomaly_report      # the report says which model, trained on what
+
+    html = write_anomaly_report(other, tmp_path / "anomalies.html").read_text()
+    assert f"imported from {path.resolve()}" in html and f"{TINY.days} days, sensors door, fire_alarm" in html
 
     # the same package again: nothing changes
     before = _q(other, "select * from ml.model_registry")
