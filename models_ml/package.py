@@ -315,8 +315,9 @@ def import_package(con: duckdb.DuckDBPyConnection, path: Path, db=None, promote:
                 raise PackageError(f"this warehouse already has a model {version} with other ONNX files ({row[1]}); "
                                    "nothing was imported")
             where = "trained in this warehouse" if row[2] in (None, "trained") else f"imported from {row[3]}"
+            hint = f"; `homewatch model promote {version}` makes it production" if row[0] != "production" else ""
             return ImportResult(version, row[0], Path(row[1]), True,
-                                f"{version} is already registered ({row[0]}, {where}): nothing to do")
+                                f"{version} is already registered ({row[0]}, {where}): nothing to do{hint}")
         _check_onnx(folder, manifest)
         target = registry.models_dir(db) / version
         if target.exists():
