@@ -8,7 +8,6 @@ import shutil
 import duckdb
 import pytest
 
-from models_ml import registry
 from models_ml.package import MANIFEST
 from scripts.cli import main
 from tests.conftest import TINY
