@@ -20,6 +20,7 @@ from models_ml import data, evaluate as ev, registry
 from models_ml.config import TrainConfig
 from models_ml.export import (QUANTIZABLE, ExportError, export_onnx, max_abs_difference, quantize_int8, series_logits,
                               session, takes_sequences)
+from models_ml.package import describe_training
 from warehouse.taxonomy import ANOMALY_CLASSES
 from warehouse.connection import reader, transaction, utcnow, writer
 
@@ -121,6 +122,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                                   "train_households": len(result.train_households),
                                   "validation_households": len(result.validation_households),
                                   "train_windows": result.n_train_windows, "class_counts": result.class_counts},
+                # grid step, sensors and a data summary: what a package carries to another warehouse
+                **describe_training(con, result.train_households, result.validation_households, result.data_range),
                 "config": cfg.to_dict(),
                 "history": result.history,
                 "best_epoch": result.best_epoch,

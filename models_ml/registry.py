@@ -4,10 +4,12 @@ A model version is a folder of plain files, never a pickle:
   weights.npz      the state_dict as NumPy arrays (np.load(..., allow_pickle=False))
   model.onnx       fp32, dynamic batch axis; what the scorer runs
   model.int8.onnx  static int8 (convolutional models only)
-  metadata.json    feature column order, normalisation stats, window, step, class map,
-                   training data range, config, metrics
-and a row of `ml.model_registry`. The folder lives under $HOMEWATCH_MODELS_DIR, by default
-`models/` next to the warehouse file, so each warehouse has its own models.
+  metadata.json    feature column order, normalisation stats, window, grid step, class map,
+                   sensors and a summary of the training data, config, metrics
+and a row of `ml.model_registry` (which also says where the model came from: trained here, or
+imported from a package, see models_ml/package.py). The folder lives under
+$HOMEWATCH_MODELS_DIR, by default `models/` next to the warehouse file, so each warehouse has
+its own models; `homewatch model export` / `import` carry one to another warehouse.
 
 Promotion: a new version becomes production only if its validation macro-F1 beats the
 current production version's (the first version always wins); `promote` can force any
@@ -77,23 +79,35 @@ def read_metadata(folder: Path) -> dict:
 
 
 def register(con: duckdb.DuckDBPyConnection, meta: dict, folder: Path) -> bool:
-    """Record a trained version; promote it if it beats production on validation macro-F1.
+    """Record a version trained here; promote it if it beats production on validation macro-F1.
     Returns whether it was promoted. Runs inside the caller's transaction."""
     current = production(con)
     now = utcnow()
-    con.execute(
-        "insert into ml.model_registry (model_version, arch, created_at, status, val_macro_f1, test_macro_f1, "
-        "train_from, train_to, config, metrics, artifact_dir) values (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?)",
-        [meta["model_version"], meta["config"]["arch"], now, meta["metrics"]["validation_macro_f1"],
-         meta["metrics"].get("test_macro_f1"), meta["training_data"]["first_step"],
-         meta["training_data"]["last_step"], json.dumps(meta["config"]), json.dumps(meta["metrics"]), str(folder)])
+    insert(con, meta, folder, now)
     if current is None or meta["metrics"]["validation_macro_f1"] > current[1]:
-        _make_production(con, meta["model_version"], now)
+        make_production(con, meta["model_version"], now)
         return True
     return False
 
 
-def _make_production(con, version: str, now: dt.datetime) -> None:
+def insert(con: duckdb.DuckDBPyConnection, meta: dict, folder: Path, now: dt.datetime, origin: str = "trained",
+           imported_from: str | None = None, package_sha256: str | None = None) -> None:
+    """The registry row of a version, as a candidate: where it came from (trained here, or
+    imported from a package) and what it trained on, from its metadata."""
+    from models_ml.package import model_step_seconds
+
+    summary = {**meta["training_data"], **meta.get("training_summary", {})}
+    con.execute(
+        "insert into ml.model_registry (model_version, arch, created_at, status, val_macro_f1, test_macro_f1, "
+        "train_from, train_to, config, metrics, artifact_dir, origin, imported_from, package_sha256, "
+        "grid_step_seconds, training_data) values (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [meta["model_version"], meta["config"]["arch"], now, meta["metrics"]["validation_macro_f1"],
+         meta["metrics"].get("test_macro_f1"), meta["training_data"]["first_step"],
+         meta["training_data"]["last_step"], json.dumps(meta["config"]), json.dumps(meta["metrics"]), str(folder),
+         origin, imported_from, package_sha256, model_step_seconds(meta), json.dumps(summary, default=str)])
+
+
+def make_production(con, version: str, now: dt.datetime) -> None:
     con.execute("update ml.model_registry set status = 'retired' where status = 'production'")
     con.execute("update ml.model_registry set status = 'production', promoted_at = ? where model_version = ?",
                 [now, version])
@@ -110,7 +124,7 @@ def promote(con: duckdb.DuckDBPyConnection, version: str) -> None:
     if not con.execute("select count(*) from ml.model_registry where model_version = ?", [version]).fetchone()[0]:
         known = [r[0] for r in con.execute("select model_version from ml.model_registry order by created_at").fetchall()]
         raise RegistryError(f"no model version {version!r} in the registry; known: {', '.join(known) or 'none'}")
-    _make_production(con, version, utcnow())
+    make_production(con, version, utcnow())
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> str:
@@ -131,5 +145,10 @@ def rollback(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def versions(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return con.execute("select model_version, status, val_macro_f1, test_macro_f1, created_at, promoted_at "
+    """(version, status, validation and test macro-F1, created, promoted, origin, imported from)."""
+    # a warehouse opened read-only may predate the origin columns (migration 5 runs on the next write)
+    has_origin = con.execute("select count(*) from information_schema.columns where table_schema = 'ml' "
+                             "and table_name = 'model_registry' and column_name = 'origin'").fetchone()[0]
+    origin = "coalesce(origin, 'trained'), imported_from" if has_origin else "'trained', null"
+    return con.execute(f"select model_version, status, val_macro_f1, test_macro_f1, created_at, promoted_at, {origin} "
                        "from ml.model_registry order by created_at").fetchall()

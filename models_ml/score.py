@@ -8,6 +8,10 @@ those this model has scored, and after which build). Per household the scorer re
 from the earliest such step, reading `window - 1` steps of history before it. All
 predictions of a run are written in one transaction with its ledger rows, so a crash leaves
 no partial batch, and a re-run finds nothing to do.
+
+A model scores only features on the grid step it was trained on (`grid_step_seconds` in its
+metadata; 5 minutes for models from before it was recorded): another step is refused with
+what to do, never resampled (check_grid_step says why).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from models_ml import ModelError, data, registry
+from models_ml import ModelError, data, package, registry
 from models_ml.export import series_logits, session
 from models_ml.metrics import decide
 from warehouse.taxonomy import ANOMALY_CLASSES
@@ -60,7 +64,8 @@ def load_model(con: duckdb.DuckDBPyConnection, version: str | None = None, preci
     if version is None:
         row = registry.production(con)
         if row is None:
-            raise ScoringError("no production model in ml.model_registry: train one first with `homewatch train`")
+            raise ScoringError("no production model in ml.model_registry: train one with `homewatch train`, or "
+                               "import one with `homewatch model import PACKAGE` (see docs/ml.md, Model packages)")
         version, _, folder = row
     else:
         row = con.execute("select artifact_dir from ml.model_registry where model_version = ?", [version]).fetchone()
@@ -72,6 +77,24 @@ def load_model(con: duckdb.DuckDBPyConnection, version: str | None = None, preci
     name = meta.get("scoring_file", registry.ONNX_FP32) if precision == "auto" else (
         registry.ONNX_INT8 if precision == "int8" else registry.ONNX_FP32)
     return version, meta, session(folder / name), name
+
+
+def check_grid_step(con: duckdb.DuckDBPyConnection, version: str, meta: dict) -> None:
+    """Refuse to score features on another grid step than the model's: its windows would span
+    another length of time and its rates another unit (a 10-minute home read by a 5-minute model
+    called most of its steps anomalies). Refused, not resampled: the features (baselines, rolling
+    windows, rule severities, time since change) are computed by the dbt build on its grid, and
+    resampling them after the fact would not give the features of the other grid; the build can
+    make them right from the readings, on any step."""
+    model_step, warehouse_step = package.model_step_seconds(meta), package.grid_step_seconds(con)
+    if warehouse_step is None or warehouse_step == model_step:
+        return
+    minutes = model_step // 60
+    raise ScoringError(
+        f"model {version} was trained on a {package.describe_step(model_step)} grid, but this warehouse's "
+        f"features (marts.fct_ml_features) are on a {package.describe_step(warehouse_step)} grid: rebuild them on "
+        f"the model's step with `homewatch build --step-minutes {minutes} --full-refresh` and score again, "
+        f"or use a model trained on {package.describe_step(warehouse_step)} steps")
 
 
 def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set[str]]:
@@ -188,10 +211,11 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     version, meta, sess, model_file = load_model(con, version, precision)
     columns, window = meta["feature_columns"], int(meta["window"])
     weights = meta.get("decision_weights")   # per-class, fitted on validation (models_ml/metrics.py)
+    check_grid_step(con, version, meta)
     if columns != data.feature_columns(con):
         raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
-                           f"now; retrain with `homewatch train`")
-    step = np.timedelta64(int(meta["step_minutes"]), "m")
+                           f"now; retrain with `homewatch train`, or import a model exported by this HomeWatch version")
+    step = np.timedelta64(package.model_step_seconds(meta), "s")
     starts, batches, new_batches = _work(con, version)
     for batch_id in sorted(new_batches):
         decision = require_passed(con, batch_id, force=force)   # raises QualityGateError unless forced

@@ -2,6 +2,9 @@
 
 What it shows, all read from the warehouse with SQL:
 - the batch job's recent runs (ops.job_runs) and what each found;
+- the report period: the last `days` of data; or, written by a job run (ReportOptions.batches),
+  the new data of the batches it took in: only the households they touched, over the span of
+  their readings;
 - anomalies per day and class, and every anomaly of the report period with its class, span,
   confidence and rule evidence (marts.fct_classified_anomalies; the rule events of
   marts.fct_anomaly_events while no model has scored);
@@ -46,6 +49,9 @@ class ReportOptions:
     households: int = 12     # households plotted (most anomalies first)
     max_rows: int = 300      # anomalies listed
     trend_days: int = 30     # days in the per-day chart
+    # the batches a job run took in: the report is about their new data only (the households they
+    # touched, over the span of their readings), not about the last `days` of the whole warehouse
+    batches: list[str] | None = None
 
 
 def write_anomaly_report(db, path: Path, options: ReportOptions | None = None,
@@ -83,15 +89,43 @@ def _anomalies(con) -> tuple[pd.DataFrame, str]:
                                  "model_version"]), "none"
 
 
+def _new_data(con, batches: list[str]) -> dict[str, tuple]:
+    """household_id -> (first, last) reading of these batches."""
+    return {h: (pd.Timestamp(a), pd.Timestamp(b)) for h, a, b in con.execute(
+        "select household_id, min(reading_at), max(reading_at) from raw.readings "
+        "where batch_id in (select unnest(?::varchar[])) group by 1", [batches]).fetchall()}
+
+
+def _in_spans(anomalies: pd.DataFrame, spans: dict[str, tuple]) -> pd.DataFrame:
+    """The anomalies of the households in `spans` that overlap each one's span of new readings."""
+    first = anomalies["household_id"].map({h: a for h, (a, _) in spans.items()})
+    last = anomalies["household_id"].map({h: b for h, (_, b) in spans.items()})
+    return anomalies[first.notna() & (anomalies["end_at"] > first) & (anomalies["start_at"] <= last)]
+
+
 def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
     newest = con.execute("select max(max_reading_at) from raw.batches").fetchone()[0]
     anomalies, source = _anomalies(con)
-    end = newest or utcnow()
-    start = end - dt.timedelta(days=o.days)
-    recent = anomalies[anomalies["end_at"] > start].sort_values("start_at", ascending=False)
+    spans = _new_data(con, o.batches) if o.batches else {}
+    windows = None
+    if spans:       # a job run's report: its new data only
+        start, end = min(a for a, _ in spans.values()), max(b for _, b in spans.values())
+        recent = _in_spans(anomalies, spans).sort_values("start_at", ascending=False)
+        trend = anomalies[anomalies["household_id"].isin(list(spans))]
+        windows = {h: (b - pd.Timedelta(days=o.days), b) for h, (_, b) in spans.items()}
+        scope = (f"the new data of {len(o.batches)} batch(es): {len(spans)} household(s), readings from "
+                 f"{_ts(start)} to {_ts(end)} UTC")
+        label = "in the new data"
+    else:
+        end = newest or utcnow()
+        start = end - dt.timedelta(days=o.days)
+        recent = anomalies[anomalies["end_at"] > start].sort_values("start_at", ascending=False)
+        trend = anomalies
+        scope = f"report period {_ts(start)} to {_ts(end)} UTC"
+        label = f"in the last {o.days:g} days"
     production = con.execute("select model_version, val_macro_f1, artifact_dir from ml.model_registry "
                              "where status = 'production'").fetchone() if has_table(con, "ml", "model_registry") else None
-    progress(f"{len(recent)} anomalies in the {o.days:g} days up to {end:%Y-%m-%d %H:%M}; plotting up to "
+    progress(f"{len(recent)} anomalies {label} (up to {end:%Y-%m-%d %H:%M}); plotting up to "
              f"{o.households} households")
     links = [f'<a href="{escape(rel)}">{label}</a>' for rel, label, target in [
         ("quality.html", "data-quality report", path.parent / "quality.html"),
@@ -103,14 +137,14 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
     parts = [
         "<h1>HomeWatch anomalies</h1>",
         f'<div class="meta">warehouse {escape(str(resolve_db_path(db)))}; data up to {_ts(newest)} UTC; '
-        f"report period {_ts(start)} to {_ts(end)} UTC; {source_line}; generated {_ts(utcnow())} UTC</div>",
+        f"{scope}; {source_line}; generated {_ts(utcnow())} UTC</div>",
         f"<nav>{' '.join(links)}</nav>" if links else "",
-        _tiles(recent, anomalies),
+        _tiles(recent, anomalies, label),
         _job_runs(con),
-        _per_day(anomalies, end, o.trend_days),
-        _table(recent, o.max_rows, o.days),
-        _households(con, recent, start, end, o.households),
-        _model(production),
+        _per_day(trend, end, o.trend_days),
+        _table(recent, o.max_rows, label),
+        _households(con, recent, start, end, o.households, windows),
+        _model(production, _origin(con, production[0]) if production else ""),
         _queries(),
     ]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HomeWatch anomalies up to '
@@ -126,9 +160,9 @@ def _swatch(name: str) -> str:
     return f'<span class="swatch" style="background:{CLASS_COLOURS.get(name, "#90a4ae")}"></span>{escape(str(name))}'
 
 
-def _tiles(recent: pd.DataFrame, everything: pd.DataFrame) -> str:
+def _tiles(recent: pd.DataFrame, everything: pd.DataFrame, label: str) -> str:
     counts = recent["class_name"].value_counts()
-    tiles = [f'<div class="tile"><b>{len(recent)}</b><span>anomalies in the period</span></div>',
+    tiles = [f'<div class="tile"><b>{len(recent)}</b><span>anomalies {escape(label)}</span></div>',
              f'<div class="tile"><b>{recent["household_id"].nunique()}</b><span>households affected</span></div>']
     tiles += [f'<div class="tile"><b>{int(counts.get(name, 0))}</b><span>{_swatch(name)}</span></div>'
               for name in CLASS_COLOURS]
@@ -171,9 +205,9 @@ def _per_day(anomalies: pd.DataFrame, end, days: int) -> str:
     return f'<h2>Anomalies per day (by start, last {days} days)</h2><div class="chart">{chart}</div>'
 
 
-def _table(recent: pd.DataFrame, max_rows: int, days: float) -> str:
+def _table(recent: pd.DataFrame, max_rows: int, label: str) -> str:
     if recent.empty:
-        return f"<h2>Anomalies</h2><p>No anomaly in the last {days:g} days of data.</p>"
+        return f"<h2>Anomalies</h2><p>No anomaly {escape(label)}.</p>"
     rows = []
     for r in recent.head(max_rows).itertuples():
         evidence = (f"{r.observed:.1f} vs {r.expected:.1f} expected" if pd.notna(r.observed) and pd.notna(r.expected)
@@ -188,7 +222,7 @@ def _table(recent: pd.DataFrame, max_rows: int, days: float) -> str:
             if len(recent) > max_rows else "")
     head = ("<tr><th>household</th><th>class</th><th>start (UTC)</th><th>end (UTC)</th><th class='num'>duration</th>"
             "<th class='num'>confidence</th><th>rules fired</th><th>rule</th><th>evidence (strongest rule)</th></tr>")
-    return (f"<h2>Anomalies in the last {days:g} days ({len(recent)}, newest first)</h2>"
+    return (f"<h2>Anomalies {escape(label)} ({len(recent)}, newest first)</h2>"
             f"<table>{head}{''.join(rows)}</table>{more}")
 
 
@@ -197,20 +231,27 @@ def _duration(minutes) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def _households(con, recent: pd.DataFrame, start, end, limit: int) -> str:
+def _households(con, recent: pd.DataFrame, start, end, limit: int, windows: dict | None = None) -> str:
+    """Plots of the households with the most anomalies, over [start, end), or over each one's own
+    window when `windows` gives them (a job run's households may hold readings of other years)."""
     if recent.empty:
         return ""
     top = recent["household_id"].value_counts().head(limit)
+    windows = {h: (windows or {}).get(h, (start, end)) for h in top.index}
     readings = con.execute(
-        "select household_id, sensor, reading_at, value from raw.readings "
-        "where household_id in (select unnest(?::varchar[])) and reading_at >= ? and reading_at < ? "
-        "order by household_id, sensor, reading_at", [list(top.index), start, end]).df()
+        "select r.household_id, r.sensor, r.reading_at, r.value from raw.readings r inner join "
+        "(select unnest(?::varchar[]) as household_id, unnest(?::timestamp[]) as lo, unnest(?::timestamp[]) as hi) p "
+        "on r.household_id = p.household_id and r.reading_at >= p.lo and r.reading_at < p.hi "
+        "order by r.household_id, r.sensor, r.reading_at",
+        [list(windows), [pd.Timestamp(w[0]).to_pydatetime() for w in windows.values()],
+         [pd.Timestamp(w[1]).to_pydatetime() for w in windows.values()]]).df()
     figures = []
     for household, n in top.items():
+        lo, hi = windows[household]
         chart = _plot(readings[readings["household_id"] == household], recent[recent["household_id"] == household],
-                      household, start, end)
+                      household, lo, hi)
         figures.append(f"<figure>{chart}<figcaption>{escape(household)}: {n} anomal{'y' if n == 1 else 'ies'} "
-                       "in the period, shaded by class (hover a band for its class and span)</figcaption></figure>")
+                       "listed above, shaded by class (hover a band for its class and span)</figcaption></figure>")
     more = recent["household_id"].nunique() - len(top)
     note = f"<p class='small'>{more} more households with anomalies: `homewatch plot --household ID`.</p>" if more > 0 else ""
     legend = " ".join(_swatch(name) for name in CLASS_COLOURS)
@@ -238,7 +279,33 @@ def _plot(readings: pd.DataFrame, anomalies: pd.DataFrame, household: str, start
     return svg.panels(rows, spans, span_s, ticks=ticks, label=f"sensors of {household}")
 
 
-def _model(production) -> str:
+def _origin(con, version: str) -> str:
+    """Where the model came from: trained in this warehouse, or imported from a package."""
+    has_origin = con.execute("select count(*) from information_schema.columns where table_schema = 'ml' "
+                             "and table_name = 'model_registry' and column_name = 'origin'").fetchall()[0][0]
+    if not has_origin:
+        return "trained in this warehouse"
+    origin, source = con.execute("select origin, imported_from from ml.model_registry where model_version = ?",
+                                 [version]).fetchall()[0]
+    return f"imported from {source}" if origin == "imported" else "trained in this warehouse"
+
+
+def _trained_on(meta: dict) -> str:
+    """One line on the data a model learned from (its metadata's training summary)."""
+    summary = meta.get("training_summary")
+    if not summary:
+        return ""
+    h = summary.get("households", {})
+    sources = ", ".join(f"{n} {s}" for s, n in sorted(summary.get("household_sources", {}).items()))
+    sims = summary.get("simulations") or []
+    sim = f"; simulator seed {sims[0]['seed']}, {sims[0]['days']} days" if sims else ""
+    return (f" Trained on {h.get('train', '?')} households (validation {h.get('validation', '?')}, test "
+            f"{h.get('test', '?')}; {sources}), {summary.get('days', '?')} days, sensors "
+            f"{', '.join(sorted(summary.get('sensors', {})))}, a {meta.get('grid_step_seconds', 300) // 60}-minute "
+            f"grid{sim}.")
+
+
+def _model(production, origin: str = "") -> str:
     if production is None:
         return ("<h2>Model</h2><p>No production model: the anomalies above are the dbt rules' alone. "
                 "`homewatch train` trains and evaluates one.</p>")
@@ -251,7 +318,8 @@ def _model(production) -> str:
     test = metrics.get("test") or {}
     parts = [f"<h2>Model {escape(version)} (production)</h2>",
              f"<p class='small'>Architecture {escape(meta.get('config', {}).get('arch', '?'))}, window "
-             f"{meta.get('window')} steps; validation macro-F1 {val_f1:.3f}. Evaluated on the test households, "
+             f"{meta.get('window')} steps; validation macro-F1 {val_f1:.3f}; {escape(origin)}."
+             f"{escape(_trained_on(meta))} Evaluated on the test households, "
              "which it never trained or tuned on, at step level without point-adjust.</p>"]
     if not test:
         return "".join(parts) + "<p>No test evaluation stored: run `homewatch evaluate`.</p>"

@@ -261,6 +261,7 @@ def cmd_run(args) -> int:
         result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
         _say("simulate", result.message)
         job = run_pipeline(args.db, job="run", train=train, report_dir=reports_dir(), progress=_say)
+        cli_ml.ship_model(args.db)      # the trained model, as a package other warehouses can import
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)

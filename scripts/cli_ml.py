@@ -1,4 +1,5 @@
-"""The classifier's subcommands: train, evaluate, score, model (list / promote / rollback).
+"""The classifier's subcommands: train, evaluate, score, model (list / promote / rollback /
+export / import).
 
 Registered by scripts.cli; kept here so the main CLI module stays small. torch is imported
 only by `train` (scoring and evaluation run on ONNX Runtime).
@@ -101,11 +102,15 @@ def cmd_model(args) -> int:
         with reader(args.db) as con:
             rows = registry.versions(con)
         if not rows:
-            print("no model trained yet: run `homewatch train`")
-        for version, status, val_f1, test_f1, created, promoted in rows:
+            print("no model yet: `homewatch train` trains one, `homewatch model import PACKAGE` imports one")
+        for version, status, val_f1, test_f1, created, promoted, origin, source in rows:
             print(f"{version}  {status:<10}  validation macro-F1 {val_f1:.4f}  test {test_f1 if test_f1 is None else round(test_f1, 4)}"
-                  f"  created {created:%Y-%m-%d %H:%M}")
+                  f"  created {created:%Y-%m-%d %H:%M}  " + (f"imported from {source}" if origin == "imported" else "trained here"))
         return 0
+    if args.action == "export":
+        return _export(args)
+    if args.action == "import":
+        return _import(args)
     with writer(args.db) as con, transaction(con):
         if args.action == "promote":
             if not args.version:
@@ -118,6 +123,57 @@ def cmd_model(args) -> int:
                   "scored yet")
     _refresh_marts(args.db, "model")
     return 0
+
+
+def _export(args) -> int:
+    from models_ml.package import PackageError, export_package
+    from warehouse.connection import reader
+
+    if not args.version or not args.path:
+        raise PackageError("`homewatch model export` needs a VERSION (or 'production') and a PATH")
+    with reader(args.db) as con:
+        version, path = export_package(con, args.version, Path(args.path), args.db)
+    _say("model", f"exported {version} to {path}; import it into another warehouse with "
+                  f"`homewatch model import {path}`")
+    return 0
+
+
+def _import(args) -> int:
+    from models_ml.package import PackageError, import_package
+    from warehouse.connection import has_table, reader, transaction, writer
+
+    path = args.path or args.version      # `model import PATH`: the one positional is the path
+    if not path:
+        raise PackageError("`homewatch model import` needs the PATH of a package (`homewatch model export` makes one)")
+    with writer(args.db) as con, transaction(con):
+        result = import_package(con, Path(path), args.db, promote=args.promote)
+    _say("model", result.message)
+    if result.already:
+        return 0
+    if result.status == "production":
+        _say("model", "it is the production model: `homewatch score` predicts with it (after `homewatch build`)")
+        with reader(args.db) as con:
+            built = has_table(con, "marts", "fct_classified_anomalies")
+        if built:
+            _refresh_marts(args.db, "model")
+    else:
+        _say("model", f"a candidate: `homewatch model promote {result.version}` makes it the production model")
+    return 0
+
+
+def ship_model(db) -> Path | None:
+    """The main job's last step: export the production model as a package a newcomer with only
+    real data can import (models_ml/package.py `ship`: model-packages/ next to the model store,
+    `latest` pointing at the newest). Well under a second: a few small files and their checksums."""
+    from models_ml.package import ship
+    from warehouse.connection import reader
+
+    with reader(db) as con:
+        folder = ship(con, db)
+    if folder is not None:
+        _say("model", f"the production model is packaged in {folder} (also {folder.parent / 'latest'}): "
+                      f"`homewatch model import {folder.parent / 'latest'} --db OTHER.duckdb` scores another warehouse")
+    return folder
 
 
 def add_commands(subs, sub) -> None:
@@ -148,7 +204,14 @@ def add_commands(subs, sub) -> None:
                    help="which ONNX file to run (default auto: int8 when it kept the validation macro-F1)")
     p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
 
-    p = sub(subs, "model", cmd_model, "List model versions, force one into production, or roll back.",
-            "homewatch model list   |   homewatch model promote cnn-20250101T000000-abc123   |   homewatch model rollback")
-    p.add_argument("action", choices=["list", "promote", "rollback"])
-    p.add_argument("version", nargs="?", help="the version to promote")
+    p = sub(subs, "model", cmd_model, "List model versions, force one into production, roll back, or carry a "
+            "model to another warehouse: `export VERSION PATH` writes a checksummed package (a folder, or PATH.zip), "
+            "`import PATH` verifies one and registers it (production if the warehouse has none, or with --promote; "
+            "else a candidate).",
+            "homewatch model list   |   homewatch model promote cnn-20250101T000000-abc123   |   homewatch model rollback\n"
+            "  homewatch model export production /tmp/pkg   |   homewatch model import /tmp/pkg --db home.duckdb")
+    p.add_argument("action", choices=["list", "promote", "rollback", "export", "import"])
+    p.add_argument("version", nargs="?", help="the version to promote or export ('production': the production "
+                   "model); for import, the package PATH")
+    p.add_argument("path", nargs="?", help="export: the package to write (a new folder, or a .zip)")
+    p.add_argument("--promote", action="store_true", help="import: make the imported model production")

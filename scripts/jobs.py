@@ -118,22 +118,25 @@ def _new_batches(con, watermark) -> list[tuple[str, object, int]]:
         [watermark, watermark]).fetchall()
 
 
-def _anomalies_in(con, since) -> tuple[dict[str, int], str]:
-    """Anomalies that reach into the new readings, by class: the classifier's once a model has
-    scored, else the rule events; and the table they came from."""
-    if since is None:
+def _anomalies_in(con, spans: dict[str, tuple]) -> tuple[dict[str, int], str]:
+    """Anomalies that reach into the new readings, by class: in the households the run's batches
+    touched, overlapping each one's span of new readings (not the rest of the warehouse); the
+    classifier's once a model has scored, else the rule events; and the table they came from."""
+    if not spans:
         return {}, ""
     if has_table(con, "marts", "fct_classified_anomalies") and con.execute(
             "select count(*) > 0 from marts.fct_classified_anomalies").fetchone()[0]:
-        table, sql = "marts.fct_classified_anomalies", (
-            "select class_name, count(*) from marts.fct_classified_anomalies where end_at > ? group by 1")
+        table, name, where = "marts.fct_classified_anomalies", "class_name", ""
     elif has_table(con, "marts", "fct_anomaly_events"):
-        table, sql = "marts.fct_anomaly_events", (
-            "select rule_name, count(*) from marts.fct_anomaly_events "
-            "where event_kind = 'anomaly' and end_at > ? group by 1")
+        table, name, where = "marts.fct_anomaly_events", "rule_name", "and a.event_kind = 'anomaly'"
     else:
         return {}, ""
-    return {r[0]: int(r[1]) for r in con.execute(sql, [since]).fetchall()}, table
+    rows = con.execute(
+        f"select a.{name}, count(*) from {table} a inner join (select unnest(?::varchar[]) as household_id, "
+        "unnest(?::timestamp[]) as first_at, unnest(?::timestamp[]) as last_at) t "
+        f"on a.household_id = t.household_id and a.end_at > t.first_at and a.start_at <= t.last_at {where} group by 1",
+        [list(spans), [s[0] for s in spans.values()], [s[1] for s in spans.values()]]).fetchall()
+    return {r[0]: int(r[1]) for r in rows}, table
 
 
 def run_pipeline(
@@ -178,7 +181,7 @@ def run_pipeline(
                 new = _new_batches(con, watermark)
             batches = [b[0] for b in new]
             rows_in = int(sum(b[2] for b in new))
-            since = _first_reading(db, batches)
+            touched = _new_readings(db, batches)
             run.update(batches=batches, rows_in=rows_in)
             _check(db, batches, force, report_dir, progress)
 
@@ -209,7 +212,7 @@ def run_pipeline(
                 progress("marts", "marts.fct_classified_anomalies is up to date")
 
             with reader(db) as con:
-                by_class, source = _anomalies_in(con, since)
+                by_class, source = _anomalies_in(con, touched)
             status = "succeeded" if batches or steps_scored else "nothing_new"
             watermark_to = max((b[1] for b in new), default=watermark)
             message = (f"{len(batches)} batch(es) taken in; anomalies counted from {source}" if batches
@@ -221,9 +224,11 @@ def run_pipeline(
             step = "report"
             report = report_dir / "anomalies.html"
             if changed or not report.exists():
-                from scripts.anomaly_report import write_anomaly_report
+                from scripts.anomaly_report import ReportOptions, write_anomaly_report
 
-                report = write_anomaly_report(db, report, progress=lambda m: progress("report", m))
+                # about this run's new data (its batches' households and readings), if it took any in
+                report = write_anomaly_report(db, report, ReportOptions(batches=batches or None),
+                                              progress=lambda m: progress("report", m))
                 progress("report", f"wrote {report}")
             return JobResult(run.run_id, job, status, batches, rows_in, steps_scored, sum(by_class.values()), by_class,
                              watermark_to, version, report, time.monotonic() - run.started, message)
@@ -260,12 +265,14 @@ def _record_failure(run: _Run, status: str, step: str, message: str) -> None:
         pass
 
 
-def _first_reading(db, batches: list[str]):
+def _new_readings(db, batches: list[str]) -> dict[str, tuple]:
+    """household_id -> (first, last) reading of the given batches: what a run took in."""
     if not batches:
-        return None
+        return {}
     with reader(db) as con:
-        return con.execute("select min(min_reading_at) from raw.batches where batch_id in "
-                           "(select unnest(?::varchar[]))", [batches]).fetchone()[0]
+        return {h: (a, b) for h, a, b in con.execute(
+            "select household_id, min(reading_at), max(reading_at) from raw.readings "
+            "where batch_id in (select unnest(?::varchar[])) group by 1", [batches]).fetchall()}
 
 
 def _check(db, batches: list[str], force: bool, report_dir: Path, progress) -> None:

@@ -237,6 +237,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        5,
+        "ml: where each model came from (trained here or imported from a package) and what it trained on",
+        [
+            # rows older than this migration were trained in this warehouse: the default says so
+            "alter table ml.model_registry add column origin varchar default 'trained'",  # or 'imported'
+            "alter table ml.model_registry add column imported_from varchar",      # the package path, if imported
+            "alter table ml.model_registry add column package_sha256 varchar",     # digest of its manifest
+            "alter table ml.model_registry add column grid_step_seconds integer",  # null (older rows): 300
+            "alter table ml.model_registry add column training_data json",         # households, days, steps per class
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
