@@ -28,13 +28,13 @@ from pathlib import Path
 import duckdb
 
 from models_ml import ModelError, registry
+from models_ml.registry import LEGACY_STEP_SECONDS, model_step_seconds  # noqa: F401  (re-exported)
 from warehouse.connection import has_table, resolve_db_path, utcnow
 
 FORMAT = "homewatch-model-package"
 FORMAT_VERSION = 1
 MANIFEST = "MANIFEST.json"
 PACKAGE_FILES = (registry.METADATA, registry.ONNX_FP32, registry.ONNX_INT8, registry.WEIGHTS)
-LEGACY_STEP_SECONDS = 300   # models from before grid_step_seconds was recorded: all were on this grid
 SAMPLE_STEPS = 2000         # feature rows per household read to tell the grid step
 
 
@@ -76,16 +76,6 @@ def grid_step_seconds(con: duckdb.DuckDBPyConnection) -> int | None:
         select min(gap) from gaps where gap > 0
         """).fetchone()[0]
     return None if gap is None else int(gap)
-
-
-def model_step_seconds(meta: dict) -> int:
-    """The grid step a model was trained on: `grid_step_seconds`, else its `step_minutes`, else
-    (older metadata) 5 minutes, the only grid before the step was configurable."""
-    if meta.get("grid_step_seconds"):
-        return int(meta["grid_step_seconds"])
-    if meta.get("step_minutes"):
-        return int(meta["step_minutes"]) * 60
-    return LEGACY_STEP_SECONDS
 
 
 def describe_step(seconds: int) -> str:

@@ -40,6 +40,19 @@ class RegistryError(ModelError):
     pass
 
 
+LEGACY_STEP_SECONDS = 300   # models from before grid_step_seconds was recorded: all were on this grid
+
+
+def model_step_seconds(meta: dict) -> int:
+    """The grid step a model was trained on: `grid_step_seconds`, else its `step_minutes`, else
+    (older metadata) 5 minutes, the only grid before the step was configurable."""
+    if meta.get("grid_step_seconds"):
+        return int(meta["grid_step_seconds"])
+    if meta.get("step_minutes"):
+        return int(meta["step_minutes"]) * 60
+    return LEGACY_STEP_SECONDS
+
+
 def models_dir(db=None) -> Path:
     env = os.environ.get("HOMEWATCH_MODELS_DIR")
     return Path(env) if env else resolve_db_path(db).parent / "models"
@@ -94,7 +107,6 @@ def insert(con: duckdb.DuckDBPyConnection, meta: dict, folder: Path, now: dt.dat
            imported_from: str | None = None, package_sha256: str | None = None) -> None:
     """The registry row of a version, as a candidate: where it came from (trained here, or
     imported from a package) and what it trained on, from its metadata."""
-    from models_ml.package import model_step_seconds
 
     summary = {**meta["training_data"], **meta.get("training_summary", {})}
     con.execute(
