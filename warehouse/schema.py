@@ -236,6 +236,23 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    # branch h-pkg also adds a migration 5 (ml.model_registry columns): at the merge one of the
+    # two becomes 6 (the numbers must stay 1..N, see tests/test_warehouse.py)
+    (
+        5,
+        "ops: the grid step the dbt tables are built on",
+        [
+            """
+            create table ops.grid (
+                step_seconds integer   not null,  -- the grid step of every dbt table (warehouse/grid.py)
+                status       varchar   not null,  -- 'built'; 'building' (first build running or killed:
+                                                  -- the next build resumes); 'rebuilding' (a full refresh
+                                                  -- onto this step running or killed: the next build redoes it)
+                recorded_at  timestamp not null,  -- UTC: when a build first ran on this step
+                built_at     timestamp            -- UTC: when the last build on it finished
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
