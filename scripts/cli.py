@@ -344,11 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
     p.add_argument("--train-epochs", type=int, help="epochs when a model is trained (default: the training config's)")
 
-    p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, build "
-             "the dbt layers, check them (exit 1 on a critical failure, before scoring), score, refresh the anomaly "
-             "marts and reports, and record the run in ops.job_runs. One run at a time: a second exits with code 75.",
+    p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, check "
+             "their raw data (exit 1 on a critical failure, before anything is built), build the dbt layers on the "
+             "warehouse's grid step, check them (exit 1 on a critical failure, before scoring), score, refresh the "
+             "anomaly marts and reports, and record the run in ops.job_runs. One run at a time: a second exits with "
+             "code 75.",
              "homewatch batch            # e.g. after: homewatch simulate --append --days 1")
-    p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
+    p.add_argument("--force", action="store_true", help="build and score even batches that failed a critical "
+                   "quality check")
 
     p = _sub(subs, "report", cmd_report, "Rebuild the anomaly report (HTML, self-contained): job runs, anomalies "
              "by class and day, the households with the most anomalies plotted, the model's evaluation.",
