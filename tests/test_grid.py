@@ -145,6 +145,11 @@ def test_ten_second_readings_build_on_a_recorded_10_s_grid(tmp_path, capsys):
     assert grid_step(con) == 10
     con.close()
 
+    # dbt run by hand with another step refuses too (macros/check_grid_step.sql)
+    from warehouse.transform import TransformError, run_dbt
+    with pytest.raises(TransformError, match="built on 10-second steps .* add --full-refresh"):
+        run_dbt(["build", "--select", "int_build_window"], db=db, dbt_vars={"step_seconds": "5min"})
+
     # a plain build, and the batch job, build new data on the recorded 10 s grid
     ingest_files([_csv(tmp_path / "more.csv", start + dt.timedelta(minutes=20), 60, step_s=10)], db=db,
                  household="plant")

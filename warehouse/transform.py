@@ -156,12 +156,26 @@ def run_dbt(
             "or another job). Close it, then run again; the build resumes where it stopped."
         )
     if returncode != 0:
-        failures = [ln.strip() for ln in lines if _FAILURE_LINE.search(ln)][-12:]
+        failures = _failure_lines(lines)
         raise TransformError(
             f"dbt {args[0]} failed (exit {returncode}) on {path}:\n  " + "\n  ".join(failures)
             + f"\nfull log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'}"
         )
     return output
+
+
+def _failure_lines(lines: list[str]) -> list[str]:
+    """The lines of dbt's output that say what failed, with the reason a compilation or database
+    error gives on the line after it (e.g. a grid step refused by macros/check_grid_step.sql)."""
+    picked = []
+    for i, line in enumerate(lines):
+        if _FAILURE_LINE.search(line):
+            picked.append(line.strip())
+            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if re.search(r"(Compilation|Runtime|Database) Error", line) and following \
+                    and not following.startswith(">") and not re.match(r"\d\d:\d\d:\d\d", following):
+                picked.append("  " + following)
+    return picked[-12:]
 
 
 def build(*, db=None, full_refresh: bool = False, select: str | None = None, exclude: str | None = None,
