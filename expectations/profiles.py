@@ -159,7 +159,7 @@ reading_days as (
 days as (
     select day, 1 as n_days, false as is_silent from reading_days
     union all
-    select previous_day + 1 as day, day - previous_day - 1 as n_days, true as is_silent
+    select (previous_day + 1)::date as day, day - previous_day - 1 as n_days, true as is_silent
     from (select day, lag(day) over (order by day) as previous_day from reading_days)
     where day - previous_day > 1
 ),

@@ -191,3 +191,29 @@ def test_a_batch_whose_raw_data_fails_a_critical_check_is_not_built(tmp_path, ca
     (passed, suites), = _q(db, "select r.passed, list(distinct v.suite order by v.suite) from dq.check_runs r "
                                "join dq.validation_results v using (run_id) group by all")
     assert not passed and "features_flags" not in suites and "raw_readings" in suites
+
+
+def test_completeness_per_day_is_bounded_by_the_days_with_readings(tmp_path):
+    """A 2015 reading in a 2025 file: the days frame holds the days with readings and one row for
+    the silent run between them, not 3,500 days per sensor; the batch as a whole is as
+    incomplete as the span says (a critical failure the raw check stops on before the build)."""
+    from expectations import profiles
+    from expectations.batches import load_batch
+
+    db = tmp_path / "w.duckdb"
+    ingest_files([_csv(tmp_path / "jan.csv", T0, 576)], db=db, household="h1")  # two whole days
+    con = duckdb.connect(str(db))
+    batch_id = con.execute("select batch_id from raw.batches").fetchone()[0]
+    con.execute("insert into raw.readings select household_id, sensor, timestamp '2015-06-01 12:00', value, batch_id, "
+                "ingested_at from raw.readings limit 1")
+    batch = load_batch(con, batch_id)
+    days = profiles.days_profile(con, batch)
+    summary = profiles.batch_summary(con, batch, days, profiles.readings_profile(con, batch))
+    con.close()
+    silent_days = (T0.date() - dt.date(2015, 6, 2)).days
+    assert len(days) == 4                                # 2015-06-01, the silent run, 2025-01-01 and -02
+    silent = days[days.n_received == 0]
+    assert [d.date() for d in silent.day] == [dt.date(2015, 6, 2)]
+    assert silent.n_expected.item() == silent_days * 2 * 288   # two sensors, 288 readings a day expected
+    assert list(days.completeness[-2:]) == [1.0, 1.0]
+    assert summary.completeness.item() < 0.01
