@@ -116,6 +116,13 @@ def test_far_off_readings_are_breaks_in_the_grid_and_incremental_equals_full(tmp
     build(db=db, full_refresh=True)
     assert _fingerprints(db) == incremental
 
+    # a warehouse built before steps were recorded: its grid tells the step
+    from warehouse import grid_step
+    con = duckdb.connect(str(db))
+    con.execute("delete from ops.grid")
+    assert grid_step(con) == 300
+    con.close()
+
 
 # --- the recorded step ------------------------------------------------------------------------
 

@@ -117,15 +117,25 @@ def _step_of_grid(con) -> int | None:
     return None if gap is None else int(gap)
 
 
+def _simulated_step(con) -> int | None:
+    """The step of a simulation landed here, if it is a usable grid step: a first build of
+    `homewatch simulate --step 10min` data is on 10-minute steps without saying so again."""
+    if not has_table(con, "raw", "simulations"):
+        return None
+    step = con.execute("select min(step_seconds) from raw.simulations").fetchone()[0]
+    return int(step) if step and step <= MAX_STEP_SECONDS and MAX_STEP_SECONDS % int(step) == 0 else None
+
+
 def plan_build(con, requested: int | None, full_refresh: bool, select: str | None) -> tuple[int, bool, str | None]:
     """The step a build runs on, whether it must be a full refresh, and a note for the user.
 
-    No step asked for: the recorded one (the default on a first build). A step other than the
+    No step asked for: the recorded one (on a first build: a landed simulation's, else the
+    default). A step other than the
     recorded one: only with full_refresh (and no --select: every table moves to the new grid).
     A rebuild onto a new step that did not finish is redone as a full refresh."""
     recorded = recorded_step(con)
     current = recorded[0] if recorded else _step_of_grid(con)
-    step = requested if requested is not None else (current or DEFAULT_STEP_SECONDS)
+    step = requested if requested is not None else (current or _simulated_step(con) or DEFAULT_STEP_SECONDS)
     note = None
     if current is not None and step != current:
         if not full_refresh:
