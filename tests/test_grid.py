@@ -61,7 +61,7 @@ def _fingerprints(db) -> dict:
 
 def test_a_step_takes_a_unit_and_must_divide_an_hour():
     assert [parse_step(t) for t in ("10s", "5min", "1h", "30 seconds", "1min")] == [10, 300, 3600, 30, 60]
-    for text, reason in [("0s", "longer than zero"), ("-5min", "longer than zero"), ("abc", "not a duration"),
+    for text, reason in [("0s", "longer than zero"), ("0", "longer than zero"), ("-1", "longer than zero"), ("-5min", "longer than zero"), ("abc", "not a duration"),
                          ("5", "has no unit"), ("0.5s", "whole number of seconds"), ("7min", "does not divide an hour"),
                          ("2h", "longer than an hour"), ("5 parsecs", "unknown unit")]:
         with pytest.raises(GridStepError, match=reason):

@@ -47,6 +47,8 @@ def parse_duration(text: str) -> int:
     match = _STEP.match(str(text).lower())
     if not match:
         if re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", str(text)):
+            if float(text) <= 0:
+                raise GridStepError(f"grid step {text!r} must be longer than zero (e.g. 10s, 5min, 1h)")
             raise GridStepError(f"grid step {text!r} has no unit: say 10s, 5min or 1h")
         raise GridStepError(f"grid step {text!r} is not a duration like 10s, 5min or 1h")
     number, unit = match.groups()
