@@ -149,22 +149,36 @@ typical_cadence as (
     select coalesce(median(gap_s), $default_cadence_s) as cadence_s from gaps where gap_s > 0
 ),
 
+-- The days the batch has readings on, and one row per run of days in between with none at all
+-- (n_days of them): rows bounded by the readings, not by the distance between the first and the
+-- last (a 2015 reading in a 2025 file is one silent run, not 3,650 rows per sensor).
+reading_days as (
+    select distinct reading_at::date as day from batch where reading_at <= $last_at::timestamp
+),
+
 days as (
-    select unnest(generate_series($first_at::date, $last_at::date, interval 1 day))::date as day
+    select day, 1 as n_days, false as is_silent from reading_days
+    union all
+    select (previous_day + 1)::date as day, day - previous_day - 1 as n_days, true as is_silent
+    from (select day, lag(day) over (order by day) as previous_day from reading_days)
+    where day - previous_day > 1
 ),
 
 expected as (
-    select pairs.household_id, pairs.sensor, days.day,
+    select pairs.household_id, pairs.sensor, days.day, days.n_days, days.is_silent,
         coalesce(cadences.cadence_s, (select cadence_s from typical_cadence)) as cadence_s
     from pairs
     cross join days
     left join cadences using (household_id, sensor)
 ),
 
+-- a silent run lies inside the batch's span: each of its days expects a whole day of readings
 covered as (
     select *,
-        round(greatest(0, epoch(least(day + interval 1 day, $last_at::timestamp + to_seconds(cadence_s)))
-                          - epoch(greatest(day::timestamp, $first_at::timestamp))) / cadence_s) as n_expected
+        case when is_silent then n_days * round(86400 / cadence_s)
+            else round(greatest(0, epoch(least(day + interval 1 day, $last_at::timestamp + to_seconds(cadence_s)))
+                                   - epoch(greatest(day::timestamp, $first_at::timestamp))) / cadence_s)
+        end as n_expected
     from expected
 ),
 

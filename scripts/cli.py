@@ -51,13 +51,23 @@ def cmd_simulate(args) -> int:
     if args.append:
         result = land_simulation(db=args.db, append_days=args.days, progress=lambda m: _say("simulate", m))
     else:
-        config = SimConfig(args.households, args.days, args.start, args.step_minutes, args.seed)
+        config = SimConfig(args.households, args.days, args.start, _simulated_minutes(args.step, args.step_minutes), args.seed)
         result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
     _say("simulate", f"{result.message} in {time.perf_counter() - started:.1f} s")
     if args.replace and not result.skipped:
         _say("simulate", "the simulation was replaced: run `homewatch build --full-refresh` so no table keeps the old homes")
     print(f"warehouse: {resolve_db_path(args.db)}")
     return 0
+
+
+def _simulated_minutes(step: int | None, minutes: int | None) -> int:
+    """The simulator's step in whole minutes (default 5); SimConfig checks it divides a day."""
+    if minutes is not None or step is None:
+        return 5 if minutes is None else minutes
+    if step % 60:
+        raise ConfigError(f"the simulator steps in whole minutes, got {step} s; for readings every few seconds, "
+                          "ingest them from a file (`homewatch ingest`) and build with --step")
+    return step // 60
 
 
 # --- ingest -----------------------------------------------------------------------------------
@@ -121,15 +131,35 @@ def cmd_build(args) -> int:
     from warehouse.transform import build
 
     started = time.perf_counter()
-    dbt_vars = {"step_minutes": args.step_minutes} if args.step_minutes else None
-    if args.step_minutes and not args.full_refresh:
-        # tables built on another grid cannot be extended: rebuild them all on this one
-        _say("build", f"--step-minutes {args.step_minutes} changes the grid: rebuilding every table (--full-refresh)")
-        args.full_refresh = True
-    build(db=args.db, full_refresh=args.full_refresh, select=args.select, dbt_vars=dbt_vars,
+    build(db=args.db, full_refresh=args.full_refresh, select=args.select, step=args.step,
           unit_tests=args.unit_tests, progress=lambda m: _say("build", m))
     _say("build", f"dbt build finished in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _step(text: str) -> int:
+    """--step: '10s', '5min', '1h' -> seconds (a whole number of seconds that divides an hour)."""
+    from warehouse.grid import GridStepError, parse_step
+
+    try:
+        return parse_step(text)
+    except GridStepError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _duration(text: str) -> int:
+    """'5min', '1h' -> seconds (any duration; the command checks what it can use)."""
+    from warehouse.grid import GridStepError, parse_duration
+
+    try:
+        return parse_duration(text)
+    except GridStepError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("grid step", "step")) from None
+
+
+def _step_minutes(text: str) -> int:
+    """--step-minutes N (the older spelling of --step Nmin) -> seconds."""
+    return _step(f"{text}min" if text.strip().lstrip("+-").isdigit() else text)
 
 
 # --- check ------------------------------------------------------------------------------------
@@ -335,11 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
     p.add_argument("--train-epochs", type=int, help="epochs when a model is trained (default: the training config's)")
 
-    p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, build "
-             "the dbt layers, check them (exit 1 on a critical failure, before scoring), score, refresh the anomaly "
-             "marts and reports, and record the run in ops.job_runs. One run at a time: a second exits with code 75.",
+    p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, check "
+             "their raw data (exit 1 on a critical failure, before anything is built), build the dbt layers on the "
+             "warehouse's grid step, check them (exit 1 on a critical failure, before scoring), score, refresh the "
+             "anomaly marts and reports, and record the run in ops.job_runs. One run at a time: a second exits with "
+             "code 75.",
              "homewatch batch            # e.g. after: homewatch simulate --append --days 1")
-    p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
+    p.add_argument("--force", action="store_true", help="build and score even batches that failed a critical "
+                   "quality check")
 
     p = _sub(subs, "report", cmd_report, "Rebuild the anomaly report (HTML, self-contained): job runs, anomalies "
              "by class and day, the households with the most anomalies plotted, the model's evaluation.",
@@ -353,7 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--households", type=int, default=100, help="number of households (default 100)")
     p.add_argument("--days", type=int, default=180, help="days to simulate, or to add with --append (default 180)")
     p.add_argument("--start", type=_date, default=dt.date(2025, 1, 1), help="first day, UTC (default 2025-01-01)")
-    p.add_argument("--step-minutes", type=int, default=5, help="minutes between readings (default 5)")
+    step = p.add_mutually_exclusive_group()
+    step.add_argument("--step", type=_duration, metavar="STEP", help="time between readings, e.g. 5min or 1min "
+                      "(whole minutes that divide a day: the simulated routines are minute-based; default 5min)")
+    step.add_argument("--step-minutes", type=int, metavar="N", help="minutes between readings (same as --step Nmin)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="continue the warehouse's simulation by --days more days")
@@ -384,8 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
              "homewatch build            # incremental: only what arrived since the last build")
     p.add_argument("--full-refresh", action="store_true", help="rebuild every table from all the data")
     p.add_argument("--select", help="dbt node selection, e.g. fct_anomaly_events+")
-    p.add_argument("--step-minutes", type=int,
-                   help="grid step (default: the dbt var, 5); implies --full-refresh, as every table is rebuilt on it")
+    step = p.add_mutually_exclusive_group()
+    step.add_argument("--step", type=_step, metavar="STEP",
+                      help="grid step, e.g. 10s, 5min, 1h (a whole number of seconds that divides an hour). "
+                           "Default: the step this warehouse was first built on (ops.grid), else 5min. Another "
+                           "step than the recorded one needs --full-refresh (every table is rebuilt on it)")
+    step.add_argument("--step-minutes", type=_step_minutes, dest="step", metavar="N",
+                      help="the grid step in minutes (same as --step Nmin)")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run the dbt unit tests (logic on hand-written rows; the test suite runs them)")
 

@@ -1,7 +1,9 @@
 """The pipeline as one job: `homewatch batch` (scheduled) and the steps of `homewatch run`.
 
-    build (incremental dbt) -> check (stop on a critical failure) -> [train] -> score
-        -> refresh the anomaly marts -> anomaly report -> record the run in ops.job_runs
+    check the raw data of the new batches (stop on a critical failure: nothing is built)
+        -> build (incremental dbt, on the warehouse's grid step) -> check what was built (stop on a
+        critical failure) -> [train] -> score -> refresh the anomaly marts -> anomaly report
+        -> record the run in ops.job_runs
 
 What a run takes in: the batches (raw.batches) landed after its watermark, the landing time of
 the newest batch the last completed run took in. The dbt build decides what to recompute from
@@ -41,7 +43,7 @@ DONE = ("succeeded", "nothing_new")  # statuses whose watermark counts
 
 
 class QualityStop(WarehouseError):
-    """A critical quality check failed: the job stopped before scoring."""
+    """A critical quality check failed: the job stopped before building (raw data) or scoring."""
 
     exit_code = 1
 
@@ -163,8 +165,13 @@ def run_pipeline(
                                      "or `homewatch ingest FILE`, then run again")
             watermark, last_status = run.start(con)
             unbuilt = _unbuilt_batches(con)
-        step = "build"
+        step = "raw_check"
         try:
+            raw_checks = {}
+            if unbuilt:
+                run.update(step=step)
+                raw_checks = _check_raw(db, unbuilt, force, report_dir, progress)
+            step = "build"
             run.update(step=step)
             failpoint("job.build")
             if unbuilt:
@@ -183,7 +190,7 @@ def run_pipeline(
             rows_in = int(sum(b[2] for b in new))
             touched = _new_readings(db, batches)
             run.update(batches=batches, rows_in=rows_in)
-            _check(db, batches, force, report_dir, progress)
+            _check(db, batches, force, report_dir, progress, raw_checks)
 
             step = "score"
             run.update(step=step)
@@ -275,19 +282,54 @@ def _new_readings(db, batches: list[str]) -> dict[str, tuple]:
             "where batch_id in (select unnest(?::varchar[])) group by 1", [batches]).fetchall()}
 
 
-def _check(db, batches: list[str], force: bool, report_dir: Path, progress) -> None:
-    """Validate each new batch whose newest check did not pass yet; stop on a critical failure."""
+def _check_raw(db, batches: list[str], force: bool, report_dir: Path, progress) -> dict:
+    """Before the build: the raw-data suites of each batch about to be built whose newest check
+    did not pass yet. A critical failure stops the job before dbt touches anything (unless
+    `force`), and the failed run is stored (dq.*, the quality report). Returns the passed raw
+    checks by batch, which the check after the build completes."""
+    from expectations.check import check_batch
+    from expectations.gate import latest_run
+
+    passed, failed = {}, []
+    for batch_id in batches:
+        with reader(db) as con:
+            newest = latest_run(con, batch_id)
+        if newest is not None and newest[1]:
+            continue  # a full check passed already (`homewatch check` before the job)
+        result = check_batch(db, batch_id, report_path=report_dir / "quality.html", stage="raw",
+                             progress=lambda m: progress("raw_check", m))
+        progress("raw_check", result.summary().splitlines()[0])
+        if result.passed:
+            passed[batch_id] = result
+        else:
+            failed.append((batch_id, result))
+    if failed:
+        names = "; ".join(f"{b}: " + ", ".join(r.expectation for r in res.failed("critical"))[:400] for b, res in failed)
+        if force:
+            progress("raw_check", f"critical raw-data checks failed ({names}); building anyway because of --force")
+        else:
+            raise QualityStop(
+                f"a critical check of the raw data failed, so nothing was built or scored: {names}. See "
+                f"{report_dir / 'quality.html'} and `select * from dq.validation_results where not success`. "
+                "Fix or replace the data and run again, or run with --force to build and score it anyway.")
+    return passed
+
+
+def _check(db, batches: list[str], force: bool, report_dir: Path, progress, raw_checks: dict | None = None) -> None:
+    """Validate each new batch whose newest check did not pass yet (completing the raw check made
+    before the build, if any); stop on a critical failure."""
     from expectations.check import check_batch
     from expectations.gate import latest_run
 
     failed = []
+    raw_checks = raw_checks or {}
     for batch_id in batches:
         with reader(db) as con:
             newest = latest_run(con, batch_id)
         if newest is not None and newest[1]:
             progress("check", f"batch {batch_id} already passed its check ({newest[0]})")
             continue
-        result = check_batch(db, batch_id, report_path=report_dir / "quality.html",
+        result = check_batch(db, batch_id, report_path=report_dir / "quality.html", raw=raw_checks.get(batch_id),
                              progress=lambda m: progress("check", m))
         progress("check", result.summary().splitlines()[0])
         if not result.passed:

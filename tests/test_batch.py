@@ -237,7 +237,7 @@ def test_late_readings_are_taken_in_and_their_steps_recomputed(pending, referenc
     assert _state(db) == reference[2]
 
 
-def test_a_critical_quality_failure_stops_before_scoring_until_forced(pending, reference, tmp_path, capsys):
+def test_a_critical_raw_data_failure_stops_before_the_build_until_forced(pending, reference, tmp_path, capsys):
     db = _copy(pending, tmp_path)
     con = duckdb.connect(str(db))   # an impossible temperature in the new batch
     con.execute("update raw.readings set value = 250 where sensor = 'temperature' and household_id = 'H0001' "
@@ -245,13 +245,14 @@ def test_a_critical_quality_failure_stops_before_scoring_until_forced(pending, r
     con.close()
     assert main(["batch", "--db", str(db)]) == 1
     err = capsys.readouterr().err
-    assert "a critical quality check failed, so nothing was scored" in err and "within_physical_range" in err
-    assert _state(db)["ml.predictions"] == _state(pending)["ml.predictions"]
+    assert "a critical check of the raw data failed, so nothing was built or scored" in err
+    assert "within_physical_range" in err
+    assert _state(db) == _state(pending)                    # the raw data is checked before the build
     status, step, *_ = _runs(db)[-1]
-    assert (status, step) == ("quality_failed", "check")
+    assert (status, step) == ("quality_failed", "raw_check")
     assert main(["batch", "--db", str(db)]) == 1            # still stopped: the watermark did not move
     assert main(["batch", "--db", str(db), "--force"]) == 0
-    assert "going on because of --force" in capsys.readouterr().err
+    assert "building anyway because of --force" in capsys.readouterr().err
     assert _runs(db)[-1][0] == "succeeded"
     assert _state(db)["ml.predictions"][0] == reference[2]["ml.predictions"][0]
 

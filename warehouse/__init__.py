@@ -9,12 +9,14 @@ from warehouse.connection import (
     transaction,
     writer,
 )
+from warehouse.grid import grid_step  # noqa: E402  (the grid step in seconds; see warehouse/grid.py)
 
 __all__ = [
     "DEFAULT_DB_PATH",
     "WarehouseBusyError",
     "WarehouseError",
     "connect",
+    "grid_step",
     "reader",
     "resolve_db_path",
     "transaction",

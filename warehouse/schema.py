@@ -249,6 +249,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "alter table ml.model_registry add column training_data json",         # households, days, steps per class
         ],
     ),
+    (
+        6,
+        "ops: the grid step the dbt tables are built on",
+        [
+            """
+            create table ops.grid (
+                step_seconds integer   not null,  -- the grid step of every dbt table (warehouse/grid.py)
+                status       varchar   not null,  -- 'built'; 'building' (first build running or killed:
+                                                  -- the next build resumes); 'rebuilding' (a full refresh
+                                                  -- onto this step running or killed: the next build redoes it)
+                recorded_at  timestamp not null,  -- UTC: when a build first ran on this step
+                built_at     timestamp            -- UTC: when the last build on it finished
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

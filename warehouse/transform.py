@@ -156,7 +156,7 @@ def run_dbt(
             "or another job). Close it, then run again; the build resumes where it stopped."
         )
     if returncode != 0:
-        failures = [ln.strip() for ln in lines if _FAILURE_LINE.search(ln)][-12:]
+        failures = _failure_lines(lines)
         raise TransformError(
             f"dbt {args[0]} failed (exit {returncode}) on {path}:\n  " + "\n  ".join(failures)
             + f"\nfull log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'}"
@@ -164,23 +164,44 @@ def run_dbt(
     return output
 
 
-def _migrate(db) -> None:
-    """Bring the warehouse's own tables up to date first: dbt reads ml.* and dq.* as sources,
-    and a warehouse landed by an older version may lack them."""
-    from warehouse.connection import writer
-
-    with writer(db):  # opening a writer applies pending migrations
-        pass
+def _failure_lines(lines: list[str]) -> list[str]:
+    """The lines of dbt's output that say what failed, with the reason a compilation or database
+    error gives on the line after it (e.g. a grid step refused by macros/check_grid_step.sql)."""
+    picked = []
+    for i, line in enumerate(lines):
+        if _FAILURE_LINE.search(line):
+            picked.append(line.strip())
+            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if re.search(r"(Compilation|Runtime|Database) Error", line) and following \
+                    and not following.startswith(">") and not re.match(r"\d\d:\d\d:\d\d", following):
+                picked.append("  " + following)
+    return picked[-12:]
 
 
 def build(*, db=None, full_refresh: bool = False, select: str | None = None, exclude: str | None = None,
-          dbt_vars: dict | None = None, unit_tests: bool = False, progress=None) -> str:
+          dbt_vars: dict | None = None, unit_tests: bool = False, progress=None,
+          step: int | str | None = None) -> str:
     """`dbt build`: models, seeds and data tests; incremental unless full_refresh.
+
+    The grid step is the warehouse's (warehouse/grid.py): the one recorded by its first build,
+    which records `step` (seconds, or '10s', '5min', '1h'; or the var step_seconds /
+    step_minutes in dbt_vars) or, given none, the default. A step other than the recorded one
+    raises GridStepError unless full_refresh, which rebuilds every table on it and records it.
 
     Unit tests check the SQL's logic on hand-written rows, not the data: they run in the
     test suite and CI (unit_tests=True, or `dbt build` by hand), not on every production build.
     """
-    _migrate(db)
+    from warehouse.connection import writer
+    from warehouse.grid import parse_step, plan_build, record_built, record_start
+
+    dbt_vars = dict(dbt_vars or {})
+    requested = _requested_step(step, dbt_vars, parse_step)
+    with writer(db) as con:  # opening a writer applies pending migrations (dbt reads ml.*, dq.*)
+        grid_step, full_refresh, note = plan_build(con, requested, full_refresh, select)
+        record_start(con, grid_step, full_refresh, select)
+    if note and progress:
+        progress(note)
+    dbt_vars["step_seconds"] = grid_step
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
@@ -190,7 +211,24 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None, exc
         args += ["--exclude", exclude]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    return run_dbt(args, db=db, dbt_vars=dbt_vars, progress=progress)
+    output = run_dbt(args, db=db, dbt_vars=dbt_vars, progress=progress)
+    with writer(db) as con:
+        record_built(con, grid_step)
+    return output
+
+
+def _requested_step(step, dbt_vars: dict, parse_step) -> int | None:
+    """The step a caller asked for (the argument, else step_seconds / step_minutes in the dbt
+    vars, which are taken out: the build passes the one it settles on as step_seconds)."""
+    seconds = dbt_vars.pop("step_seconds", None)
+    minutes = dbt_vars.pop("step_minutes", None)
+    if step is not None:
+        return parse_step(step)
+    if minutes is not None:
+        return parse_step(f"{minutes}min")
+    if seconds is not None:
+        return parse_step(f"{seconds}s")
+    return None
 
 
 def unit_test(*, db=None, progress=None) -> str:

@@ -9,6 +9,7 @@
 {%- set gridded = adapter.get_relation(database=this.database, schema=this.schema,
                                         identifier='int_readings_gridded') %}
 {%- set incremental = processed is not none and gridded is not none and not flags.FULL_REFRESH %}
+{{- check_grid_step(incremental) }}
 {%- set new_from = none %}
 {%- if incremental and execute %}
     {#- the earliest new reading, as a literal so the readings scan below skips old row groups -#}

@@ -1,9 +1,25 @@
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
--- A regular grid: one row per household, sensor and step, from the household's first step
--- to its last. Steps without a reading are flagged; continuous sensors' short gaps
--- (up to max_fill_minutes) are forward-filled and flagged as filled, longer gaps stay null.
+-- A regular grid: one row per household, sensor and step, over the steps where the household
+-- has data. A silence of up to max_gap_hours (no sensor of the household reports) is gridded
+-- step by step as missing; a longer one breaks the series into segments: the grid goes on for
+-- context_hours of missing steps after the last reading (so the dropout shows, and no rolling
+-- window of at most context_hours reaches across the break), then resumes at the next reading.
+-- So the rows are bounded by the data, never by the distance between two timestamps (one
+-- reading dated 9999 is one more step, not a disk full of them). Steps without a reading are
+-- flagged; continuous sensors' short gaps (up to max_fill_minutes) are forward-filled and
+-- flagged as filled, longer gaps stay null.
+-- Downstream, a break is any step whose previous row (same household and sensor) is more than
+-- one step earlier.
 
 {%- set fill_steps = steps(var('max_fill_minutes')) | int %}
+{%- set max_gap_hours = var('max_gap_hours') | float %}
+{%- set pad_hours = var('context_hours') | float %}
+{%- set max_gap = "interval '" ~ (max_gap_hours * 3600) | int ~ " seconds'" %}
+{%- set pad = "interval '" ~ (pad_hours * 3600) | int ~ " seconds'" %}
+{%- if max_gap_hours < pad_hours + 24 %}
+    {{ exceptions.raise_compiler_error("max_gap_hours (" ~ max_gap_hours ~ ") must be at least context_hours + 24 ("
+        ~ (pad_hours + 24) ~ "): a segment's end runs on for context_hours, and it must not share a day with the next segment") }}
+{%- endif %}
 
 with
 
@@ -25,11 +41,66 @@ household_sensors as (
 
 ),
 
-household_spans as (
+data_steps as (
 
-    select household_id, min(step_at) as first_step_at, max(step_at) as last_step_at
-    from bucketed
-    group by household_id
+    -- the steps where the household has any reading
+    select distinct household_id, step_at from bucketed
+
+),
+
+data_steps_spaced as (
+
+    select
+        household_id,
+        step_at,
+        lag(step_at) over household_order as previous_step_at,
+        lead(step_at) over household_order as next_step_at
+    from data_steps
+    window household_order as (partition by household_id order by step_at)
+
+),
+
+segments_numbered as (
+
+    -- a step that follows more than max_gap_hours of silence starts a segment
+    select
+        *,
+        sum(case when previous_step_at is null
+                   or step_at - previous_step_at > {{ max_gap }} then 1 else 0 end)
+            over (partition by household_id order by step_at
+                  rows between unbounded preceding and current row) as segment_number,
+        next_step_at - step_at > {{ max_gap }} as is_before_break
+    from data_steps_spaced
+
+),
+
+segments as (
+
+    -- one row per segment: its first step, and its last one run on for context_hours when a
+    -- break follows (never up to the next segment). In an incremental build the first segment
+    -- may start at the window's start: the rows it changes are those from recompute_from() on,
+    -- where it agrees with a full refresh.
+    select
+        household_id,
+        segment_number,
+        min(step_at) as first_step_at,
+        max(step_at) as last_reading_step_at,
+        max(case when is_before_break then next_step_at end) as next_segment_at
+    from segments_numbered
+    group by household_id, segment_number
+
+),
+
+segment_spans as (
+
+    select
+        household_id,
+        first_step_at,
+        case
+            when next_segment_at is null then last_reading_step_at
+            else least(last_reading_step_at + {{ pad }}, next_segment_at - {{ step_interval() }})
+        end as last_step_at
+    from segments
 
 ),
 
@@ -39,10 +110,10 @@ grid as (
         household_sensors.household_id,
         household_sensors.sensor,
         household_sensors.sensor_kind,
-        unnest(generate_series(household_spans.first_step_at, household_spans.last_step_at,
+        unnest(generate_series(segment_spans.first_step_at, segment_spans.last_step_at,
                                {{ step_interval() }})) as step_at
     from household_sensors
-    inner join household_spans on household_sensors.household_id = household_spans.household_id
+    inner join segment_spans on household_sensors.household_id = segment_spans.household_id
 
 ),
 

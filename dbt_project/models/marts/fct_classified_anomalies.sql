@@ -54,9 +54,9 @@ events as (
         first(step_at order by confidence desc, step_at) as peak_at  -- the first, if tied
     from runs_numbered
     group by household_id, predicted_class, model_version, run_number
-    having count(*) * {{ var('step_minutes') }} >= case predicted_class
+    having count(*) * {{ grid_step_seconds() | trim }} >= case predicted_class
         {%- for cls, minutes in var('classified_min_minutes').items() %}
-        when {{ cls }} then {{ minutes }}
+        when {{ cls }} then {{ minutes }} * 60
         {%- endfor %}
         else 0 end
 

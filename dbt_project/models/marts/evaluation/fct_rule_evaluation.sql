@@ -130,7 +130,7 @@ false_alarms as (
 
 household_weeks as (
 
-    select households.split, count(*) / (7.0 * 24 * 60 / {{ var('step_minutes') }}) as household_weeks
+    select households.split, count(*) / (7.0 * 24 * 60 / {{ step_minutes() }}) as household_weeks
     from labels
     inner join households on labels.household_id = households.household_id
     group by households.split
