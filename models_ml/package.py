@@ -30,12 +30,12 @@ import duckdb
 from models_ml import ModelError, registry
 from models_ml.registry import LEGACY_STEP_SECONDS, model_step_seconds  # noqa: F401  (re-exported)
 from warehouse.connection import has_table, resolve_db_path, utcnow
+from warehouse.grid import grid_step
 
 FORMAT = "homewatch-model-package"
 FORMAT_VERSION = 1
 MANIFEST = "MANIFEST.json"
 PACKAGE_FILES = (registry.METADATA, registry.ONNX_FP32, registry.ONNX_INT8, registry.WEIGHTS)
-SAMPLE_STEPS = 2000         # feature rows per household read to tell the grid step
 
 
 class PackageError(ModelError):
@@ -55,27 +55,9 @@ class ImportResult:
 
 
 def grid_step_seconds(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The grid step of marts.fct_ml_features in seconds (None while it holds no two steps of one
-    household): the smallest gap between a household's consecutive steps, over the first steps
-    of a few households. A stand-in for `warehouse.grid_step(con)` (the step the build records)."""
-    if not has_table(con, "marts", "fct_ml_features"):
-        return None
-    gap = con.execute(
-        f"""
-        with households as (
-            select distinct household_id from marts.fct_ml_features order by household_id limit 3
-        ), sampled as (
-            select f.household_id, f.step_at,
-                   row_number() over (partition by f.household_id order by f.step_at) as n
-            from marts.fct_ml_features f semi join households h on f.household_id = h.household_id
-            qualify n <= {SAMPLE_STEPS}
-        ), gaps as (
-            select epoch(step_at) - epoch(lag(step_at) over (partition by household_id order by step_at)) as gap
-            from sampled
-        )
-        select min(gap) from gaps where gap > 0
-        """).fetchone()[0]
-    return None if gap is None else int(gap)
+    """The grid step of this warehouse's dbt tables in seconds (the one its builds recorded in
+    ops.grid; see warehouse/grid.py), None before its first build."""
+    return grid_step(con)
 
 
 def describe_step(seconds: int) -> str:

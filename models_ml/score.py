@@ -89,11 +89,11 @@ def check_grid_step(con: duckdb.DuckDBPyConnection, version: str, meta: dict) ->
     model_step, warehouse_step = package.model_step_seconds(meta), package.grid_step_seconds(con)
     if warehouse_step is None or warehouse_step == model_step:
         return
-    minutes = model_step // 60
+    step = f"{model_step // 60}min" if model_step % 60 == 0 else f"{model_step}s"
     raise ScoringError(
         f"model {version} was trained on a {package.describe_step(model_step)} grid, but this warehouse's "
         f"features (marts.fct_ml_features) are on a {package.describe_step(warehouse_step)} grid: rebuild them on "
-        f"the model's step with `homewatch build --step-minutes {minutes} --full-refresh` and score again, "
+        f"the model's step with `homewatch build --step {step} --full-refresh` and score again, "
         f"or use a model trained on {package.describe_step(warehouse_step)} steps")
 
 

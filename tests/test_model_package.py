@@ -186,16 +186,16 @@ def test_a_warehouse_on_another_grid_step_is_refused_with_what_to_do(package, bu
     path, outcome = package
     other = _fresh(built_db, tmp_path)
     assert main(["model", "import", str(path), "--db", str(other)]) == 0
-    # the features of a 10-minute grid (as `homewatch build --step-minutes 10` makes them)
+    # a warehouse whose builds recorded a 10-minute grid (as `homewatch build --step 10min` does)
     con = duckdb.connect(str(other))
-    con.execute("delete from marts.fct_ml_features where minute(step_at) % 10 = 5")
+    con.execute("update ops.grid set step_seconds = 600")
     con.close()
     capsys.readouterr()
     assert main(["score", "--db", str(other), "--force"]) == 2
     err = capsys.readouterr().err
     assert (f"model {outcome.version} was trained on a 5-minute grid, but this warehouse's features "
             "(marts.fct_ml_features) are on a 10-minute grid") in err
-    assert "homewatch build --step-minutes 5 --full-refresh" in err
+    assert "homewatch build --step 5min --full-refresh" in err
     assert _q(other, "select count(*) from ml.predictions") == [(0,)]
 
     # a model from before the step was recorded is taken as a 5-minute one

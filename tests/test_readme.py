@@ -105,6 +105,21 @@ def _sensor_counts(db, rows):
     assert sum(n for _, n in rows) == _rows(db, "select count(*) from raw.readings")[0][0]
 
 
+def _generic_incidents_of_the_last_week(db, rows):
+    """Incidents of the last 7 days, newest first, each made of sensor incidents of its
+    household and kind that it spans, alerted at or after its onset."""
+    now = _now(db)
+    (in_week,), = _rows(db, "select count(*) from marts.fct_incidents where onset_at >= ?::timestamp - interval 7 day", [now])
+    assert rows and len(rows) == min(20, in_week)
+    onsets = [r[2] for r in rows]
+    assert onsets == sorted(onsets, reverse=True) and min(onsets) >= now - dt.timedelta(days=7)
+    for household, kind, onset, alerted, end, sensors, *_ in rows:
+        assert onset <= alerted < end and kind in ("anomaly", "health")
+        parts = _rows(db, "select sensor from intermediate.int_sensor_incidents where household_id = ? and kind = ? "
+                          "and onset_at >= ? and end_at <= ?", [household, kind, onset, end])
+        assert sorted({p for p, in parts}) == sorted(sensors)
+
+
 def _fires_of_the_last_24_hours(db, rows):
     now = _now(db)
     fires = [a for a in _anomalies(db) if a["class_name"] == "fire" and a["end_at"] > now - dt.timedelta(hours=24)]
@@ -215,6 +230,7 @@ def _longest_injected_fridge_failures(db, rows):
 
 
 CHECKS = {
+    "select household_id, kind, onset_at, alerted_at": _generic_incidents_of_the_last_week,
     "select sensor, count(*) from raw.readings": _sensor_counts,
     "select household_id, start_at, end_at, round(mean_confidence, 2) as confidence, rules_fired": _fires_of_the_last_24_hours,
     "select household_id, count(*) as anomalies": _homes_with_most_anomalies_this_week,
