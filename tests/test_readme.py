@@ -106,9 +106,9 @@ def _sensor_counts(db, rows):
 
 
 def _generic_incidents_of_the_last_week(db, rows):
-    """Incidents of the last 7 days, newest first, each made of sensor incidents of its
-    household and kind that it spans, alerted at or after its onset."""
-    now = _now(db)
+    """Incidents of the last 7 days (up to the newest incident's end), newest first, each made of
+    sensor incidents of its household and kind that it spans, alerted at or after its onset."""
+    now = _rows(db, "select max(end_at) from marts.fct_incidents")[0][0]
     (in_week,), = _rows(db, "select count(*) from marts.fct_incidents where onset_at >= ?::timestamp - interval 7 day", [now])
     assert rows and len(rows) == min(20, in_week)
     onsets = [r[2] for r in rows]

@@ -7,6 +7,7 @@
 --                (n / (n + baseline_blend_days)), so a new series has a score from its first hours
 --   z_sustained  z_level averaged over score_sustained_hours (slow drifts, a failing heater)
 --   z_range      how far the last hour's mean lies outside the series' recent range, in spreads
+--                (once range_min_days of history hold it: a day's range says little)
 -- and whether the value has been unchanged for far longer than its own history says it is
 -- at this hour (is_stuck). int_sensor_scores turns the z values into tail probabilities.
 
@@ -112,7 +113,7 @@ deviations as (
         end as z_spike,
         (mean_1h - expected_value) / greatest(expected_spread, spread_floor) as z_level,
         case
-            when mean_1h is null or n_past_hours is null or n_past_hours < 24 then null
+            when mean_1h is null or n_past_hours is null or n_past_hours < {{ var('range_min_days') * 24 }} then null
             when mean_1h < range_low then (mean_1h - range_low) / greatest(range_spread, spread_floor)
             when mean_1h > range_high then (mean_1h - range_high) / greatest(range_spread, spread_floor)
             else 0.0
