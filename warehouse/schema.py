@@ -236,6 +236,25 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # issue 20 (branch h-ha): if another branch also added a migration 5, renumber this one.
+        5,
+        "raw.ingest_watermarks: how far each Home Assistant recorder database has been read",
+        [
+            """
+            create table raw.ingest_watermarks (
+                source_ref            varchar primary key,  -- the database file's absolute path
+                source_kind           varchar   not null,   -- 'homeassistant_recorder'
+                states_through_id     bigint    not null,   -- the newest states.state_id read
+                held_through          timestamp,            -- UTC: states were held (forward-filled) up to here
+                statistics_through_ts double,               -- the newest statistics.start_ts read (epoch seconds)
+                states_from_ts        double,               -- the oldest state at the first read: statistics
+                                                            -- are read only before it
+                batch_id              varchar   not null,   -- the load that moved the watermark last
+                updated_at            timestamp not null    -- UTC
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
