@@ -44,7 +44,7 @@ from warehouse.ingest.plan import (
 from warehouse.ingest.homeassistant import Options as HAOptions
 from warehouse.ingest.homeassistant import drop_temp_tables as drop_ha_tables
 from warehouse.ingest.homeassistant import load_entities, parse_csv as parse_history, rules_key
-from warehouse.ingest.recorder import load_recorder
+from warehouse.ingest.recorder import RECORDER_HOUSEHOLD, load_recorder
 from warehouse.ingest.sql import _lit, _timestamp
 
 __all__ = ["IngestError", "IngestFailed", "IngestResult", "Limits", "ingest_files", "normalise_name"]
@@ -123,7 +123,7 @@ def _load_all(con, plans: list[_Plan], household: str | None, column_map: dict, 
             for plan in plans:
                 if plan.layout == "recorder":
                     progress(f"{plan.given}: reading {_size_text(plan.size)} ({plan.note})...")
-                    results.append(load_recorder(con, plan, household or _stem(plan.path), ha_options,
+                    results.append(load_recorder(con, plan, household or RECORDER_HOUSEHOLD, ha_options,
                                                  _bounds(limits), limits, progress))
                     long_sensors[plan.given] = plan.sensor_names  # its entity ids: what --map may name
                     continue

@@ -47,6 +47,9 @@ REQUIRED = {"states": {"state_id", "state", "last_updated_ts", "metadata_id", "a
             "state_attributes": {"attributes_id", "shared_attrs"},
             "schema_changes": {"schema_version"}}
 STATISTICS = {"statistics": {"metadata_id", "start_ts", "mean"}, "statistics_meta": {"id", "statistic_id"}}
+LOOKS_LIKE = ("this looks like a SQLite database (for example a Home Assistant recorder database, "
+              "home-assistant_v2.db, which is read directly)")
+RECORDER_HOUSEHOLD = "home"  # the household of a database's entities without --household or --entities
 CHUNK_STATES = 200_000  # state ids per read
 THREADS = max(1, min(16, os.cpu_count() or 1))
 
@@ -65,9 +68,9 @@ def schema_version(sq, label: str) -> int:
     """The recorder schema version, or IngestError when the file is not a recorder database we read."""
     tables = {r[0] for r in sq.execute("select name from sqlite_master where type = 'table'").fetchall()}
     if not {"states", "schema_changes"} <= tables:
-        raise IngestError(f"{label}: cannot be read: it is a SQLite database, but not a Home Assistant recorder "
-                          "database (it has no states and schema_changes tables); export the readings to CSV "
-                          "and ingest that; nothing was loaded from it")
+        raise IngestError(f"{label}: cannot be read as CSV: {LOOKS_LIKE}, but it has no states and schema_changes "
+                          "tables, so it is not one; export the readings to CSV and ingest that; nothing was loaded "
+                          "from it")
     row = sq.execute("select schema_version from schema_changes order by change_id desc limit 1").fetchone()
     version = row[0] if row else None
     if version is None or not MIN_SCHEMA <= version <= MAX_SCHEMA:
@@ -91,7 +94,8 @@ def plan_recorder(label: str, path: Path) -> _Plan:
         finally:
             sq.close()
     except sqlite3.Error as exc:
-        raise IngestError(f"{label}: cannot be read as a SQLite database: {exc}") from exc
+        raise IngestError(f"{label}: cannot be read as CSV: {LOOKS_LIKE}, but SQLite cannot open it ({exc}); "
+                          "nothing was loaded from it") from exc
     plan = _Plan(label, path, "sqlite", ["entity_id", "state", "last_updated"], ["VARCHAR"] * 3,
                  layout="recorder", ts=2)
     plan.size, plan.note = path.stat().st_size, f"Home Assistant recorder database, schema {version}"
@@ -177,9 +181,9 @@ def _statistics(sq, states_from: float | None, after_ts: float | None, stat_ids:
 
 
 def _watermark(con, source: str) -> tuple:
-    row = con.execute("select states_through_id, held_through, statistics_through_ts, states_from_ts "
-                      "from raw.ingest_watermarks where source_ref = ?", [source]).fetchone()
-    return row or (0, None, None, None)
+    rows = con.execute("select states_through_id, held_through, statistics_through_ts, states_from_ts "
+                       "from raw.ingest_watermarks where source_ref = ?", [source]).fetchall()
+    return rows[0] if rows else (0, None, None, None)
 
 
 def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options, bounds: dict, limits,
