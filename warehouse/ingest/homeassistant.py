@@ -274,7 +274,10 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime
                        least(coalesce(next_at, $end_at), $end_at,
                              changed_at + to_microseconds({hold_us}) - to_microseconds(1)),
                        to_microseconds({step_us}))) as reading_at
-            from states where not is_missing
+            from states
+            where not is_missing  -- only states that last past the next step boundary are held
+              and (next_at is null or time_bucket(to_microseconds({step_us}), changed_at)
+                                      + to_microseconds({step_us}) < next_at)
         )
         select household_id, sensor, changed_at as reading_at, value, rn, false as is_held
         from states where not is_missing and not carried

@@ -120,34 +120,38 @@ def _entities(sq) -> tuple[list[ha.Entity], dict[str, int]]:
 
 
 _SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.int64()), ("state", pa.string())])
+_US = "\x1f"  # the field separator of the text SQLite makes: no state holds it
 
 
-def _read_chunk(path: Path, lo: int, hi: int, metadata: str) -> pa.Table:
-    """States lo < state_id <= hi of the chosen entities, as one CSV text from SQLite, parsed by pyarrow."""
+def _read_chunk(path: Path, lo: int, hi: int) -> pa.Table:
+    """States lo < state_id <= hi as one text from SQLite (fields split by _US, the state last, so
+    commas and quotes in it need no escaping), parsed by pyarrow. A line break inside a state
+    splits its line: the second part is dropped and the state, cut, is quarantined as text."""
     sq = _open(path)
     try:
         (text,) = sq.execute(
-            "select group_concat(metadata_id || ',' || state_id || ',' || cast(last_updated_ts * 1000000 as integer)"
-            " || ',\"' || replace(replace(coalesce(state, ''), '\"', '\"\"'), char(10), ' ') || '\"', char(10)) "
-            f"from states where state_id > ? and state_id <= ? and metadata_id in ({metadata}) "
+            "select group_concat(metadata_id || char(31) || state_id || char(31) || "
+            "cast(last_updated_ts * 1000000 as integer) || char(31) || coalesce(state, ''), char(10)) "
+            "from states where state_id > ? and state_id <= ? and metadata_id is not null "
             "and last_updated_ts is not null", [lo, hi]).fetchone()
     finally:
         sq.close()
     if not text:
         return _SCHEMA.empty_table()
-    return pacsv.read_csv(io.BytesIO(text.encode()), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names),
-                          convert_options=pacsv.ConvertOptions(column_types=_SCHEMA, strings_can_be_null=False,
-                                                               quoted_strings_can_be_null=False))
+    return pacsv.read_csv(
+        io.BytesIO(text.encode()), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names),
+        parse_options=pacsv.ParseOptions(delimiter=_US, quote_char=False, invalid_row_handler=lambda row: "skip"),
+        convert_options=pacsv.ConvertOptions(column_types=_SCHEMA, strings_can_be_null=False))
 
 
-def read_states(path: Path, after_id: int, to_id: int, metadata_ids: list[int]) -> pa.Table:
-    """The chosen entities' states after_id < state_id <= to_id, read in parallel chunks."""
-    if not metadata_ids or to_id <= after_id:
+def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
+    """Every state after_id < state_id <= to_id (the load keeps the chosen entities' by a join),
+    read in parallel chunks: filtering in SQLite costs more than reading the rest."""
+    if to_id <= after_id:
         return _SCHEMA.empty_table()
-    metadata = ", ".join(str(int(m)) for m in metadata_ids)
     bounds = [(lo, min(lo + CHUNK_STATES, to_id)) for lo in range(after_id, to_id, CHUNK_STATES)]
     with ThreadPoolExecutor(THREADS) as pool:
-        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1], metadata), bounds))
+        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1]), bounds))
     return pa.concat_tables(parts)
 
 
@@ -211,7 +215,7 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
         to_id = to_id or 0
         if to_id <= after_id:
             return IngestResult(source, None, 0, 0, (), (), False, plan.layout)
-        states = read_states(plan.path, after_id, to_id, ids)
+        states = read_states(plan.path, after_id, to_id)
         carried = _carried(sq, after_id, ids) if after_id else []
         states_from = states_from if states_from is not None else first_ts
         stats = _statistics(sq, states_from, stats_through, {e.entity_id: meta[e.entity_id] for e in chosen})
@@ -228,18 +232,22 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
     con.register("hw_ha_extra", extra)
     con.execute("create or replace temp table hw_ha_meta (metadata_id bigint, entity_id varchar)")
     con.executemany("insert into hw_ha_meta values (?, ?)", [[meta[e.entity_id], e.entity_id] for e in chosen])
+    # a view: expand reads the Arrow tables once, keeping the chosen entities' states
     con.execute("""
-        create temp table hw_ha_states as
+        create temp view hw_ha_states as
         select s.rn, m.entity_id, s.state, make_timestamp(s.t) as changed_at, s.carried
         from (select *, false as carried from hw_ha_arrow union all by name select * from hw_ha_extra) s
         join hw_ha_meta m using (metadata_id)""")
-    con.unregister("hw_ha_arrow")
-    con.unregister("hw_ha_extra")
     ha.register_entities(con, entities)
     step = ha.grid_step(con)
     end_at = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=end_ts)
     fill_after = held_through
-    counts = ha.expand(con, step, end_at, fill_after, bounds)
+    try:
+        counts = ha.expand(con, step, end_at, fill_after, bounds)
+    finally:
+        con.execute("drop view hw_ha_states")
+        con.unregister("hw_ha_arrow")
+        con.unregister("hw_ha_extra")
     ha.bad_times(con, bounds)
     repeats = ha.finish_good(con)
     valued = counts["readings"] - counts["held"]
@@ -293,7 +301,7 @@ def _quarantine(con, plan: _Plan, now) -> int:
                cast(json_object('entity_id', s.entity_id, 'state', s.state,
                                 'last_updated', strftime(s.changed_at, '%Y-%m-%dT%H:%M:%S.%fZ')) as varchar),
                b.reason, ?
-        from hw_bad b join hw_ha_states s using (rn) order by b.rn""", [plan.batch_id, source, now])
+        from hw_bad b join hw_ha_values s using (rn) order by b.rn""", [plan.batch_id, source, now])
     return con.execute("select count(*) from hw_bad").fetchone()[0]
 
 
