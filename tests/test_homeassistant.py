@@ -118,6 +118,14 @@ def test_map_renames_an_entity_and_a_map_naming_nothing_is_refused(tmp_path, db)
                      column_map={"sensor.nowhere": "temperature"})
 
 
+def test_map_gives_a_sensor_the_automatic_choice_would_give_another(tmp_path, db):
+    text = HISTORY + "sensor.bedroom_temperature,19,2024-03-01T10:00:00Z\n"
+    [res] = ingest_files([history(tmp_path, text)], db=db, column_map={"sensor.bedroom_temperature": "temperature"})
+    assert query(db, "select value from raw.readings where sensor = 'temperature' order by reading_at limit 1") == [
+        (19.0,)]
+    assert "sensor_living_room_temperature" in res.sensors
+
+
 def test_the_history_is_recognised_with_timestamp_column_named(tmp_path, db):
     [res] = ingest_files([history(tmp_path)], db=db, timestamp_column="last_changed")
     assert res.layout == "homeassistant" and "door" in res.sensors
@@ -272,6 +280,24 @@ def test_a_sqlite_file_that_is_not_a_recorder_is_refused(tmp_path, db):
     sqlite3.connect(other).execute("create table notes (t text)")
     with pytest.raises(IngestError, match="no states and schema_changes tables, so it is not one"):
         ingest_files([other], db=db)
+
+
+def test_map_and_entities_apply_to_a_recorder_database(tmp_path, db, capsys):
+    from scripts.cli import main
+
+    path, _ = recorder(tmp_path)
+    toml = tmp_path / "home.toml"
+    toml.write_text('household = "flat_3"\n[entities]\n"light.*" = "kitchen_light"\n')
+    assert main(["ingest", str(path), "--db", str(db), "--entities", str(toml),
+                 "--map", "sensor.bathroom_humidity=bathroom_rh"]) == 0
+    out, err = capsys.readouterr()
+    assert "sensor.bathroom_humidity -> bathroom_rh (home flat_3; --map)" in err
+    assert query(db, "select distinct household_id, sensor from raw.readings order by 2") == [
+        ("flat_3", "bathroom_rh"), ("flat_3", "door"), ("flat_3", "kitchen_light"), ("flat_3", "temperature")]
+    assert "1 states unavailable or unknown" in out
+    assert main(["ingest", str(path), "--db", str(db), "--entities", str(toml),
+                 "--map", "sensor.bathroom_humidity=bathroom_rh"]) == 0
+    assert "nothing new since the last ingest of this database" in capsys.readouterr().out
 
 
 def test_fahrenheit_temperature_is_converted(tmp_path, db):

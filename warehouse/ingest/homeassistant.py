@@ -167,9 +167,15 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
     home are refused.
     """
     rules = rules or []
-    auto = _automatic(entities)
+    rule_of = {e.entity_id: next((r for r in rules if fnmatch.fnmatchcase(e.entity_id, r.pattern)), None)
+               for e in entities}
+    explicit = {e.entity_id for e in entities if e.entity_id in column_map or rule_of[e.entity_id]}
+    claimed = {normalise_name(column_map[i]) for i in explicit if i in column_map}
+    claimed |= {r.sensor for i, r in rule_of.items() if r is not None and i in explicit and i not in column_map}
+    # a sensor the user gave to an entity is not also given automatically to another
+    auto = _automatic([e for e in entities if e.entity_id not in explicit], claimed)
     for e in entities:
-        rule = next((r for r in rules if fnmatch.fnmatchcase(e.entity_id, r.pattern)), None)
+        rule = rule_of[e.entity_id]
         if e.entity_id in column_map:
             e.sensor, e.why = normalise_name(column_map[e.entity_id]), "--map"
         elif rule is not None:
@@ -197,10 +203,12 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
                                     f"not loaded: {e.why}") for e in sorted(entities, key=lambda x: x.entity_id)]
 
 
-def _automatic(entities: list[Entity]) -> dict[str, tuple[str, str]]:
-    """entity id -> (sensor, why) for the KINDS exactly one entity qualifies for."""
+def _automatic(entities: list[Entity], claimed: set) -> dict[str, tuple[str, str]]:
+    """entity id -> (sensor, why) for the KINDS exactly one entity qualifies for (and none claimed)."""
     chosen = {}
     for sensor, domains, classes, words, units in KINDS:
+        if sensor in claimed:
+            continue
         fits = [e for e in entities if e.domain in domains and _qualifies(e, classes, words, units)]
         if sensor == "fridge_power":  # a power sensor is the fridge's only when its name says so
             fits = [e for e in fits if any(w in e.entity_id for w in words)]
