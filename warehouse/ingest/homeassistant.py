@@ -229,16 +229,18 @@ def _qualifies(e: Entity, classes, words, units) -> bool:
 def register_entities(con, entities: list[Entity]) -> None:
     """Temp table hw_ha_entities: each loaded entity's sensor, household and unit conversion."""
     con.execute("create or replace temp table hw_ha_entities (entity_id varchar, sensor varchar, "
-                "household_id varchar, scale double, shift double)")
-    rows = [[e.entity_id, e.sensor, e.household, e.scale, e.offset] for e in entities if e.sensor]
+                "household_id varchar, scale double, shift double, eid integer)")
+    rows = [[e.entity_id, e.sensor, e.household, e.scale, e.offset, i]
+            for i, e in enumerate(x for x in entities if x.sensor)]
     if rows:
-        con.executemany("insert into hw_ha_entities values (?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into hw_ha_entities values (?, ?, ?, ?, ?, ?)", rows)
 
 
-def _state_value(state: str) -> str:
-    """SQL: the value of a state text (NULL when it is neither a number nor a binary word)."""
+def _state_value() -> str:
+    """SQL: the value of a state, from `word` (lower-cased, trimmed), `scale` and `shift`; NULL when
+    it is neither a number nor a binary word."""
     cases = " ".join(f"when {_lit(k)} then {v}" for k, v in BINARY_STATES.items())
-    return (f"case lower({state}) {cases} else try_cast({state} as double) * e.scale + e.shift end")
+    return f"case word {cases} else try_cast(word as double) * scale + shift end"
 
 
 def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime | None, limits: dict) -> dict:
@@ -253,11 +255,11 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime
     hold_us = int(HOLD / dt.timedelta(microseconds=1))
     con.execute(f"""
         create or replace temp table hw_ha_values as
-        select s.rn, s.entity_id, e.sensor, e.household_id, s.changed_at, s.carried, s.state,
-               s.state is null or lower(trim(s.state)) in ({missing}) as is_missing,
-               {_state_value('trim(s.state)')} as value
-        from hw_ha_states s join hw_ha_entities e using (entity_id)
-        where s.changed_at is not null""")
+        select rn, entity_id, eid, sensor, household_id, changed_at, carried, state,
+               word is null or word in ({missing}) as is_missing, {_state_value()} as value
+        from (select s.*, e.*, lower(trim(s.state)) as word
+              from hw_ha_states s join hw_ha_entities e using (entity_id)
+              where s.changed_at is not null)""")
     params = {**limits, "end_at": end_at, "fill_after": fill_after or dt.datetime(1, 1, 1)}
     times = _plausible("changed_at")
     con.execute(f"""
@@ -271,7 +273,9 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime
     con.execute(f"""
         create temp table hw_good as
         with states as (
-            select *, lead(changed_at) over (partition by household_id, sensor order by changed_at, rn) as next_at
+            -- only the columns used: strings carried through the sort cost the most
+            select household_id, sensor, changed_at, rn, value, is_missing, carried,  -- an entity is one sensor
+                   lead(changed_at) over (partition by eid order by changed_at, rn) as next_at
             from hw_ha_values
             where (is_missing or isfinite(value)) and {times}
         ),
