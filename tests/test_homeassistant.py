@@ -213,7 +213,7 @@ ENTITIES = [("sensor.living_room_temperature", {"unit_of_measurement": "°C", "d
             ("light.kitchen", {"friendly_name": "Kitchen"})]
 
 
-def recorder(tmp_path, version: int = 41, name: str = "home-assistant_v2.db"):
+def recorder(tmp_path, version: int = 41, name: str = "home assistant #1?.db"):
     """A recorder database: two hours of states from 10:00, and hourly statistics of the day before."""
     states = [("light.kitchen", "on", E0), ("binary_sensor.front_door", "off", E0),
               ("binary_sensor.front_door", "on", E0 + 120), ("binary_sensor.front_door", "off", E0 + 780),

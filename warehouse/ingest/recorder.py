@@ -55,7 +55,8 @@ THREADS = max(1, min(16, os.cpu_count() or 1))
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    # as_uri quotes the characters a URI gives a meaning to (?, #, %, spaces) in the path
+    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     con.execute("pragma query_only = true")
     return con
 
