@@ -374,7 +374,8 @@ def parse_csv(con, plan, ts: str, default_household: str, options: Options, limi
     for line in choose_sensors(entities, options.rules, options.column_map, household):
         progress(f"{plan.given}: {line}")
     register_entities(con, entities)
-    counts = expand(con, step := grid_step(con), _end_of_data(con), None, limits)
+    step = grid_step(con)
+    counts = expand(con, step, _end_of_data(con), None, limits)
     problem = _ts_problem("s.ts_text", "s.changed_at")
     con.execute(f"""
         insert into hw_bad
@@ -386,7 +387,7 @@ def parse_csv(con, plan, ts: str, default_household: str, options: Options, limi
     problems = con.execute("select count(*) from hw_bad").fetchone()[0]
     problems += con.execute("select count(distinct line) from hw_rejects").fetchone()[0]
     valued = counts["readings"] - counts["held"]
-    skipped = con.execute("select count(*) from hw_ha_states where entity_id not in "
+    skipped = con.execute("select count(*) from hw_ha_states where entity_id <> '' and entity_id not in "
                           "(select entity_id from hw_ha_entities)").fetchone()[0]
     repeats = finish_good(con)
     details = {"homeassistant": {"entities": {e.entity_id: e.sensor for e in entities},
