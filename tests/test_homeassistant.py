@@ -110,6 +110,14 @@ def test_other_text_states_are_quarantined_with_the_reason(tmp_path, db):
     assert "state 'heat' of entity 'sensor.bathroom_humidity' is not a number" in reason
 
 
+def test_a_row_without_entity_or_with_a_bad_time_is_quarantined(tmp_path, db):
+    text = HISTORY + ",21,2024-03-01T10:41:00Z\nsensor.bathroom_humidity,50,yesterday\n"
+    [res] = ingest_files([history(tmp_path, text)], db=db)
+    assert query(db, "select line_number, reason from raw.quarantine order by 1") == [
+        (14, "missing entity_id"), (15, "timestamp 'yesterday' is not a date/time")]
+    assert res.rows_quarantined == 2
+
+
 def test_map_renames_an_entity_and_a_map_naming_nothing_is_refused(tmp_path, db):
     [res] = ingest_files([history(tmp_path)], db=db, column_map={"sensor.living_room_temperature": "lounge"})
     assert "lounge" in res.sensors and "temperature" not in res.sensors
