@@ -273,6 +273,23 @@ def test_second_recorder_ingest_loads_only_the_new_states(tmp_path, db):
     assert query(db, "select count(*) from raw.readings") == [(len(before) + len(new),)]
 
 
+def test_a_new_entity_does_not_rename_a_sensor_chosen_before(tmp_path, db):
+    path, con = recorder(tmp_path)
+    ingest_files([path], db=db)
+    # a second temperature entity appears: alone, the automatic choice would give it to neither
+    con.execute("insert into states_meta (entity_id) values ('sensor.bedroom_temperature')")
+    con.execute("insert into state_attributes (hash, shared_attrs) values "
+                "(0, '{\"unit_of_measurement\": \"°C\", \"device_class\": \"temperature\"}')")
+    add_states(con, [("sensor.bedroom_temperature", "18.5", E0 + 7800),
+                     ("sensor.living_room_temperature", "21.5", E0 + 7810)])
+    said = []
+    [res] = ingest_files([path], db=db, progress=said.append)
+    assert ("temperature", at(130) + dt.timedelta(seconds=10), 21.5) in set(
+        query(db, "select sensor, reading_at, value from raw.readings"))
+    assert "sensor_bedroom_temperature" in res.sensors
+    assert any("sensor.living_room_temperature -> temperature" in m and "last ingest" in m for m in said)
+
+
 def test_recorder_of_an_unknown_schema_is_refused(tmp_path, db):
     for version in (99, 30):
         path, _ = recorder(tmp_path, version, name=f"v{version}.db")

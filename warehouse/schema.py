@@ -251,7 +251,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 states_from_ts        double,               -- the oldest state at the first read: statistics
                                                             -- are read only before it
                 batch_id              varchar   not null,   -- the load that moved the watermark last
-                updated_at            timestamp not null    -- UTC
+                updated_at            timestamp not null,   -- UTC
+                entity_sensors        json                  -- entity id -> sensor (null: not loaded) as
+                                                            -- chosen last, kept by later ingests
             )""",
         ],
     ),

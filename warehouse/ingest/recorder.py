@@ -188,9 +188,12 @@ def _statistics(sq, states_from: float | None, after_ts: float | None, stat_ids:
 
 
 def _watermark(con, source: str) -> tuple:
-    rows = con.execute("select states_through_id, held_through, statistics_through_ts, states_from_ts "
-                       "from raw.ingest_watermarks where source_ref = ?", [source]).fetchall()
-    return rows[0] if rows else (0, None, None, None)
+    """(states_through_id, held_through, statistics_through_ts, states_from_ts, entity_sensors dict)."""
+    rows = con.execute("select states_through_id, held_through, statistics_through_ts, states_from_ts, "
+                       "entity_sensors from raw.ingest_watermarks where source_ref = ?", [source]).fetchall()
+    if not rows:
+        return 0, None, None, None, {}
+    return (*rows[0][:4], json.loads(rows[0][4]) if rows[0][4] else {})
 
 
 def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options, bounds: dict, limits,
@@ -208,11 +211,12 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
         entities, meta = _entities(sq)
         plan.sensor_names = [e.entity_id for e in entities]
         household = options.household or default_household
-        for line in ha.choose_sensors(entities, options.rules, options.column_map, household, only_known=True):
+        after_id, held_through, stats_through, states_from, remembered = _watermark(con, source)
+        for line in ha.choose_sensors(entities, options.rules, options.column_map, household, only_known=True,
+                                      remembered=remembered):
             progress(f"{plan.given}: {line}")
         chosen = [e for e in entities if e.sensor]
         ids = [meta[e.entity_id] for e in chosen]
-        after_id, held_through, stats_through, states_from = _watermark(con, source)
         to_id, end_ts, first_ts = sq.execute("select max(state_id), max(last_updated_ts), min(last_updated_ts) "
                                              "from states").fetchone()
         to_id = to_id or 0
@@ -271,8 +275,10 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
         wm[3] = wm[3] / 1e6
     elif stats_through is not None:
         wm[3] = stats_through
-    con.execute("insert or replace into raw.ingest_watermarks values (?, 'homeassistant_recorder', ?, ?, ?, ?, ?, ?)",
-                wm)
+    wm.append(json.dumps({e.entity_id: e.sensor for e in entities}))
+    con.execute("insert or replace into raw.ingest_watermarks (source_ref, source_kind, states_through_id, "
+                "held_through, statistics_through_ts, states_from_ts, batch_id, updated_at, entity_sensors) "
+                "values (?, 'homeassistant_recorder', ?, ?, ?, ?, ?, ?, ?)", wm)
     if inserted[0] == 0 and quarantined == 0:
         _cleanup(con, _drop_temp_tables)
         return IngestResult(source, None, 0, 0, (), (), False, plan.layout, already_present=present,
