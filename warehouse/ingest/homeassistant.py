@@ -157,21 +157,27 @@ def rules_key(rules: list[EntityRule] | None, household: str | None) -> str | No
 
 
 def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, column_map: Mapping[str, str],
-                   default_household: str, only_known: bool = False) -> list[str]:
+                   default_household: str, only_known: bool = False,
+                   remembered: Mapping[str, str | None] | None = None) -> list[str]:
     """Give each entity its sensor and household (in place); the lines that say what was chosen.
 
-    In order: --map (exact entity id), the entities file (first matching line), the automatic
-    default (KINDS), else the entity's own name. only_known (the recorder database, which holds
+    In order: --map (exact entity id), the entities file (first matching line), what an earlier
+    ingest of the same database chose (remembered: so a nightly ingest does not rename a sensor
+    when, say, a second temperature entity appears), the automatic default (KINDS), else the
+    entity's own name. only_known (the recorder database, which holds
     every entity of the home): entities that are neither mapped nor a sensor / binary_sensor
     with a unit or device class are not loaded. Two entities that would be one sensor of one
     home are refused.
     """
-    rules = rules or []
+    rules, remembered = rules or [], remembered or {}
     rule_of = {e.entity_id: next((r for r in rules if fnmatch.fnmatchcase(e.entity_id, r.pattern)), None)
                for e in entities}
     explicit = {e.entity_id for e in entities if e.entity_id in column_map or rule_of[e.entity_id]}
     claimed = {normalise_name(column_map[i]) for i in explicit if i in column_map}
     claimed |= {r.sensor for i, r in rule_of.items() if r is not None and i in explicit and i not in column_map}
+    kept = {e.entity_id for e in entities if e.entity_id in remembered and e.entity_id not in explicit}
+    claimed |= {remembered[i] for i in kept}
+    explicit |= kept
     # a sensor the user gave to an entity is not also given automatically to another
     auto = _automatic([e for e in entities if e.entity_id not in explicit], claimed)
     for e in entities:
@@ -181,6 +187,8 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
         elif rule is not None:
             e.sensor, e.household = rule.sensor, rule.household
             e.why = f"--entities {rule.pattern!r}" if rule.sensor else f"--entities {rule.pattern!r} = false"
+        elif e.entity_id in kept:
+            e.sensor, e.why = remembered[e.entity_id], "as the last ingest of this database chose"
         elif e.entity_id in auto:
             e.sensor, e.why = auto[e.entity_id]
         elif only_known and not (e.domain == "binary_sensor" or (e.domain == "sensor" and (e.unit or e.device_class))):
