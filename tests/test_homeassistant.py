@@ -69,9 +69,11 @@ def test_history_csv_entities_become_sensors_with_their_values(tmp_path, db):
     assert res.layout == "homeassistant" and set(res.sensors) == {"temperature", "humidity", "door"}
     assert query(db, "select distinct household_id from raw.readings") == [("flat",)]
     temperature = dict(series(db, "temperature"))
-    # Z, milliseconds and +01:00 all land in UTC
-    assert temperature[at(0)] == 21.5 and temperature[at(12.5) + dt.timedelta(milliseconds=250)] == 21.7
-    assert temperature[at(30)] == 22.25
+    # one reading per grid step, the mean of the states in effect in it; Z, milliseconds and
+    # +01:00 all land in UTC (21.7 from 10:12:30.250, 22.25 from 11:30+01:00)
+    assert temperature[at(0)] == temperature[at(5)] == 21.5 and temperature[at(10)] == pytest.approx(21.6)
+    assert temperature[at(15)] == temperature[at(25)] == 21.7 and temperature[at(30)] == 22.25
+    assert query(db, "select count(*) from raw.quarantine") == [(0,)]
     assert any("sensor.living_room_temperature -> temperature" in m and "automatic" in m for m in said)
     assert any("binary_sensor.front_door -> door" in m for m in said)
 
@@ -98,7 +100,7 @@ def test_a_state_is_held_at_most_a_day(tmp_path, db):
             "sensor.office_temperature,21,2024-03-31T10:00:00Z\n")
     [res] = ingest_files([history(tmp_path, text)], db=db)
     held = series(db, "temperature")
-    assert res.rows_loaded == len(held) == 24 * 12 + 1  # the two states, 287 held steps of the first
+    assert res.rows_loaded == len(held) == 24 * 12 + 1  # 288 steps of the first state, one of the second
     assert max(t for t, v in held if v == 20.0) == at(24 * 60 - 5)
 
 
@@ -241,7 +243,8 @@ def test_recorder_database_loads_the_right_sensors_and_values(tmp_path, db):
     assert any("light.kitchen -> not loaded" in m for m in said)
     temperature = dict(series(db, "temperature"))
     assert temperature[at(0)] == 20.0 and temperature[at(10)] == 20.1 and temperature[at(5)] == 20.0
-    assert temperature[at(120)] == 21.2 and max(temperature) == at(120)  # nothing held past the newest state
+    # the newest state is at 12:00: the step 12:00 has not ended, it is loaded by the next ingest
+    assert temperature[at(115)] == 21.1 and max(temperature) == at(115)
     assert steps(db, "door")[:4] == [(at(0), 1.0), (at(5), 1.0), (at(10), 1.0), (at(15), 0.0)]
     assert res.missing == 1 and dict(series(db, "humidity")).get(at(10)) is None
     # the hours before the oldest state come from the long-term statistics (hourly means)
@@ -253,21 +256,22 @@ def test_second_recorder_ingest_loads_only_the_new_states(tmp_path, db):
     path, con = recorder(tmp_path)
     [first] = ingest_files([path], db=db)
     before = set(query(db, "select sensor, reading_at, value from raw.readings"))
-    # ten minutes later: the door opens again, the temperature moves on
+    # later: the door opens at 12:10, the temperature moves on, the light says it is 12:20
     add_states(con, [("binary_sensor.front_door", "on", E0 + 7800), ("sensor.living_room_temperature", "21.5",
-                                                                      E0 + 7810)])
+                                                                      E0 + 7810), ("light.kitchen", "off", E0 + 8400)])
     said = []
     [second] = ingest_files([path], db=db, progress=said.append)
-    assert any("2 new states (state_id 21 to 22)" in m for m in said)  # read from the watermark on
+    assert any("3 new states (state_id 21 to 23)" in m for m in said)  # read from the watermark on
     assert query(db, "select details->>'states_from_id' from raw.batches where batch_id = ?",
                  [second.batch_id]) == [("21",)]
     new = set(query(db, "select sensor, reading_at, value from raw.readings where batch_id = ?",
                     [second.batch_id]))
     assert before.isdisjoint(new) and second.batch_id != first.batch_id
     # the door, closed since 10:13, is held closed from where the first read stopped (12:00) to 12:10
-    assert sorted(r for r in new if r[0] == "door") == [("door", at(125), 0.0), ("door", at(130), 1.0)]
-    assert ("temperature", at(130) + dt.timedelta(seconds=10), 21.5) in new
-    assert ("temperature", at(125), 21.2) in new  # 21.2 (12:00) held on
+    assert sorted(r for r in new if r[0] == "door") == [("door", at(m), float(m >= 130)) for m in (120, 125, 130, 135)]
+    temperature = {r[1]: r[2] for r in new if r[0] == "temperature"}
+    assert temperature[at(120)] == temperature[at(125)] == 21.2  # the 12:00 state, read again, held on
+    assert temperature[at(130)] == pytest.approx(21.35) and temperature[at(135)] == 21.5
     [third] = ingest_files([path], db=db)
     assert third.batch_id is None and third.rows_loaded == 0
     assert query(db, "select count(*) from raw.readings") == [(len(before) + len(new),)]
@@ -281,11 +285,10 @@ def test_a_new_entity_does_not_rename_a_sensor_chosen_before(tmp_path, db):
     con.execute("insert into state_attributes (hash, shared_attrs) values "
                 "(0, '{\"unit_of_measurement\": \"°C\", \"device_class\": \"temperature\"}')")
     add_states(con, [("sensor.bedroom_temperature", "18.5", E0 + 7800),
-                     ("sensor.living_room_temperature", "21.5", E0 + 7810)])
+                     ("sensor.living_room_temperature", "21.5", E0 + 7810), ("light.kitchen", "off", E0 + 8400)])
     said = []
     [res] = ingest_files([path], db=db, progress=said.append)
-    assert ("temperature", at(130) + dt.timedelta(seconds=10), 21.5) in set(
-        query(db, "select sensor, reading_at, value from raw.readings"))
+    assert ("temperature", at(135), 21.5) in set(query(db, "select sensor, reading_at, value from raw.readings"))
     assert "sensor_bedroom_temperature" in res.sensors
     assert any("sensor.living_room_temperature -> temperature" in m and "last ingest" in m for m in said)
 
@@ -328,6 +331,6 @@ def test_map_and_entities_apply_to_a_recorder_database(tmp_path, db, capsys):
 def test_fahrenheit_temperature_is_converted(tmp_path, db):
     path = tmp_path / "f.db"
     create_recorder_db(path, [("sensor.porch", {"unit_of_measurement": "°F", "device_class": "temperature"})],
-                       [("sensor.porch", "68", E0), ("sensor.porch", "77", E0 + 60)])
+                       [("sensor.porch", "68", E0), ("sensor.porch", "77", E0 + 60), ("sensor.porch", "77", E0 + 600)])
     ingest_files([path], db=db)
-    assert series(db, "temperature") == [(at(0), 20.0), (at(1), 25.0)]
+    assert series(db, "temperature") == [(at(0), 22.5), (at(5), 25.0)]  # 20 °C then 25 °C in the step 10:00

@@ -251,24 +251,31 @@ def _state_value() -> str:
     return f"case word {cases} else try_cast(word as double) * scale + shift end"
 
 
-def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime | None, limits: dict) -> dict:
-    """From hw_ha_states and hw_ha_entities, make hw_good (readings, held values included) and
-    hw_bad (states that are not values); the counts.
+def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime | None, complete_only: bool,
+           limits: dict) -> dict:
+    """From hw_ha_states and hw_ha_entities, make hw_good (one reading per entity and grid step
+    while a state is in effect) and hw_bad (states that are not values); the counts.
 
-    carried rows (the state before an incremental read) make only held readings after
-    fill_after. limits: the parameters of sql._plausible.
+    A step's value is the mean of the states in effect during it, or for an entity whose states
+    are all binary words, their maximum (open at any time in the step is open). Steps start at
+    first_step (None: wherever the states start) and end at end_at: with complete_only, only
+    steps that ended by end_at (the rest is read again next time, see recorder.py). carried
+    states (the state in effect before first_step) count for no problem and no missing state.
+    limits: the parameters of sql._plausible.
     """
     missing = ", ".join(_lit(m) for m in MISSING_STATES)
-    step_us = int(step / dt.timedelta(microseconds=1))
-    hold_us = int(HOLD / dt.timedelta(microseconds=1))
+    binary = ", ".join(_lit(b) for b in BINARY_STATES)
+    step_sql = f"to_microseconds({int(step / dt.timedelta(microseconds=1))})"
+    hold_sql = f"to_microseconds({int(HOLD / dt.timedelta(microseconds=1))})"
     con.execute(f"""
         create or replace temp table hw_ha_values as
         select rn, entity_id, eid, sensor, household_id, changed_at, carried, state,
-               word is null or word in ({missing}) as is_missing, {_state_value()} as value
+               word is null or word in ({missing}) as is_missing, word in ({binary}) as is_binary,
+               {_state_value()} as value
         from (select s.*, e.*, lower(trim(s.state)) as word
               from hw_ha_states s join hw_ha_entities e using (entity_id)
               where s.changed_at is not null)""")
-    params = {**limits, "end_at": end_at, "fill_after": fill_after or dt.datetime(1, 1, 1)}
+    params = {**limits, "end_at": end_at, "first_step": first_step or dt.datetime(1, 1, 1)}
     times = _plausible("changed_at")
     con.execute(f"""
         create temp table hw_bad as
@@ -278,40 +285,49 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, fill_after: dt.datetime
         from hw_ha_values
         where not carried and not is_missing and not coalesce(isfinite(value), false) and {times}""",
                 {k: v for k, v in params.items() if f"${k}" in times})
+    last = f"step_at + {step_sql} <= $end_at" if complete_only else "step_at <= $end_at"
     con.execute(f"""
         create temp table hw_good as
         with states as (
             -- only the columns used: strings carried through the sort cost the most
-            select household_id, sensor, changed_at, rn, value, is_missing, carried,  -- an entity is one sensor
+            select eid, changed_at, rn, value, is_missing,
                    lead(changed_at) over (partition by eid order by changed_at, rn) as next_at
             from hw_ha_values
             where (is_missing or isfinite(value)) and {times}
         ),
-        held as (
-            select household_id, sensor, value, rn, changed_at, next_at,
+        kinds as (
+            select eid, any_value(household_id) as household_id, any_value(sensor) as sensor,
+                   bool_and(is_binary) filter (where not is_missing) as is_binary
+            from hw_ha_values group by eid
+        ),
+        spans as (
+            -- the steps each state is in effect in: up to the next state, at most HOLD, not past end_at
+            select eid, value, rn, changed_at,
                    unnest(generate_series(
-                       time_bucket(to_microseconds({step_us}), changed_at) + to_microseconds({step_us}),
-                       least(coalesce(next_at, $end_at), $end_at,
-                             changed_at + to_microseconds({hold_us}) - to_microseconds(1)),
-                       to_microseconds({step_us}))) as reading_at
-            from states
-            where not is_missing  -- only states that last past the next step boundary are held
-              and (next_at is null or time_bucket(to_microseconds({step_us}), changed_at)
-                                      + to_microseconds({step_us}) < next_at)
+                       time_bucket({step_sql}, changed_at),
+                       greatest(changed_at, least(coalesce(next_at - to_microseconds(1), $end_at), $end_at,
+                                                  changed_at + {hold_sql} - to_microseconds(1))),
+                       {step_sql})) as step_at
+            from states where not is_missing
+        ),
+        stepped as (
+            select eid, step_at, max(value) as high, avg(value) as mean, min(rn) as rn,
+                   bool_or(changed_at >= step_at) as changed
+            from spans
+            where step_at >= $first_step and {last}
+            group by eid, step_at
         )
-        select household_id, sensor, changed_at as reading_at, value, rn, false as is_held
-        from states where not is_missing and not carried
-        union all
-        select household_id, sensor, reading_at, value, rn, true
-        from held
-        where reading_at > changed_at and (next_at is null or reading_at < next_at) and reading_at > $fill_after""",
-                {k: v for k, v in params.items() if f"${k}" in times + "$end_at $fill_after"})
+        select k.household_id, k.sensor, s.step_at as reading_at,
+               case when k.is_binary then s.high else s.mean end as value, s.rn, s.changed
+        from stepped s join kinds k using (eid)""",
+                {k: v for k, v in params.items() if f"${k}" in times + last + " $end_at $first_step"})
     counts = con.execute("""
         select count(*) filter (where is_missing and not carried),
-               (select count(*) filter (where is_held) from hw_good),
+               count(*) filter (where not carried and not is_missing and isfinite(value)),
+               (select count(*) filter (where not changed) from hw_good),
                (select count(*) from hw_good)
         from hw_ha_values""").fetchone()
-    return {"missing": counts[0], "held": counts[1], "readings": counts[2]}
+    return dict(zip(("missing", "valued", "held", "readings"), counts))
 
 
 def bad_times(con, limits: dict) -> int:
@@ -327,7 +343,7 @@ def bad_times(con, limits: dict) -> int:
 
 def finish_good(con) -> bool:
     """Drop the helper column of hw_good; whether a household, sensor and time occurs twice."""
-    con.execute("alter table hw_good drop column is_held")
+    con.execute("alter table hw_good drop column changed")
     repeats = con.execute("select count(*) from (select 1 from hw_good group by hash(household_id, sensor, "
                           "reading_at) having count(*) > 1)").fetchone()[0] > 0
     if not repeats:
@@ -383,7 +399,7 @@ def parse_csv(con, plan, ts: str, default_household: str, options: Options, limi
         progress(f"{plan.given}: {line}")
     register_entities(con, entities)
     step = grid_step(con)
-    counts = expand(con, step, _end_of_data(con), None, limits)
+    counts = expand(con, step, _end_of_data(con), None, False, limits)
     problem = _ts_problem("s.ts_text", "s.changed_at")
     con.execute(f"""
         insert into hw_bad
@@ -394,7 +410,7 @@ def parse_csv(con, plan, ts: str, default_household: str, options: Options, limi
                 {k: v for k, v in limits.items() if f"${k}" in problem})
     problems = con.execute("select count(*) from hw_bad").fetchone()[0]
     problems += con.execute("select count(distinct line) from hw_rejects").fetchone()[0]
-    valued = counts["readings"] - counts["held"]
+    valued = counts["valued"]
     skipped = con.execute("select count(*) from hw_ha_states where entity_id <> '' and entity_id not in "
                           "(select entity_id from hw_ha_entities)").fetchone()[0]
     repeats = finish_good(con)

@@ -49,6 +49,7 @@ REQUIRED = {"states": {"state_id", "state", "last_updated_ts", "metadata_id", "a
 STATISTICS = {"statistics": {"metadata_id", "start_ts", "mean"}, "statistics_meta": {"id", "statistic_id"}}
 LOOKS_LIKE = ("this looks like a SQLite database (for example a Home Assistant recorder database, "
               "home-assistant_v2.db, which is read directly)")
+EPOCH = dt.datetime(1970, 1, 1)
 RECORDER_HOUSEHOLD = "home"  # the household of a database's entities without --household or --entities
 CHUNK_STATES = 200_000  # state ids per read
 THREADS = max(1, min(16, os.cpu_count() or 1))
@@ -158,16 +159,29 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _carried(sq, after_id: int, metadata_ids: list[int]) -> list[tuple]:
-    """The state each entity was in at the last read (state_id <= after_id): it is held on."""
+def _carried(sq, after_id: int, before_ts: float, metadata_ids: list[int]) -> list[tuple]:
+    """The state each entity was in at before_ts among the states read before (state_id <= after_id)."""
     rows = []
     for m in metadata_ids:
         row = sq.execute("select state_id, cast(last_updated_ts * 1000000 as integer), coalesce(state, '') "
-                         "from states where metadata_id = ? and state_id <= ? "
-                         "order by last_updated_ts desc limit 1", [m, after_id]).fetchone()
+                         "from states where metadata_id = ? and state_id <= ? and last_updated_ts < ? "
+                         "order by last_updated_ts desc limit 1", [m, after_id, before_ts]).fetchone()
         if row:
             rows.append((m, row[0], row[1], row[2]))
     return rows
+
+
+def _reread(sq, after_id: int, from_ts: float) -> list[tuple]:
+    """States read before (state_id <= after_id) in the step that was not complete then (from from_ts)."""
+    return sq.execute("select metadata_id, state_id, cast(last_updated_ts * 1000000 as integer), coalesce(state, '') "
+                      "from states where last_updated_ts >= ? and state_id <= ? and metadata_id is not null",
+                      [from_ts, after_id]).fetchall()
+
+
+def _floor(t: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    """t down to a step boundary (steps counted from midnight UTC, as time_bucket does for these steps)."""
+    day = dt.datetime(t.year, t.month, t.day)
+    return day + (t - day) // step * step
 
 
 def _statistics(sq, states_from: float | None, after_ts: float | None, stat_ids: dict[str, int]) -> list[tuple]:
@@ -217,14 +231,17 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
             progress(f"{plan.given}: {line}")
         chosen = [e for e in entities if e.sensor]
         ids = [meta[e.entity_id] for e in chosen]
-        to_id, end_ts, first_ts = sq.execute("select max(state_id), max(last_updated_ts), min(last_updated_ts) "
-                                             "from states").fetchone()
+        to_id, end_ts = sq.execute("select max(state_id), max(last_updated_ts) from states").fetchone()
         to_id = to_id or 0
         if to_id <= after_id:
             return IngestResult(source, None, 0, 0, (), (), False, plan.layout)
         states = read_states(plan.path, after_id, to_id)
-        carried = _carried(sq, after_id, ids) if after_id else []
-        states_from = states_from if states_from is not None else first_ts
+        # the last read loaded the steps that had ended; read the states of the step after again
+        first_ts = (held_through - EPOCH).total_seconds() if held_through else None
+        carried = _carried(sq, after_id, first_ts, ids) if after_id else []
+        again = _reread(sq, after_id, first_ts) if after_id else []
+        oldest = sq.execute("select min(last_updated_ts) from states").fetchone()[0]
+        states_from = states_from if states_from is not None else oldest
         stats = _statistics(sq, states_from, stats_through, {e.entity_id: meta[e.entity_id] for e in chosen})
     finally:
         sq.close()
@@ -234,7 +251,7 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
              + (f" and {len(stats):,} hourly statistics" if stats else ""))
     con.register("hw_ha_arrow", states)
     extra = pa.Table.from_pylist([dict(zip(_SCHEMA.names + ["carried"], r + (True,))) for r in carried]
-                                 + [dict(zip(_SCHEMA.names + ["carried"], r + (False,))) for r in stats],
+                                 + [dict(zip(_SCHEMA.names + ["carried"], r + (False,))) for r in stats + again],
                                  schema=_SCHEMA.append(pa.field("carried", pa.bool_())))
     con.register("hw_ha_extra", extra)
     con.execute("create or replace temp table hw_ha_meta (metadata_id bigint, entity_id varchar)")
@@ -247,17 +264,17 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
         join hw_ha_meta m using (metadata_id)""")
     ha.register_entities(con, entities)
     step = ha.grid_step(con)
-    end_at = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=end_ts)
-    fill_after = held_through
+    end_at = EPOCH + dt.timedelta(seconds=end_ts)
     try:
-        counts = ha.expand(con, step, end_at, fill_after, bounds)
+        # only the steps that have ended: the recorder may still add states to the last one
+        counts = ha.expand(con, step, end_at, held_through, True, bounds)
     finally:
         con.execute("drop view hw_ha_states")
         con.unregister("hw_ha_arrow")
         con.unregister("hw_ha_extra")
     ha.bad_times(con, bounds)
     repeats = ha.finish_good(con)
-    valued = counts["readings"] - counts["held"]
+    valued = counts["valued"]
     dup = dict(zip(("repeated", "conflicting"), _duplicates(con, repeats)))
     quarantined = _quarantine(con, plan, started)
     failure = _failure(con, plan, "null", valued, quarantined, limits) if quarantined or not valued else None
@@ -270,7 +287,7 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
     present, replacing = _drop_present(con)
     params = {"batch": plan.batch_id, "now": started}
     inserted = _insert_readings(con, params)
-    wm = [source, to_id, end_at, max([r[2] for r in stats], default=None), states_from, plan.batch_id, utcnow()]
+    wm = [source, to_id, _floor(end_at, step), max([r[2] for r in stats], default=None), states_from, plan.batch_id, utcnow()]
     if wm[3] is not None:
         wm[3] = wm[3] / 1e6
     elif stats_through is not None:
