@@ -10,13 +10,14 @@ States: a number is the value; a binary word is 1 or 0 (BINARY_STATES); `unavail
 is quarantined with its reason.
 
 Home Assistant records a state when it changes, not at every grid step, so each state is
-held: besides the reading at the change itself, a reading with the held value is made at
-every grid step boundary after it, up to the next state (exclusive), at most HOLD after the
-change, and never past the end of the data (the newest state time of the source). A door
-`on` at 10:02 and `off` at 10:33 is 1 at 10:02, 10:05, ..., 10:30 and 0 from 10:33 on, so
-the grid (binary sensors: max per step) shows it open in the steps 10:00 to 10:30, as the
-simulator's door. A state held longer than HOLD becomes missing after HOLD: one state never
-makes more than HOLD / step readings, so the work is bounded by the data.
+held: it is in effect from its change up to the next state (exclusive), at most HOLD, and never
+past the end of the data (the newest state time of the source). Each entity then gives one
+reading per grid step it has a state in effect in, at the step's start, as the simulator's
+sensors do: the maximum of those states for an entity whose states are all binary words (open
+at any time in the step is open), else their mean. A door `on` at 10:02 and `off` at 10:13 is
+1 at 10:00, 10:05 and 10:10 and 0 from 10:15. A state held longer than HOLD becomes missing
+after HOLD, so one state never makes more than HOLD / step readings: the work is bounded by the
+data.
 """
 from __future__ import annotations
 

@@ -8,11 +8,12 @@ before the oldest state the database still keeps (the recorder purges states aft
 `purge_keep_days`, 10 by default; statistics are kept for ever). Hourly minimum and maximum
 are not loaded: the grid holds one value per step.
 
-Incremental: raw.ingest_watermarks keeps, per database path, the newest state_id read and
-the time up to which states were held; the next ingest reads only states with a larger
-state_id, plus the state each entity was in, to continue holding it. Readings the warehouse
-already holds are skipped as for files, so a database copied elsewhere (a new path, no
-watermark) adds nothing it already gave.
+Incremental: an ingest loads the grid steps that have ended by the newest state of the
+database; raw.ingest_watermarks keeps, per database path, the newest state_id read and the
+start of the step not loaded yet (held_through). The next ingest reads the states with a larger
+state_id, the states of that unfinished step again, and the state each entity was in at its
+start, and loads from that step on. Readings the warehouse already holds are skipped as for
+files, so a database copied elsewhere (a new path, no watermark) adds nothing it already gave.
 
 Speed: the states are read in state_id ranges by a pool of threads, each asking SQLite for
 one CSV text per range (group_concat runs in C, with the GIL released) that pyarrow parses;
