@@ -144,7 +144,7 @@ def _read_chunk(path: Path, lo: int, hi: int) -> pa.Table:
     if not text:
         return _SCHEMA.empty_table()
     return pacsv.read_csv(
-        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names),
+        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names, use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=_US, quote_char=False, invalid_row_handler=lambda row: "skip"),
         convert_options=pacsv.ConvertOptions(column_types=_SCHEMA, strings_can_be_null=False))
 
