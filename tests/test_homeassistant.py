@@ -139,6 +139,8 @@ def test_map_gives_a_sensor_the_automatic_choice_would_give_another(tmp_path, db
 def test_the_history_is_recognised_with_timestamp_column_named(tmp_path, db):
     [res] = ingest_files([history(tmp_path)], db=db, timestamp_column="last_changed")
     assert res.layout == "homeassistant" and "door" in res.sensors
+    with pytest.raises(IngestError, match="no column named 'last_updated'"):
+        ingest_files([history(tmp_path, name="b.csv")], db=db, timestamp_column="last_updated")
 
 
 def test_reingesting_the_history_adds_nothing(tmp_path, db):
@@ -206,6 +208,15 @@ def test_cli_ingest_with_entities_and_a_bad_one(tmp_path, db, capsys):
     assert "binary_sensor.front_door -> door" in err
     assert main(["ingest", str(history(tmp_path)), "--db", str(db), "--entities", str(tmp_path / "none.toml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_entities_with_no_home_assistant_file_is_refused(tmp_path, db):
+    toml = tmp_path / "home.toml"
+    toml.write_text('[entities]\n"sensor.x" = "temperature"\n')
+    plain = tmp_path / "plain.csv"
+    plain.write_text("timestamp,sensor,value\n2024-01-01 00:00:00,t,1\n")
+    with pytest.raises(IngestError, match="no file of the command is a Home Assistant"):
+        ingest_files([plain], db=db, entities=toml)
 
 
 def test_two_entities_made_one_sensor_are_refused(tmp_path, db):

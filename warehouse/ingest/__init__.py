@@ -97,6 +97,9 @@ def ingest_files(
     plans = [_plan(p, timestamp_column, delimiter, column_map) for p in paths]
     if not plans:
         return []
+    if entities is not None and not any(p.layout in ("homeassistant", "recorder") for p in plans):
+        raise IngestError(f"--entities {entities}: maps Home Assistant entities, but no file of the command is a "
+                          "Home Assistant history CSV or recorder database; leave it out, or use --map")
     if all(p.layout == "wide" for p in plans):
         _check_map(plans, column_map, {})
     _probe(plans, fmt)

@@ -310,11 +310,12 @@ def _assign_roles(plan: _Plan, timestamp_column: str | None) -> None:
 
     roles = history_roles(names)
     named = (timestamp_column or "").strip().lower()
-    if roles is not None and (not named or named in ("last_changed", "last_updated")):
+    keys = [n.strip().lower() for n in names]
+    if roles is not None and (not named or (named in ("last_changed", "last_updated") and named in keys)):
         plan.layout = "homeassistant"
         plan.sensor, plan.value, plan.ts = roles
         if named:
-            plan.ts = [n.strip().lower() for n in names].index(named)
+            plan.ts = keys.index(named)
         return
     ts = plan.ts = _timestamp_column(plan, timestamp_column)
     plan.household = _find(names, HOUSEHOLD_NAMES, {ts})
