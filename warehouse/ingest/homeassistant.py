@@ -53,13 +53,14 @@ KINDS = (
 
 
 def grid_step(con=None) -> dt.timedelta:
-    """The warehouse's grid step: warehouse.grid_step(con) where that exists, else DEFAULT_STEP."""
+    """The warehouse's grid step: warehouse.grid_step(con) (seconds, None before a first build)
+    where that exists, else DEFAULT_STEP."""
     try:
-        from warehouse import grid_step as warehouse_grid_step  # added by another branch
+        from warehouse import grid_step as warehouse_grid_step  # seconds or None (warehouse/grid.py, on main)
     except ImportError:
         return DEFAULT_STEP
-    step = warehouse_grid_step(con)
-    return step if isinstance(step, dt.timedelta) else dt.timedelta(minutes=float(step))
+    seconds = warehouse_grid_step(con) if con is not None else None
+    return dt.timedelta(seconds=seconds) if seconds else DEFAULT_STEP
 
 
 @dataclasses.dataclass(frozen=True)
