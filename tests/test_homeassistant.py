@@ -94,6 +94,15 @@ def test_door_changes_become_zero_or_one_at_every_grid_step(tmp_path, db):
     assert steps(db, "door") == [(at(m), 1.0 if m <= 10 else 0.0) for m in range(0, 45, 5)]
 
 
+def test_states_follow_the_warehouse_grid_step(tmp_path, db, monkeypatch):
+    import warehouse
+
+    monkeypatch.setattr(warehouse, "grid_step", lambda con: 60, raising=False)  # seconds, as warehouse/grid.py
+    ingest_files([history(tmp_path)], db=db)
+    door = dict(series(db, "door"))
+    assert [door[at(m)] for m in range(0, 15)] == [0.0, 0.0] + [1.0] * 11 + [0.0, 0.0]  # open 10:02 to 10:13
+
+
 def test_a_state_is_held_at_most_a_day(tmp_path, db):
     text = ("entity_id,state,last_updated\n"
             "sensor.office_temperature,20,2024-03-01T10:00:00Z\n"
