@@ -36,6 +36,7 @@ from warehouse.ingest.sql import _lit, _plausible
 BINARY_STATES = {"on": 1.0, "off": 0.0, "open": 1.0, "closed": 0.0, "detected": 1.0, "clear": 0.0,
                  "true": 1.0, "false": 0.0, "home": 1.0, "not_home": 0.0}
 MISSING_STATES = ("unavailable", "unknown", "")  # and NULL: a missing reading, not a problem
+NOT_MEASURING = "not a measuring sensor"  # why a recorder entity is not loaded by default
 HOLD = dt.timedelta(hours=24)  # the longest a state is held (forward-filled) after it changed
 DEFAULT_STEP = dt.timedelta(minutes=5)  # the dbt default step_minutes, until the warehouse keeps one
 
@@ -194,7 +195,7 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
         elif e.entity_id in auto:
             e.sensor, e.why = auto[e.entity_id]
         elif only_known and not (e.domain == "binary_sensor" or (e.domain == "sensor" and (e.unit or e.device_class))):
-            e.sensor, e.why = None, "not a measuring sensor; name it in --entities to load it"
+            e.sensor, e.why = None, NOT_MEASURING
         else:
             e.sensor, e.why = normalise_name(e.entity_id), "its own name"
         e.household = e.household or default_household
@@ -209,8 +210,15 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
             raise IngestError(f"entities {other!r} and {e.entity_id!r} would both become sensor {e.sensor!r} of "
                               f"home {e.household!r}; map one to another name with --entities or --map, e.g. "
                               f"--map {e.entity_id}={e.sensor}_2")
-    return [f"{e.entity_id} -> " + (f"{e.sensor} (home {e.household}; {e.why})" if e.sensor else
-                                    f"not loaded: {e.why}") for e in sorted(entities, key=lambda x: x.entity_id)]
+    ordered = sorted(entities, key=lambda x: x.entity_id)
+    lines = [f"{e.entity_id} -> " + (f"{e.sensor} (home {e.household}; {e.why})" if e.sensor else
+                                     f"not loaded: {e.why}") for e in ordered if e.why != NOT_MEASURING]
+    skipped = [e.entity_id for e in ordered if e.why == NOT_MEASURING]
+    if skipped:  # a home has many (lights, switches, automations...): one line for them all
+        more = f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+        lines.append(f"not loaded, {len(skipped)} entities that are not measuring sensors (name one in --entities "
+                     f"to load it): {', '.join(skipped[:20])}{more}")
+    return lines
 
 
 def _automatic(entities: list[Entity], claimed: set) -> dict[str, tuple[str, str]]:
