@@ -113,6 +113,16 @@ def test_a_state_is_held_at_most_a_day(tmp_path, db):
     assert max(t for t, v in held if v == 20.0) == at(24 * 60 - 5)
 
 
+def test_a_binary_state_is_held_at_most_a_week(tmp_path, db):
+    text = ("entity_id,state,last_changed\n"
+            "binary_sensor.front_door,off,2024-03-01T10:00:00Z\n"
+            "binary_sensor.front_door,on,2024-03-31T10:00:00Z\n")
+    [res] = ingest_files([history(tmp_path, text)], db=db)
+    door = series(db, "door")
+    assert res.rows_loaded == len(door) == 7 * 24 * 12 + 1  # a weekend away is not a silent door; a month is
+    assert max(t for t, v in door if v == 0.0) == at(7 * 24 * 60 - 5)
+
+
 def test_other_text_states_are_quarantined_with_the_reason(tmp_path, db):
     text = HISTORY + "sensor.bathroom_humidity,heat,2024-03-01T10:41:00Z\n"
     [res] = ingest_files([history(tmp_path, text)], db=db)

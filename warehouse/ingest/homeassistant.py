@@ -10,14 +10,14 @@ States: a number is the value; a binary word is 1 or 0 (BINARY_STATES); `unavail
 is quarantined with its reason.
 
 Home Assistant records a state when it changes, not at every grid step, so each state is
-held: it is in effect from its change up to the next state (exclusive), at most HOLD, and never
-past the end of the data (the newest state time of the source). Each entity then gives one
-reading per grid step it has a state in effect in, at the step's start, as the simulator's
-sensors do: the maximum of those states for an entity whose states are all binary words (open
-at any time in the step is open), else their mean. A door `on` at 10:02 and `off` at 10:13 is
-1 at 10:00, 10:05 and 10:10 and 0 from 10:15. A state held longer than HOLD becomes missing
-after HOLD, so one state never makes more than HOLD / step readings: the work is bounded by the
-data.
+held: it is in effect from its change up to the next state (exclusive), at most HOLD (a number)
+or BINARY_HOLD (a binary state), and never past the end of the data (the newest state time of
+the source). Each entity then gives one reading per grid step it has a state in effect in, at
+the step's start, as the simulator's sensors do: the maximum of those states for an entity whose
+states are all binary words (open at any time in the step is open), else their mean. A door
+`on` at 10:02 and `off` at 10:13 is 1 at 10:00, 10:05 and 10:10 and 0 from 10:15. A state held
+longer than its hold becomes missing after it, so one state never makes more than hold / step
+readings: the work is bounded by the data.
 """
 from __future__ import annotations
 
@@ -37,7 +37,10 @@ BINARY_STATES = {"on": 1.0, "off": 0.0, "open": 1.0, "closed": 0.0, "detected": 
                  "true": 1.0, "false": 0.0, "home": 1.0, "not_home": 0.0}
 MISSING_STATES = ("unavailable", "unknown", "")  # and NULL: a missing reading, not a problem
 NOT_MEASURING = "not a measuring sensor"  # why a recorder entity is not loaded by default
-HOLD = dt.timedelta(hours=24)  # the longest a state is held (forward-filled) after it changed
+HOLD = dt.timedelta(hours=24)  # the longest a number is held (forward-filled) after it changed: then it is missing
+# ... and a binary state: a door, a motion or smoke detector sits in one state for days (a
+# weekend away) without a new row, while a temperature silent for a day is a dead sensor
+BINARY_HOLD = dt.timedelta(days=7)
 DEFAULT_STEP = dt.timedelta(minutes=5)  # the dbt default step_minutes, until the warehouse keeps one
 
 # Automatic defaults: (HomeWatch sensor, domains, device classes, name words, units). An entity
@@ -276,7 +279,8 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
     missing = ", ".join(_lit(m) for m in MISSING_STATES)
     binary = ", ".join(_lit(b) for b in BINARY_STATES)
     step_sql = f"to_microseconds({int(step / dt.timedelta(microseconds=1))})"
-    hold_sql = f"to_microseconds({int(HOLD / dt.timedelta(microseconds=1))})"
+    hold_sql = (f"(case when k.is_binary then to_microseconds({int(BINARY_HOLD / dt.timedelta(microseconds=1))}) "
+                f"else to_microseconds({int(HOLD / dt.timedelta(microseconds=1))}) end)")
     con.execute(f"""
         create or replace temp table hw_ha_values as
         select rn, entity_id, eid, sensor, household_id, changed_at, carried, state,
@@ -311,14 +315,15 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
             from hw_ha_values group by eid
         ),
         spans as (
-            -- the steps each state is in effect in: up to the next state, at most HOLD, not past end_at
+            -- the steps each state is in effect in: up to the next state, at most HOLD (binary:
+            -- BINARY_HOLD), not past end_at
             select eid, value, rn, changed_at,
                    unnest(generate_series(
                        time_bucket({step_sql}, changed_at),
                        greatest(changed_at, least(coalesce(next_at - to_microseconds(1), $end_at), $end_at,
                                                   changed_at + {hold_sql} - to_microseconds(1))),
                        {step_sql})) as step_at
-            from states where not is_missing
+            from states join kinds k using (eid) where not is_missing
         ),
         stepped as (
             select eid, step_at, max(value) as high, avg(value) as mean, min(rn) as rn,
@@ -427,7 +432,8 @@ def parse_csv(con, plan, ts: str, default_household: str, options: Options, limi
     details = {"homeassistant": {"entities": {e.entity_id: e.sensor for e in entities},
                                  "missing_states": counts["missing"], "held_readings": counts["held"],
                                  "not_loaded_states": skipped, "grid_step_minutes": step.total_seconds() / 60,
-                                 "hold_hours": HOLD.total_seconds() / 3600}}
+                                 "hold_hours": HOLD.total_seconds() / 3600,
+                                 "binary_hold_hours": BINARY_HOLD.total_seconds() / 3600}}
     return valued, problems, repeats, {"ids": ids, "details": details, "missing": counts["missing"]}
 
 

@@ -308,7 +308,8 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
                "homeassistant": {"entities": {e.entity_id: e.sensor for e in entities},
                                  "missing_states": counts["missing"], "held_readings": counts["held"],
                                  "grid_step_minutes": step.total_seconds() / 60,
-                                 "hold_hours": ha.HOLD.total_seconds() / 3600}}
+                                 "hold_hours": ha.HOLD.total_seconds() / 3600,
+                                 "binary_hold_hours": ha.BINARY_HOLD.total_seconds() / 3600}}
     con.execute("update raw.batches set details = json_merge_patch(details, ?) where batch_id = ?",
                 [json.dumps(details), plan.batch_id])
     _cleanup(con, _drop_temp_tables)
