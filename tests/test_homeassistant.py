@@ -250,12 +250,14 @@ def test_two_entities_made_one_sensor_are_refused(tmp_path, db):
 ENTITIES = [("sensor.living_room_temperature", {"unit_of_measurement": "°C", "device_class": "temperature"}),
             ("sensor.bathroom_humidity", {"unit_of_measurement": "%", "device_class": "humidity"}),
             ("binary_sensor.front_door", {"device_class": "door"}),
-            ("light.kitchen", {"friendly_name": "Kitchen"})]
+            ("light.kitchen", {"friendly_name": "Kitchen"}),
+            ("sensor.sun_next_dawn", {"device_class": "timestamp"})]
 
 
 def recorder(tmp_path, version: int = 41, name: str = "home assistant #1?.db"):
     """A recorder database: two hours of states from 10:00, and hourly statistics of the day before."""
-    states = [("light.kitchen", "on", E0), ("binary_sensor.front_door", "off", E0),
+    states = [("light.kitchen", "on", E0), ("sensor.sun_next_dawn", "2024-03-02T05:40:00+00:00", E0),
+              ("binary_sensor.front_door", "off", E0),
               ("binary_sensor.front_door", "on", E0 + 120), ("binary_sensor.front_door", "off", E0 + 780),
               ("sensor.bathroom_humidity", "55", E0), ("sensor.bathroom_humidity", "unavailable", E0 + 600),
               ("sensor.bathroom_humidity", "60", E0 + 1500)]
@@ -270,8 +272,9 @@ def test_recorder_database_loads_the_right_sensors_and_values(tmp_path, db):
     said = []
     [res] = ingest_files([path], db=db, household="flat", progress=said.append)
     assert res.layout == "recorder" and set(res.sensors) == {"temperature", "humidity", "door"}
-    assert any("not loaded, 1 entities that are not measuring sensors" in m and m.endswith(": light.kitchen")
-               for m in said)
+    assert any("not loaded, 2 entities that are not measuring sensors" in m
+               and m.endswith(": light.kitchen, sensor.sun_next_dawn") for m in said)
+    assert res.rows_quarantined == 0  # the timestamp sensor's text is not read
     temperature = dict(series(db, "temperature"))
     assert temperature[at(0)] == 20.0 and temperature[at(10)] == 20.1 and temperature[at(5)] == 20.0
     # the newest state is at 12:00: the step 12:00 has not ended, it is loaded by the next ingest
@@ -280,7 +283,7 @@ def test_recorder_database_loads_the_right_sensors_and_values(tmp_path, db):
     assert res.missing == 1 and dict(series(db, "humidity")).get(at(10)) is None
     # the hours before the oldest state come from the long-term statistics (hourly means)
     assert temperature[at(-60)] == 18.1 and temperature[at(-180)] == 18.3 and temperature[at(-175)] == 18.3
-    assert query(db, "select states_through_id from raw.ingest_watermarks") == [(20,)]
+    assert query(db, "select states_through_id from raw.ingest_watermarks") == [(21,)]
 
 
 def test_second_recorder_ingest_loads_only_the_new_states(tmp_path, db):
@@ -292,9 +295,9 @@ def test_second_recorder_ingest_loads_only_the_new_states(tmp_path, db):
                                                                       E0 + 7810), ("light.kitchen", "off", E0 + 8400)])
     said = []
     [second] = ingest_files([path], db=db, progress=said.append)
-    assert any("3 new states (state_id 21 to 23)" in m for m in said)  # read from the watermark on
+    assert any("3 new states (state_id 22 to 24)" in m for m in said)  # read from the watermark on
     assert query(db, "select details->>'states_from_id' from raw.batches where batch_id = ?",
-                 [second.batch_id]) == [("21",)]
+                 [second.batch_id]) == [("22",)]
     new = set(query(db, "select sensor, reading_at, value from raw.readings where batch_id = ?",
                     [second.batch_id]))
     assert before.isdisjoint(new) and second.batch_id != first.batch_id

@@ -83,6 +83,7 @@ class Entity:
     entity_id: str
     unit: str | None = None
     device_class: str | None = None
+    state_class: str | None = None  # 'measurement', 'total', ...: the state is a number
     sensor: str | None = None  # None: not loaded
     household: str | None = None
     why: str = ""
@@ -171,8 +172,9 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
     ingest of the same database chose (remembered: so a nightly ingest does not rename a sensor
     when, say, a second temperature entity appears), the automatic default (KINDS), else the
     entity's own name. only_known (the recorder database, which holds
-    every entity of the home): entities that are neither mapped nor a sensor / binary_sensor
-    with a unit or device class are not loaded. Two entities that would be one sensor of one
+    every entity of the home): entities that are neither mapped nor a binary_sensor nor a
+    sensor with a unit or a state class are not loaded (a timestamp, date or enum sensor holds
+    text). Two entities that would be one sensor of one
     home are refused.
     """
     rules, remembered = rules or [], remembered or {}
@@ -197,7 +199,7 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
             e.sensor, e.why = remembered[e.entity_id], "as the last ingest of this database chose"
         elif e.entity_id in auto:
             e.sensor, e.why = auto[e.entity_id]
-        elif only_known and not (e.domain == "binary_sensor" or (e.domain == "sensor" and (e.unit or e.device_class))):
+        elif only_known and not (e.domain == "binary_sensor" or (e.domain == "sensor" and (e.unit or e.state_class))):
             e.sensor, e.why = None, NOT_MEASURING
         else:
             e.sensor, e.why = normalise_name(e.entity_id), "its own name"

@@ -118,7 +118,8 @@ def _entities(sq) -> tuple[list[ha.Entity], dict[str, int]]:
         except ValueError:
             attrs = {}
         attrs = attrs if isinstance(attrs, dict) else {}
-        entities.append(ha.Entity(entity_id.lower(), attrs.get("unit_of_measurement"), attrs.get("device_class")))
+        entities.append(ha.Entity(entity_id.lower(), attrs.get("unit_of_measurement"), attrs.get("device_class"),
+                                  attrs.get("state_class")))
     return entities, {k.lower(): v for k, v in ids.items()}
 
 
