@@ -88,6 +88,7 @@ def cmd_ingest(args) -> int:
             delimiter=args.delimiter,
             limits=limits,
             progress=lambda m: _say("ingest", m),
+            entities=args.entities,
         )
     except IngestFailed as exc:
         loaded = [r for r in exc.results if not r.failure and not r.skipped]
@@ -104,6 +105,8 @@ def _ingest_line(r) -> str:
     """What ingest did with one file, for people."""
     if r.skipped:
         return f"{r.path}: already ingested (same content, same options); nothing added"
+    if r.batch_id is None and r.layout == "recorder" and not r.already_present + r.repeated:
+        return f"{r.path}: nothing new since the last ingest of this database; nothing added"
     if r.batch_id is None:
         return (f"{r.path}: nothing new: its {r.already_present + r.repeated:,} readings are all in the warehouse "
                 "already; nothing added")
@@ -118,6 +121,8 @@ def _ingest_line(r) -> str:
     if r.conflicting:
         line += (f"; {r.conflicting:,} conflicting duplicates quarantined (same sensor and time as an earlier row, "
                  "another value; the first was kept)")
+    if r.missing:
+        line += f"; {r.missing:,} states unavailable or unknown (missing readings, not quarantined)"
     if r.rows_quarantined:
         line += (f"; {r.rows_quarantined:,} rows quarantined in all, see: select * from raw.quarantine "
                  f"where batch_id = '{r.batch_id}'")
@@ -395,9 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--append", action="store_true", help="continue the warehouse's simulation by --days more days")
     mode.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
 
-    p = _sub(subs, "ingest", cmd_ingest, "Load real readings from CSV or Parquet files (long or wide layout).",
-             "homewatch ingest exports/*.csv --household flat_3 --map temp_c=temperature")
-    p.add_argument("files", nargs="+", help="CSV or Parquet files")
+    p = _sub(subs, "ingest", cmd_ingest, "Load real readings from CSV or Parquet files (long or wide layout), "
+             "Home Assistant history CSVs or a Home Assistant recorder database.",
+             "homewatch ingest exports/*.csv --household flat_3 --map temp_c=temperature\n"
+             "  homewatch ingest /config/home-assistant_v2.db --entities home.toml")
+    p.add_argument("files", nargs="+", help="CSV or Parquet files, or a Home Assistant recorder database")
+    p.add_argument("--entities", metavar="TOML",
+                   help="Home Assistant: a file mapping entity ids or globs to sensors and households "
+                        "(default: chosen from each entity's domain, device class and name, and printed)")
     p.add_argument("--household", help="household name when a file has no household column (default: file name)")
     p.add_argument("--map", type=_mapping, action="append", metavar="SOURCE=SENSOR",
                    help="rename a column (wide) or sensor (long); repeatable")

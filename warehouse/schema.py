@@ -264,6 +264,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        7,
+        "raw.ingest_watermarks: how far each Home Assistant recorder database has been read",
+        [
+            """
+            create table raw.ingest_watermarks (
+                source_ref            varchar primary key,  -- the database file's absolute path
+                source_kind           varchar   not null,   -- 'homeassistant_recorder'
+                states_through_id     bigint    not null,   -- the newest states.state_id read
+                held_through          timestamp,            -- UTC: states were held (forward-filled) up to here
+                statistics_through_ts double,               -- the newest statistics.start_ts read (epoch seconds)
+                states_from_ts        double,               -- the oldest state at the first read: statistics
+                                                            -- are read only before it
+                batch_id              varchar   not null,   -- the load that moved the watermark last
+                updated_at            timestamp not null,   -- UTC
+                entity_sensors        json                  -- entity id -> sensor (null: not loaded) as
+                                                            -- chosen last, kept by later ingests
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -51,6 +51,7 @@ class IngestResult:
     replacing: int = 0  # readings loaded whose time an earlier load holds with another value
     failure: str | None = None  # why the load failed (nothing of the file was loaded), see _outcome
     attempt_id: str | None = None  # the batch id its quarantined rows carry, loaded or not
+    missing: int = 0  # Home Assistant states `unavailable`, `unknown` or empty: no reading, not quarantined
 
 
 def _already_ingested(con, content_hash: str, ingest_key: str) -> str | None:

@@ -92,7 +92,7 @@ class _Plan:
     types: list[str]  # DuckDB types ('VARCHAR' for every CSV column)
     delimiter: str | None = None  # CSV only
     encoding: str = "utf-8"  # CSV only
-    layout: str = ""  # 'long' or 'wide'
+    layout: str = ""  # 'long', 'wide', 'homeassistant' (history CSV) or 'recorder' (database)
     ts: int = -1
     household: int | None = None
     sensor: int | None = None  # long layout
@@ -119,17 +119,19 @@ def normalise_name(name: str) -> str:
 
 
 def _key(plan: _Plan, fmt: str | None, household: str | None, column_map: Mapping[str, str],
-         limits: Limits) -> str:
+         limits: Limits, entities: str | None = None) -> str:
     """The idempotency key: the bytes and every option that changes what they load as.
 
     Options are taken as resolved (the delimiter found, the timestamp column chosen), so
     naming the detected value adds nothing; a different format, household or map does.
     """
     used_map = {k: v for k, v in sorted(column_map.items())
-                if plan.layout == "long" or k in {n.strip().lower() for n in plan.names}}
+                if plan.layout in ("long", "homeassistant") or k in {n.strip().lower() for n in plan.names}}
     options = {"delimiter": plan.delimiter, "timestamp_column": plan.ts, "timestamp_format": fmt,
                "household": household if plan.household is None else None, "map": used_map,
                "earliest": str(limits.earliest), "future_hours": limits.future_hours}
+    if plan.layout == "homeassistant":
+        options["entities"] = entities  # the --entities file, as it reads (homeassistant.rules_key)
     return hashlib.sha256((plan.content_hash + json.dumps(options, sort_keys=True)).encode()).hexdigest()
 
 
@@ -166,6 +168,10 @@ def _plan(given, timestamp_column: str | None, delimiter: str | None,
         raise IngestError(f"{label}: no such file")
     if not path.is_file():
         raise IngestError(f"{label}: not a file")
+    if _is_sqlite(path):
+        from warehouse.ingest.recorder import plan_recorder
+
+        return plan_recorder(label, path)
     try:
         content_hash, newlines, last = _hash_file(path)
         size = path.stat().st_size
@@ -193,6 +199,15 @@ def _plan(given, timestamp_column: str | None, delimiter: str | None,
     if plan.layout == "wide":
         _name_sensors(plan, column_map or {})
     return plan
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether the file starts like a SQLite database (read by recorder.py, or refused there)."""
+    try:
+        with path.open("rb") as fh:
+            return _sniff(fh.read(16)) == "sqlite"
+    except OSError:
+        return False  # _plan says why it cannot be read
 
 
 def _hash_file(path: Path) -> tuple[str, int | None, bytes | None]:
@@ -291,6 +306,17 @@ def _assign_roles(plan: _Plan, timestamp_column: str | None) -> None:
     it is wide, and every column without a role is one sensor.
     """
     names = plan.names
+    from warehouse.ingest.homeassistant import history_roles
+
+    roles = history_roles(names)
+    named = (timestamp_column or "").strip().lower()
+    keys = [n.strip().lower() for n in names]
+    if roles is not None and (not named or (named in ("last_changed", "last_updated") and named in keys)):
+        plan.layout = "homeassistant"
+        plan.sensor, plan.value, plan.ts = roles
+        if named:
+            plan.ts = keys.index(named)
+        return
     ts = plan.ts = _timestamp_column(plan, timestamp_column)
     plan.household = _find(names, HOUSEHOLD_NAMES, {ts})
     taken = {ts} | ({plan.household} if plan.household is not None else set())

@@ -18,9 +18,8 @@ _KIND_TEXT = {"text": "text", "gzip": "a gzip-compressed file", "utf-16": "UTF-1
               "7z": "a 7-Zip archive", "zstd": "a zstd-compressed file", "image": "an image",
               "utf-16-be": "UTF-16 big-endian text", "binary": "binary data"}
 _REFUSED = {
-    "sqlite": "this looks like a SQLite database (for example a Home Assistant recorder database, "
-              "home-assistant_v2.db), not a CSV file; a later release reads it directly, until then export "
-              "the readings to CSV",
+    "sqlite": "this looks like a SQLite database (a Home Assistant recorder database, home-assistant_v2.db, "
+              "is read directly when given as the file itself, see recorder.py), not a CSV file",
     "zip": "this is a ZIP archive (an Excel .xlsx workbook is one too); unzip it, or save the sheet as CSV, "
            "and ingest the CSV",
     "ole": "this looks like an old Excel .xls workbook; save the sheet as CSV and ingest that",
