@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from warehouse.ingest.plan import IngestError, normalise_name
+from warehouse.ingest.model import IngestError, normalise_name
 from warehouse.ingest.sql import _lit, _plausible
 
 # Binary states and their value; documented in docs/warehouse.md ("Home Assistant").

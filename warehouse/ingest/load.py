@@ -17,7 +17,7 @@ import datetime as dt
 import json
 
 from warehouse.connection import utcnow
-from warehouse.ingest.plan import _Plan
+from warehouse.ingest.model import _Plan
 from warehouse.ingest.sql import (
     _blank, _lit, _number, _plausible, _read_csv, _record, _sensor_sql, _text, _ts_problem, _value_problem,
 )

@@ -6,7 +6,7 @@ reason and, for timestamps that did not parse, the --timestamp-format that fits 
 """
 from __future__ import annotations
 
-from warehouse.ingest.plan import Limits, _Plan
+from warehouse.ingest.model import Limits, _Plan
 from warehouse.ingest.sql import EPOCH_RANGES, NUMBER_PATTERN, _lit, _text
 
 # Formats tried on timestamps that did not parse, in order; the first that fits a sample wins.

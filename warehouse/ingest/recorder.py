@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 
 from warehouse.connection import utcnow
 from warehouse.ingest import homeassistant as ha
-from warehouse.ingest.plan import IngestError, _Plan
+from warehouse.ingest.model import IngestError, _Plan
 
 # The recorder schema this reader follows: SCHEMA_VERSION 41 of Home Assistant's
 # homeassistant/components/recorder/db_schema.py (tables states, states_meta,
