@@ -12,6 +12,7 @@ import functools
 
 from warehouse.connection import REPO_ROOT
 from warehouse.project_vars import dbt_var
+from warehouse.ingest.model import ingest_future_hours
 from warehouse.taxonomy import CLASS_IDS, PROBABILITY_COLUMNS  # noqa: F401 - the taxonomy, read here
 
 CRITICAL = "critical"  # a failure blocks scoring of the batch (expectations.gate) unless forced
@@ -19,7 +20,10 @@ WARN = "warn"  # a failure is reported (CLI, dq.validation_results, report) but 
 
 # --- raw readings -----------------------------------------------------------------------------
 SENSOR_TYPES_SEED = REPO_ROOT / "dbt_project" / "seeds" / "sensor_types.csv"  # physical ranges live here
-FUTURE_TOLERANCE_MINUTES = 5  # a reading may be stamped this far after it was landed (clock skew)
+# A reading may be stamped this far after it was landed: the tolerance file ingest applies (24 h
+# unless $HOMEWATCH_INGEST_FUTURE_HOURS says otherwise), so a reading ingest accepted never stops
+# the batch; ingest quarantines the ones beyond it.
+FUTURE_TOLERANCE_MINUTES = round(ingest_future_hours() * 60)
 STUCK_MAX_MINUTES = dbt_var("stuck_minutes")  # a continuous sensor repeating one value longer than this is stuck
 STUCK_MAX_GAP_MINUTES = 60  # readings further apart break a run: a silent sensor is not a stuck one
 HOUSEHOLD_DAY_COMPLETENESS_MIN = 0.5  # warn: a household delivered under half its expected readings that day

@@ -21,6 +21,15 @@ DEFAULT_FUTURE_HOURS = 24.0  # ... and those stamped this long after the ingest 
 DEFAULT_MAX_QUARANTINED = 0.5  # a load quarantining more than this share of what it read fails
 
 
+def ingest_future_hours() -> float:
+    """How far after the ingest a reading may be stamped: $HOMEWATCH_INGEST_FUTURE_HOURS, else the
+    default (the quality checks use the same, so what ingest accepts never stops a batch)."""
+    try:
+        return float(os.environ.get(FUTURE_ENV) or DEFAULT_FUTURE_HOURS)
+    except ValueError:
+        return DEFAULT_FUTURE_HOURS
+
+
 class IngestError(WarehouseError):
     """A file cannot be ingested; nothing was written (raw.quarantine aside, see ingest_files)."""
 
