@@ -182,9 +182,13 @@ def step_minutes(steps: np.ndarray) -> int:
     """The grid step of a household's series (the most common gap between steps)."""
     if len(steps) < 2:
         raise DataError("a household needs at least two steps to tell the grid step")
-    gaps = np.diff(steps).astype("timedelta64[m]").astype(np.int64)
+    gaps = np.diff(steps).astype("timedelta64[s]").astype(np.int64)
     values, counts = np.unique(gaps, return_counts=True)
-    return int(values[np.argmax(counts)])
+    seconds = int(values[np.argmax(counts)])
+    if seconds < 60 or seconds % 60:
+        raise DataError(f"the classifier works on grids of whole minutes; this warehouse's grid step is {seconds} s "
+                        "(the calibrated generic score, marts.fct_incidents, works on any step)")
+    return seconds // 60
 
 
 def injected_events(con: duckdb.DuckDBPyConnection, household_ids: list[str]) -> list[tuple]:

@@ -10,9 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _say(step: str, message: str) -> None:
-    print(f"[{step}] {message}", file=sys.stderr, flush=True)
+from scripts.output import _say, reports_dir
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -32,8 +30,6 @@ def _print_comparison(evaluation) -> None:
 
 
 def model_reports_dir() -> Path:
-    from scripts.output import reports_dir
-
     return reports_dir() / "model"
 
 

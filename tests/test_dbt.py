@@ -47,18 +47,20 @@ def _query(db, sql):
 
 
 def _fingerprint(con, table: str) -> tuple:
-    """Row count and an order-independent hash of every row, doubles rounded to 6 digits
+    """Row count and an order-independent hash of every row, doubles rounded to 6 significant digits
     (sums over windows may differ in the last bits between two equally correct builds)."""
     schema, name = table.split(".")
     cols = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
     ).fetchall()
-    # Six digits: a window sum's last-bit noise (up to ~1e-14 once averaged again, as the
-    # calibrated score's sustained channel does) then flips a rounding about once in 1e8 values,
-    # where nine digits flipped one of the ~50,000 values of a small build now and then. The
-    # + 1e-12 moves exact boundaries (30.7431640625, a mean of quantised readings) off the grid.
-    exprs = [f"round({c} + 1e-12, 6)" if t == "DOUBLE" else f"{c}::varchar" for c, t in cols
+    # Six significant digits: a window sum's last-bit noise (up to ~1e-14 once averaged again, as
+    # the calibrated score's sustained channel does) then flips a rounding about once in 1e8
+    # values, where nine flipped one of a small build's ~50,000 now and then; significant, not
+    # decimal, so tail probabilities of 1e-7 keep their digits. The factor moves exact
+    # boundaries (30.7431640625, a mean of quantised readings) off the grid.
+    sig = "case when {c} is null or {c} = 0 or isinf({c}) or isnan({c}) then {c} else round({c} * (1 + 1e-12), (5 - floor(log10(abs({c}))))::int) end"
+    exprs = [sig.format(c=c) if t == "DOUBLE" else f"{c}::varchar" for c, t in cols
              if c not in ("processed_at",)]
     return con.execute(f"select count(*), bit_xor(hash({', '.join(exprs)})) from {table}").fetchone()
 

@@ -21,6 +21,7 @@ import pytest
 
 from scripts.cli import main
 from warehouse.connection import REPO_ROOT
+from warehouse.project_vars import dbt_var
 
 README = (REPO_ROOT / "README.md").read_text()
 QUERIES = [re.sub(r"\s+", " ", q).strip() for q in re.findall(r'homewatch query "(.*?)"', README, flags=re.S)]
@@ -113,11 +114,17 @@ def _generic_incidents_of_the_last_week(db, rows):
     assert rows and len(rows) == min(20, in_week)
     onsets = [r[2] for r in rows]
     assert onsets == sorted(onsets, reverse=True) and min(onsets) >= now - dt.timedelta(days=7)
-    for household, kind, onset, alerted, end, sensors, *_ in rows:
+    alert_p = dbt_var("incident_alert_p")
+    for household, kind, onset, alerted, end, sensors, channel, score, severity in rows:
         assert onset <= alerted < end and kind in ("anomaly", "health")
+        assert score >= round(1 - alert_p, 6) and severity in ("low", "medium", "high")
         parts = _rows(db, "select sensor from intermediate.int_sensor_incidents where household_id = ? and kind = ? "
                           "and onset_at >= ? and end_at <= ?", [household, kind, onset, end])
         assert sorted({p for p, in parts}) == sorted(sensors)
+    # the simulated homes' labelled anomalies and faults: some listed incident is one of them
+    assert any(_overlaps(h, onset, end, _rows(db, "select household_id, anomaly_class, start_at, end_at "
+                                                  "from raw.injected_events where kind in ('anomaly', 'fault')"))
+               for h, _, onset, _, end, *_ in rows)
 
 
 def _fires_of_the_last_24_hours(db, rows):

@@ -41,7 +41,7 @@ HOLD = dt.timedelta(hours=24)  # the longest a number is held (forward-filled) a
 # ... and a binary state: a door, a motion or smoke detector sits in one state for days (a
 # weekend away) without a new row, while a temperature silent for a day is a dead sensor
 BINARY_HOLD = dt.timedelta(days=7)
-DEFAULT_STEP = dt.timedelta(minutes=5)  # the dbt default step_minutes, until the warehouse keeps one
+DEFAULT_STEP = dt.timedelta(minutes=5)  # the dbt default step, until the warehouse's first build records one
 
 # Automatic defaults: (HomeWatch sensor, domains, device classes, name words, units). An entity
 # qualifies by its device class or unit when known, else by a word of its id; a sensor is given
@@ -57,12 +57,10 @@ KINDS = (
 
 
 def grid_step(con=None) -> dt.timedelta:
-    """The warehouse's grid step: warehouse.grid_step(con) (seconds, None before a first build)
-    where that exists, else DEFAULT_STEP."""
-    try:
-        from warehouse import grid_step as warehouse_grid_step  # seconds or None (warehouse/grid.py, on main)
-    except ImportError:
-        return DEFAULT_STEP
+    """The warehouse's grid step (warehouse.grid_step: the one its builds recorded), else, before
+    a first build, DEFAULT_STEP."""
+    from warehouse import grid_step as warehouse_grid_step
+
     seconds = warehouse_grid_step(con) if con is not None else None
     return dt.timedelta(seconds=seconds) if seconds else DEFAULT_STEP
 

@@ -54,9 +54,10 @@ hours as (
         stddev_samp(value) filter (where not is_excluded) as hour_std,
         max(value) filter (where not is_excluded) as hour_max,
         min(value) filter (where not is_excluded) as hour_min,
-        -- the longest the value stayed unchanged by this hour (all steps: quantised sensors
-        -- repeat values by nature, and the calibrated stuck rule learns how long)
-        max(minutes_since_change) as hour_max_unchanged_minutes
+        -- the longest the value stayed unchanged by this hour, on steps with a reading of their
+        -- own (quantised sensors repeat values by nature, and the calibrated stuck rule learns
+        -- how long; an outage repeats nothing and must not teach it)
+        max(minutes_since_change) filter (where not is_missing and not is_filled) as hour_max_unchanged_minutes
     from first_pass_flagged
     group by household_id, sensor, step_date, hour_of_day, is_weekend
 

@@ -2,7 +2,7 @@
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The steps that can belong to a generic incident, one row per household, sensor, kind and
 -- step: anomaly steps (anomaly_p at most incident_hold_p), health steps (a spike's p at most
--- incident_hold_p, a stuck sensor, a reading missing beyond the fill limit). A small table
+-- incident_hold_p, a stuck sensor, a reading missing for max_fill_minutes or more). A small table
 -- that int_sensor_incidents merges into incidents. A stuck or silent sensor's step carries
 -- p = incident_alert_p / 10: a fault, not a degree of surprise (severity 'medium').
 
@@ -23,7 +23,9 @@ scores as (
 missing as (
 
     select * from {{ ref('int_readings_gridded') }}
-    where is_missing and not is_filled
+    -- a reading missing beyond the fill limit (binary sensors are never filled: one lost door
+    -- reading is not a dropout)
+    where is_missing and not is_filled and minutes_since_reading >= {{ var('max_fill_minutes') }}
     {% if is_incremental() %}
     and step_at >= {{ recompute_from() }}
     {% endif %}
