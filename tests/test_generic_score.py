@@ -23,7 +23,8 @@ LADDER = [0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]
 
 
 MODELS = {"int_sensor_scores": "intermediate", "int_sensor_deviations": "intermediate",
-          "int_sensor_incidents": "intermediate", "fct_incidents": "marts"}
+          "int_sensor_incident_steps": "intermediate", "int_sensor_incidents": "intermediate",
+          "fct_incidents": "marts"}
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +210,41 @@ def test_baselines_blend_in_by_days_learned_and_stuck_is_judged_against_the_seri
 
 
 # --------------------------------------------------------------------------- incidents
+
+
+def _score(step_at, anomaly_p=1.0, health_p=1.0, is_stuck=False, sensor="s1") -> dict:
+    return {"household_id": "h1", "sensor": sensor, "step_at": ts(step_at), "value": 1.0, "expected_value": 0.0,
+            "anomaly_p": anomaly_p, "health_p": health_p, "anomaly_channel": "level" if anomaly_p < 1 else None,
+            "health_kind": "stuck" if is_stuck else ("spike" if health_p < 1 else None), "is_stuck": is_stuck}
+
+
+def _grid(sensor, step_at, minutes_since_reading, is_missing=True, is_filled=False) -> dict:
+    return {"household_id": "h1", "sensor": sensor, "step_at": ts(step_at), "is_missing": is_missing,
+            "is_filled": is_filled, "minutes_since_reading": minutes_since_reading}
+
+
+def test_incident_steps_take_the_hold_threshold_stuck_sensors_and_dropouts_past_the_fill_limit(tmp_path, compiled):
+    scores = pd.DataFrame([
+        _score("2025-01-01 10:00", anomaly_p=5e-4),    # within the hold threshold
+        _score("2025-01-01 10:05", anomaly_p=5e-3),    # not
+        _score("2025-01-01 10:10", health_p=0.0, is_stuck=True),
+        _score("2025-01-01 10:15", health_p=8e-4),     # a spike within the hold threshold
+    ])
+    grid = pd.DataFrame([
+        _grid("door", "2025-01-01 11:00", 5),          # one lost door reading: not a dropout
+        _grid("door", "2025-01-01 12:00", 5), _grid("door", "2025-01-01 12:05", 10),
+        _grid("door", "2025-01-01 12:10", 15), _grid("door", "2025-01-01 12:15", 20),   # silent 20 min
+        _grid("s1", "2025-01-01 13:00", 10, is_filled=True),    # a filled gap is no dropout either
+    ])
+    out = run_model(tmp_path, compiled["int_sensor_incident_steps"], {
+        "intermediate.int_sensor_scores": scores, "intermediate.int_readings_gridded": grid})
+    got = sorted((r.sensor, r.kind, r.step_at.strftime("%H:%M"), r.channel, r.p) for r in out.itertuples())
+    alert = 1e-4
+    assert got == [("door", "health", "12:10", "dropout", pytest.approx(alert / 10)),
+                   ("door", "health", "12:15", "dropout", pytest.approx(alert / 10)),
+                   ("s1", "anomaly", "10:00", "level", pytest.approx(5e-4)),
+                   ("s1", "health", "10:10", "stuck", pytest.approx(alert / 10)),
+                   ("s1", "health", "10:15", "spike", pytest.approx(8e-4))]
 
 
 def _step(sensor, kind, step_at, p, channel="level", household="h1") -> dict:
