@@ -313,7 +313,7 @@ def cmd_run(args) -> int:
           .venv/bin/homewatch query "select class_name, count(*) as anomalies, round(avg(mean_confidence), 2) as confidence from marts.fct_classified_anomalies group by 1 order by 2 desc"
           .venv/bin/homewatch query "select household_id, class_name, start_at, end_at, rules_fired from marts.fct_classified_anomalies order by start_at desc limit 10"
           .venv/bin/homewatch query "select * from ops.job_runs order by started_at desc limit 3"
-        more example queries: README.md, "Query the anomaly tables"
+        more example queries: README.md, "The anomaly tables"
         """).rstrip())
     return 0
 
