@@ -3,9 +3,18 @@
 -- the evidence (observed vs expected) and a severity in [0, 1]; rule_class is the highest
 -- class that fired (priority 5 > 4 > 3 > 2 > 1), 0 when none did.
 --   1 heating failure:   temperature below its hour-of-day baseline by heating_drop_c
---                        over the whole sustained window (a short airing dip recovers)
---   2 humidity anomaly:  humidity high for at least a shower's length, at an hour outside the
---                        household's learned shower pattern (or for twice a shower's length)
+--                        over the whole sustained window (a short airing dip recovers), unless
+--                        the home has an outdoor_temperature sensor and the last 24 h outside
+--                        averaged heating_outdoor_max_c or more (a mild day needs no heating:
+--                        heating switched off for the season is not a failure)
+--   2 humidity anomaly:  humidity high for longer than a shower, begun at a time of day outside
+--                        the household's shower pattern (int_household_shower_patterns: a
+--                        distribution over the day, not one hour), or for twice that at any
+--                        time. Longer than a shower: max_shower_minutes; but where a bathroom
+--                        temperature sensor shows the bathroom warming as the spell began (a
+--                        shower), longer than the household's own long showers
+--                        (shower_history_factor x their shower_history_quantile length, at
+--                        least shower_warmed_minutes)
 --   3 fridge failure:    fridge power below fridge_low_w for at least fridge_max_off_minutes
 --   4 door at night:     the front door opens in an hour the household sleeps (learned
 --                        from its motion: hourly rate below sleep_motion_rate)
@@ -24,6 +33,12 @@ grid as (
 
 ),
 
+shower_patterns as (
+
+    select * from {{ ref('int_household_shower_patterns') }}
+
+),
+
 runs_measured as (
 
     select
@@ -32,9 +47,19 @@ runs_measured as (
         max(case when humidity is null or humidity < {{ var('humidity_high_rh') }} then step_at end)
             over history as humidity_last_normal_at,
         max(case when fridge_power is null or fridge_power >= {{ var('fridge_low_w') }} then step_at end)
-            over history as fridge_last_on_at
+            over history as fridge_last_on_at,
+        -- every normal (or missing) humidity step starts a new run: the high steps after it share its id
+        count(case when humidity is null or humidity < {{ var('humidity_high_rh') }} then 1 end)
+            over history as humidity_run_id,
+        avg(outdoor_temperature) over last_day as outdoor_mean_24h,
+        bathroom_temperature - min(bathroom_temperature) over warming_window as bathroom_warming_c
     from grid
-    window history as (partition by household_id order by step_at rows between unbounded preceding and current row)
+    window
+        history as (partition by household_id order by step_at rows between unbounded preceding and current row),
+        last_day as (partition by household_id order by step_at
+                     range between interval '{{ var("context_hours") }} hours' preceding and current row),
+        warming_window as (partition by household_id order by step_at
+                           range between interval '{{ var("shower_warming_minutes") }} minutes' preceding and current row)
 
 ),
 
@@ -45,8 +70,42 @@ run_lengths as (
         least(coalesce(date_diff('minute', humidity_last_normal_at, step_at), {{ max_run }}), {{ max_run }})
             as humidity_high_minutes,
         least(coalesce(date_diff('minute', fridge_last_on_at, step_at), {{ max_run }}), {{ max_run }})
-            as fridge_off_minutes
+            as fridge_off_minutes,
+        -- a shower warms the bathroom as its humidity rises: a bathroom temperature sensor that
+        -- rose by shower_warming_c within shower_warming_minutes of the high run's start says so
+        coalesce(bool_or(
+            date_diff('minute', humidity_last_normal_at, step_at) <= {{ var('shower_warming_minutes') }}
+            and bathroom_warming_c >= {{ var('shower_warming_c') }})
+            over (partition by household_id, humidity_run_id order by step_at
+                  rows between unbounded preceding and current row), false) as is_shower_warmed
     from runs_measured
+
+),
+
+with_history as (
+
+    -- the household's shower history, looked up at the current high run's onset
+    select
+        run_lengths.*,
+        shower_patterns.shower_pattern_share,
+        -- how long before a high spell is longer than a shower: max_shower_minutes, or for a
+        -- shower the bathroom's warming confirms, the household's own long showers
+        case
+            when not is_shower_warmed then {{ var('max_shower_minutes') }}
+            when shower_patterns.episodes_known >= {{ var('shower_history_min_episodes') }}
+            then greatest({{ var('shower_warmed_minutes') }},
+                          {{ var('shower_history_factor') }} * shower_patterns.typical_long_minutes)
+            else {{ var('shower_warmed_minutes') }}
+        end as humidity_long_minutes
+    from run_lengths
+    left join shower_patterns
+        on humidity_high_minutes > 0
+        and shower_patterns.household_id = run_lengths.household_id
+        and shower_patterns.pattern_date
+            = (run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }})::date
+        and shower_patterns.slot = floor((
+            hour(run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }}) * 60
+            + minute(run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }})) / 30)
 
 ),
 
@@ -54,17 +113,19 @@ rules as (
 
     select
         *,
-        coalesce(temperature_max_deviation_sustained < -{{ var('heating_drop_c') }}, false) as is_heating_failure,
+        coalesce(temperature_max_deviation_sustained < -{{ var('heating_drop_c') }}
+                 and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false), false)
+            as is_heating_failure,
         coalesce(
-            humidity_high_minutes >= {{ var('max_shower_minutes') }}
-            and (coalesce(humidity_high_share, 0) < {{ var('shower_hour_share') }}
-                 or humidity_high_minutes >= 2 * {{ var('max_shower_minutes') }}),
+            humidity_high_minutes >= humidity_long_minutes
+            and (coalesce(shower_pattern_share, 0) < {{ var('shower_hour_share') }}
+                 or humidity_high_minutes >= 2 * humidity_long_minutes),
             false) as is_humidity_anomaly,
         coalesce(fridge_off_minutes >= {{ var('fridge_max_off_minutes') }} and fridge_power is not null, false)
             as is_fridge_failure,
         coalesce(door = 1 and motion_expected_mean < {{ var('sleep_motion_rate') }}, false) as is_door_at_night,
         coalesce(fire_alarm = 1, false) as is_fire
-    from run_lengths
+    from with_history
 
 ),
 
@@ -76,7 +137,7 @@ severities as (
             then {{ severity('-temperature_max_deviation_sustained', var('heating_drop_c')) }} else 0 end
             as heating_failure_severity,
         case when is_humidity_anomaly
-            then {{ severity('humidity_high_minutes', var('max_shower_minutes')) }} else 0 end
+            then {{ severity('humidity_high_minutes', 'humidity_long_minutes') }} else 0 end
             as humidity_anomaly_severity,
         case when is_fridge_failure
             then {{ severity('fridge_off_minutes', var('fridge_max_off_minutes')) }} else 0 end
@@ -101,6 +162,10 @@ classified as (
         fridge_power_expected_mean,
         motion_expected_mean,
         humidity_high_minutes,
+        humidity_long_minutes,
+        shower_pattern_share,
+        is_shower_warmed,
+        outdoor_mean_24h,
         fridge_off_minutes,
         is_heating_failure, is_humidity_anomaly, is_fridge_failure, is_door_at_night, is_fire,
         heating_failure_severity, humidity_anomaly_severity, fridge_failure_severity,

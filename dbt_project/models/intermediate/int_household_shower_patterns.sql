@@ -1,0 +1,147 @@
+{{ config(materialized='table') }}
+-- Each household's own high-humidity history, for the humidity rule: one row per household,
+-- day with data and half-hour slot of the day, learned from the days before that day only.
+--   shower_pattern_share  share of the household's past days (up to shower_history_days) on
+--                         which a high-humidity episode began within shower_pattern_hours of
+--                         this slot: the shower pattern as a distribution over the day, so
+--                         showers at irregular times still count as the household's own
+--   episodes_known        high-humidity episodes that began in those past days and ended
+--                         before this day
+--   typical_long_minutes  the shower_history_quantile of their lengths: how long this
+--                         household's own long showers keep the bathroom humid
+--   days_known            past days with a bathroom humidity reading
+-- An episode is a run of steps at or above humidity_high_rh; a missing reading ends it (as in
+-- the rule). A table: it reads two columns of the pivot and is small (48 rows a household-day).
+-- A day's history holds only episodes that ended before the day began, so an episode still
+-- running when a batch ends is learned the same way by an incremental build and a full refresh.
+
+{%- set slot_minutes = 30 %}
+{%- set reach = (var('shower_pattern_hours') * 60 / slot_minutes) | round | int %}
+
+with
+
+steps as (
+
+    select
+        household_id,
+        step_at,
+        coalesce(humidity >= {{ var('humidity_high_rh') }}, false) as is_high
+    from {{ ref('int_household_steps_pivoted') }}
+
+),
+
+runs as (
+
+    select
+        *,
+        -- every normal (or missing) step starts a new run id; the high steps after it share it
+        sum(case when is_high then 0 else 1 end)
+            over (partition by household_id order by step_at rows unbounded preceding) as run_id
+    from steps
+
+),
+
+episodes as (
+
+    select
+        household_id,
+        min(step_at) as onset_at,
+        max(step_at) as last_high_at,
+        date_diff('second', min(step_at), max(step_at)) / 60.0 + {{ step_minutes() }} as episode_minutes
+    from runs
+    where is_high
+    group by household_id, run_id
+
+),
+
+days as (
+
+    select distinct household_id, step_at::date as pattern_date
+    from {{ ref('int_household_steps_pivoted') }}
+    where humidity is not null
+
+),
+
+slots as (
+
+    select range as slot from range(0, {{ (1440 / slot_minutes) | int }})
+
+),
+
+-- each episode's onset covers the slots within shower_pattern_hours of it (around midnight too)
+onsets_covering as (
+
+    select distinct
+        episodes.household_id,
+        episodes.onset_at::date as onset_date,
+        ((floor((hour(episodes.onset_at) * 60 + minute(episodes.onset_at)) / {{ slot_minutes }})::integer
+          + offsets.range + {{ (1440 / slot_minutes) | int }}) % {{ (1440 / slot_minutes) | int }}) as slot
+    from episodes
+    cross join range(-{{ reach }}, {{ reach + 1 }}) as offsets
+
+),
+
+history as (
+
+    select
+        days.household_id,
+        days.pattern_date,
+        count(distinct past_days.pattern_date) as days_known
+    from days
+    left join days as past_days
+        on past_days.household_id = days.household_id
+        and past_days.pattern_date >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and past_days.pattern_date < days.pattern_date
+    group by all
+
+),
+
+lengths as (
+
+    select
+        days.household_id,
+        days.pattern_date,
+        count(episodes.onset_at) as episodes_known,
+        quantile_cont(episodes.episode_minutes, {{ var('shower_history_quantile') }}) as typical_long_minutes
+    from days
+    left join episodes
+        on episodes.household_id = days.household_id
+        and episodes.onset_at >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and episodes.last_high_at < days.pattern_date
+    group by all
+
+),
+
+slot_days as (
+
+    select
+        days.household_id,
+        days.pattern_date,
+        onsets_covering.slot,
+        count(distinct onsets_covering.onset_date) as days_with_onset
+    from days
+    inner join onsets_covering
+        on onsets_covering.household_id = days.household_id
+        and onsets_covering.onset_date >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and onsets_covering.onset_date < days.pattern_date
+    group by all
+
+)
+
+select
+    history.household_id,
+    history.pattern_date,
+    slots.slot,
+    case when history.days_known > 0
+        then coalesce(slot_days.days_with_onset, 0) / history.days_known::double end as shower_pattern_share,
+    lengths.episodes_known,
+    lengths.typical_long_minutes,
+    history.days_known
+from history
+cross join slots
+inner join lengths
+    on lengths.household_id = history.household_id and lengths.pattern_date = history.pattern_date
+left join slot_days
+    on slot_days.household_id = history.household_id
+    and slot_days.pattern_date = history.pattern_date
+    and slot_days.slot = slots.slot
