@@ -6,7 +6,9 @@
 --                        over the whole sustained window (a short airing dip recovers), unless
 --                        the home has an outdoor_temperature sensor and the last 24 h outside
 --                        averaged heating_outdoor_max_c or more (a mild day needs no heating:
---                        heating switched off for the season is not a failure)
+--                        heating switched off for the season is not a failure). Before the
+--                        home has a baseline (its first baseline_min_days), a room that stays
+--                        below heating_cold_c for the whole sustained window
 --   2 humidity anomaly:  humidity high for longer than a shower, begun at a time of day outside
 --                        the household's shower pattern (int_household_shower_patterns: a
 --                        distribution over the day, not one hour), or for twice that at any
@@ -52,12 +54,17 @@ runs_measured as (
         count(case when humidity is null or humidity < {{ var('humidity_high_rh') }} then 1 end)
             over history as humidity_run_id,
         avg(outdoor_temperature) over last_day as outdoor_mean_24h,
+        -- the warmest the room was over the whole sustained window (null unless read throughout)
+        case when count(temperature) over sustained_window >= {{ var('sustained_minutes') }} / {{ step_minutes() }} + 1
+             then max(temperature) over sustained_window end as temperature_max_sustained,
         bathroom_temperature - min(bathroom_temperature) over warming_window as bathroom_warming_c
     from grid
     window
         history as (partition by household_id order by step_at rows between unbounded preceding and current row),
         last_day as (partition by household_id order by step_at
                      range between interval '{{ var("context_hours") }} hours' preceding and current row),
+        sustained_window as (partition by household_id order by step_at
+                             range between interval '{{ var("sustained_minutes") }} minutes' preceding and current row),
         warming_window as (partition by household_id order by step_at
                            range between interval '{{ var("shower_warming_minutes") }} minutes' preceding and current row)
 
@@ -113,7 +120,9 @@ rules as (
 
     select
         *,
-        coalesce(temperature_max_deviation_sustained < -{{ var('heating_drop_c') }}
+        coalesce((temperature_max_deviation_sustained < -{{ var('heating_drop_c') }}
+                  -- before the home has a baseline: a room that stays cold in absolute terms
+                  or (temperature_expected is null and temperature_max_sustained < {{ var('heating_cold_c') }}))
                  and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false), false)
             as is_heating_failure,
         coalesce(
@@ -134,7 +143,9 @@ severities as (
     select
         *,
         case when is_heating_failure
-            then {{ severity('-temperature_max_deviation_sustained', var('heating_drop_c')) }} else 0 end
+            then {{ severity("coalesce(-temperature_max_deviation_sustained, "
+                             ~ var('heating_cold_c') ~ " + " ~ var('heating_drop_c') ~ " - temperature_max_sustained)",
+                             var('heating_drop_c')) }} else 0 end
             as heating_failure_severity,
         case when is_humidity_anomaly
             then {{ severity('humidity_high_minutes', 'humidity_long_minutes') }} else 0 end
