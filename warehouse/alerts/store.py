@@ -1,0 +1,260 @@
+"""ops.alerts: one row per incident, kept in step with the anomaly marts by `sync`, changed by
+people through `set_status` and `snooze`. Every change that reaches a person bumps the alert's
+version and writes one ops.alert_outbox row per configured sink in the same transaction
+(outbox.py sends them). See docs/alerts.md for the lifecycle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+from warehouse.alerts import suppression
+from warehouse.alerts.config import AlertConfig
+from warehouse.alerts.merge import SEVERITIES, Cluster, cluster, compatible, load_candidates
+from warehouse.dbhelpers import has_table, transaction
+from warehouse.errors import WarehouseError
+from warehouse.failpoints import failpoint
+
+STATUSES = ("open", "acknowledged", "resolved", "dismissed")
+ACTIONS = {  # action -> (new status, statuses it may follow, timestamp column)
+    "ack": ("acknowledged", ("open",), "acknowledged_at"),
+    "resolve": ("resolved", ("open", "acknowledged"), "resolved_at"),
+    "dismiss": ("dismissed", ("open", "acknowledged"), "dismissed_at"),
+    "reopen": ("open", ("acknowledged", "resolved", "dismissed"), None),
+}
+CHANGE_OF = {"ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "reopen": "reopened"}
+COLUMNS = ("alert_id", "household_id", "alert_class", "anomaly_class", "onset_at", "end_at", "severity", "detectors",
+           "sources", "sensors", "observed_value", "expected_value", "evidence", "status", "suppressed_by", "version",
+           "created_at", "updated_at", "acknowledged_at", "resolved_at", "dismissed_at", "status_note")
+
+
+class AlertError(WarehouseError):
+    """A request about an alert that cannot be done (unknown id, a status change not allowed)."""
+
+
+@dataclasses.dataclass
+class SyncResult:
+    opened: int = 0        # new alerts sent
+    held_back: int = 0     # new alerts stored, not sent (suppressed_by says why)
+    changed: int = 0       # existing alerts with a change that is sent (escalated, corroborated, reopened)
+    updated: int = 0       # existing alerts whose span or sources moved (stored, not sent)
+    queued: int = 0        # outbox rows written
+
+    def summary(self) -> str:
+        return (f"{self.opened} new alert(s) to send, {self.held_back} held back, {self.changed} changed, "
+                f"{self.updated} updated quietly; {self.queued} message(s) queued")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def alert(con, alert_id: int) -> dict:
+    row = con.execute(f"select {', '.join(COLUMNS)} from ops.alerts where alert_id = ?", [alert_id]).fetchone()
+    if row is None:
+        raise AlertError(f"no alert {alert_id}: `homewatch alerts` lists them")
+    return dict(zip(COLUMNS, row))
+
+
+def _payload(row: dict, change: str) -> dict:
+    body = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items()}
+    return {"delivery_id": f"{row['alert_id']}:{row['version']}", "change": change, "alert": body}
+
+
+def enqueue(con, config: AlertConfig, alert_id: int, change: str) -> int:
+    """One outbox row per configured sink for the alert's current version; call inside the
+    transaction that made the change. Returns the rows written."""
+    row = alert(con, alert_id)
+    payload = json.dumps(_payload(row, change), sort_keys=True)
+    for sink in config.sinks():
+        con.execute("insert into ops.alert_outbox (delivery_id, sink, alert_id, version, change, payload, created_at) "
+                    "values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                    [f"{alert_id}:{row['version']}", sink, alert_id, row["version"], change, payload, utcnow()])
+    return len(config.sinks())
+
+
+def _log(con, alert_id: int, version: int, change: str, detail: str | None, at: dt.datetime) -> None:
+    con.execute("insert into ops.alert_changes values (?, ?, ?, ?, ?)", [alert_id, version, change, at, detail])
+
+
+def _context(con, config: AlertConfig, as_of: dt.datetime | None) -> suppression.Context:
+    from warehouse.alerts.feedback import current_adaptations
+
+    data_now = as_of or con.execute("select max(reading_at) from raw.readings").fetchone()[0] or utcnow()
+    zones = dict(con.execute("select household_id, timezone from raw.households").fetchall()) \
+        if has_table(con, "raw", "households") else {}
+    snoozes = con.execute("select household_id, sensor, from_at, until_at from ops.alert_snoozes").fetchall()
+    strictness, patterns = current_adaptations(con)
+    last = dict(((h, c), e) for h, c, e in con.execute(
+        "select household_id, alert_class, max(end_at) from ops.alerts where suppressed_by is null group by all"
+    ).fetchall())
+    return suppression.Context(config, data_now, zones, snoozes, strictness, patterns, last)
+
+
+def _match(existing: list[dict], c: Cluster, gap: dt.timedelta) -> dict | None:
+    """The stored alert this cluster continues: same household, compatible class, spans that
+    overlap or touch within the merge gap (the earliest if several)."""
+    for row in existing:
+        if row["household_id"] == c.household_id and compatible(row["alert_class"], c.alert_class) \
+                and row["onset_at"] <= c.end_at + gap and c.onset_at <= row["end_at"] + gap:
+            return row
+    return None
+
+
+def sync(con, config: AlertConfig, *, as_of: dt.datetime | None = None) -> SyncResult:
+    """Bring ops.alerts in step with the marts, in one transaction with the outbox rows of what
+    is to be sent. Re-running it with the same marts changes nothing. `as_of`: see
+    merge.load_candidates."""
+    gap = dt.timedelta(minutes=config.alerts.merge_gap_minutes)
+    clusters = cluster(load_candidates(con, as_of), gap)
+    result = SyncResult()
+    with transaction(con):
+        ctx = _context(con, config, as_of)
+        existing = [dict(zip(COLUMNS, r)) for r in con.execute(
+            f"select {', '.join(COLUMNS)} from ops.alerts order by onset_at, alert_id").fetchall()]
+        next_id = (con.execute("select coalesce(max(alert_id), 0) from ops.alerts").fetchone()[0]) + 1
+        for c in clusters:
+            row = _match(existing, c, gap)
+            if row is None:
+                row = _open(con, config, c, ctx, next_id, result)
+                existing.append(row)
+                next_id += 1
+            else:
+                _continue(con, config, row, c, ctx, result)
+        failpoint("alerts.sync_in_transaction")
+    return result
+
+
+def _fields(c: Cluster) -> dict:
+    observed, expected, line = c.evidence()
+    return {"alert_class": c.alert_class, "anomaly_class": c.anomaly_class, "onset_at": c.onset_at,
+            "end_at": c.end_at, "severity": c.severity, "detectors": c.detectors, "sources": c.sources,
+            "sensors": c.sensors, "observed_value": observed, "expected_value": expected, "evidence": line}
+
+
+def _open(con, config, c: Cluster, ctx, alert_id: int, result: SyncResult) -> dict:
+    now = utcnow()
+    why = suppression.reason(c, ctx)
+    row = {"alert_id": alert_id, "household_id": c.household_id, **_fields(c), "status": "open",
+           "suppressed_by": why, "version": 1, "created_at": now, "updated_at": now, "acknowledged_at": None,
+           "resolved_at": None, "dismissed_at": None, "status_note": None}
+    con.execute(f"insert into ops.alerts ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})",
+                [row[k] for k in COLUMNS])
+    _log(con, alert_id, 1, "opened", f"held back: {why}" if why else None, now)
+    if why:
+        result.held_back += 1
+    else:
+        result.opened += 1
+        result.queued += enqueue(con, config, alert_id, "opened")
+        key = (c.household_id, c.alert_class)
+        ctx.last_sent_end[key] = max(ctx.last_sent_end.get(key, c.end_at), c.end_at)
+    return row
+
+
+def _continue(con, config, row: dict, c: Cluster, ctx, result: SyncResult) -> None:
+    """Update a stored alert with what the detectors see now; a change a person should hear of
+    (escalated, corroborated by another detector, reclassified, a high alert reopened) bumps the
+    version and is queued, unless the alert was held back or closed."""
+    new = _fields(c)
+    new["onset_at"] = min(row["onset_at"], c.onset_at)
+    new["end_at"] = max(row["end_at"], c.end_at)
+    new["sources"] = sorted(set(row["sources"]) | set(c.sources))
+    new["detectors"] = sorted(set(row["detectors"]) | set(c.detectors))
+    new["sensors"] = sorted(set(row["sensors"] or []) | set(c.sensors))
+    if SEVERITIES.index(row["severity"]) > SEVERITIES.index(new["severity"]):
+        new["severity"] = row["severity"]      # an alert never de-escalates
+    if row["alert_class"] != "sensor_anomaly" and new["alert_class"] == "sensor_anomaly":
+        new["alert_class"], new["anomaly_class"] = row["alert_class"], row["anomaly_class"]
+    if all(new[k] == row[k] for k in new):
+        return
+    now = utcnow()
+    notes = []
+    if new["severity"] != row["severity"]:
+        notes.append(("escalated", f"severity {row['severity']} -> {new['severity']}"))
+    if new["alert_class"] != row["alert_class"]:
+        notes.append(("reclassified", f"class {row['alert_class']} -> {new['alert_class']}"))
+    added = sorted(set(new["detectors"]) - set(row["detectors"]))
+    if added:
+        notes.append(("corroborated", f"also seen by {', '.join(added)}"))
+    sets = dict(new, updated_at=now)
+    loud = bool(notes) and row["status"] in ("open", "acknowledged") and row["suppressed_by"] is None
+    change = notes[0][0] if notes else "updated"
+    if new["severity"] == "high" and (row["suppressed_by"] is not None or row["status"] in ("resolved", "dismissed")):
+        loud, change = True, ("opened" if row["suppressed_by"] is not None else "reopened")
+        sets.update(suppressed_by=None, status="open")
+    if loud:
+        sets["version"] = row["version"] + 1
+    con.execute(f"update ops.alerts set {', '.join(f'{k} = ?' for k in sets)} where alert_id = ?",
+                [*sets.values(), row["alert_id"]])
+    row.update(sets)
+    detail = "; ".join(n[1] for n in notes) or f"now {new['onset_at']} to {new['end_at']}"
+    _log(con, row["alert_id"], row["version"], change, detail, now)
+    if loud:
+        result.changed += 1
+        result.queued += enqueue(con, config, row["alert_id"], change)
+    else:
+        result.updated += 1
+
+
+def set_status(con, config: AlertConfig, alert_id: int, action: str, note: str | None = None) -> dict:
+    """ack / resolve / dismiss / reopen an alert, log it and queue the change for the sinks, in
+    one transaction (a dismiss is also a `false` label: feedback.py). AlertError when the alert
+    is unknown or the change is not allowed."""
+    with transaction(con):
+        set_status_in_transaction(con, config, alert_id, action, note)
+        if action == "dismiss":
+            from warehouse.alerts.feedback import record_label
+
+            record_label(con, config, alert_id, "false", note=note, source="dismiss", in_transaction=True)
+        return alert(con, alert_id)
+
+
+def set_status_in_transaction(con, config: AlertConfig, alert_id: int, action: str, note: str | None) -> None:
+    status, allowed, column = ACTIONS[action]
+    row = alert(con, alert_id)
+    if row["status"] not in allowed:
+        raise AlertError(f"alert {alert_id} is {row['status']}: it cannot be {CHANGE_OF[action]} "
+                         f"(only an alert that is {' or '.join(allowed)})")
+    now = utcnow()
+    sets = {"status": status, "status_note": note, "updated_at": now, "version": row["version"] + 1}
+    if column:
+        sets[column] = now
+    con.execute(f"update ops.alerts set {', '.join(f'{k} = ?' for k in sets)} where alert_id = ?",
+                [*sets.values(), alert_id])
+    _log(con, alert_id, sets["version"], CHANGE_OF[action], note, now)
+    if row["suppressed_by"] is None:
+        enqueue(con, config, alert_id, CHANGE_OF[action])
+
+
+def snooze(con, household: str, until: dt.datetime, *, sensor: str | None = None,
+           from_at: dt.datetime | None = None, note: str | None = None) -> int:
+    """Hold back the household's (or one sensor's) new alerts with an onset before `until`."""
+    if from_at is not None and from_at >= until:
+        raise AlertError(f"a snooze from {from_at} until {until} covers nothing: --from must be before --until")
+    with transaction(con):
+        known = con.execute("select count(*) from raw.households where household_id = ?", [household]).fetchone()[0]
+        if not known:
+            raise AlertError(f"no household {household!r} in this warehouse (raw.households)")
+        snooze_id = con.execute("select coalesce(max(snooze_id), 0) + 1 from ops.alert_snoozes").fetchone()[0]
+        con.execute("insert into ops.alert_snoozes values (?, ?, ?, ?, ?, ?, ?)",
+                    [snooze_id, household, sensor, from_at, until, utcnow(), note])
+    return snooze_id
+
+
+def list_alerts(con, *, status: str | None = None, household: str | None = None, alert_class: str | None = None,
+                since: dt.datetime | None = None, limit: int | None = None):
+    """Alerts newest onset first, as a DataFrame, filtered by the given fields."""
+    where, params = [], []
+    for column, value in (("status", status), ("household_id", household), ("alert_class", alert_class)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("end_at >= ?")
+        params.append(since)
+    sql = ("select alert_id, household_id, alert_class, severity, status, onset_at, end_at, detectors, "
+           "coalesce(suppressed_by, 'sent') as sent, evidence from ops.alerts"
+           + (" where " + " and ".join(where) if where else "") + " order by onset_at desc, alert_id desc"
+           + (f" limit {int(limit)}" if limit else ""))
+    return con.execute(sql, params).df()
