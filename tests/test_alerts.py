@@ -1,0 +1,246 @@
+"""The alert loop on hand-written mart rows: one alert per incident whichever detectors saw
+it, an incident continuing across batches, suppression (cooldown, snooze, quiet hours, fire
+never), the status lifecycle, and feedback changing a later batch's alerts."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from warehouse.alerts import AlertError, load_config, sync
+from warehouse.alerts.config import AlertConfig, AlertConfigError
+from warehouse.alerts.feedback import FeedbackError, explain, precision_by, record_csv, record_label
+from warehouse.alerts.store import list_alerts, set_status, snooze
+from warehouse.connection import writer
+
+T0 = dt.datetime(2025, 1, 6)   # a Monday
+
+
+def at(hours: float) -> dt.datetime:
+    return T0 + dt.timedelta(hours=hours)
+
+
+@pytest.fixture
+def wh(tmp_path):
+    """An empty warehouse with the three marts as tables of the columns the alerts read, and
+    households H1 (UTC) and H2 (Europe/Paris, UTC+1 in January). Yields an open writer."""
+    db = tmp_path / "w.duckdb"
+    with writer(db) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_anomaly_events (event_id varchar, household_id varchar, event_kind varchar, "
+                    "anomaly_class integer, rule_name varchar, start_at timestamp, end_at timestamp, sensors varchar[], "
+                    "observed_value double, expected_value double)")
+        con.execute("create table marts.fct_classified_anomalies (anomaly_id varchar, household_id varchar, "
+                    "class_name varchar, start_at timestamp, end_at timestamp, model_version varchar, "
+                    "rule_observed_value double, rule_expected_value double, peak_confidence double)")
+        con.execute("create table marts.fct_incidents (incident_id varchar, household_id varchar, kind varchar, "
+                    "onset_at timestamp, end_at timestamp, severity varchar, sensors varchar[], observed_value double, "
+                    "expected_value double, channel varchar)")
+        for h, zone in (("H1", "UTC"), ("H2", "Europe/Paris")):
+            con.execute("insert into raw.households values (?, 'file', ?, null, 'b', now())", [h, zone])
+        yield con
+
+
+def rule(con, eid, h, cls, name, start, end, sensors=("temperature",), obs=14.0, exp=20.0):
+    con.execute("delete from marts.fct_anomaly_events where event_id = ?", [eid])
+    con.execute("insert into marts.fct_anomaly_events values (?, ?, 'anomaly', ?, ?, ?, ?, ?, ?, ?)",
+                [eid, h, cls, name, start, end, list(sensors), obs, exp])
+
+
+def classified(con, aid, h, name, start, end, confidence=0.95):
+    con.execute("insert into marts.fct_classified_anomalies values (?, ?, ?, ?, ?, 'm1', null, null, ?)",
+                [aid, h, name, start, end, confidence])
+
+
+def incident(con, iid, h, kind, start, end, severity="medium", sensors=("temperature",)):
+    con.execute("delete from marts.fct_incidents where incident_id = ?", [iid])
+    con.execute("insert into marts.fct_incidents values (?, ?, ?, ?, ?, ?, ?, 1.0, 2.0, 'level')",
+                [iid, h, kind, start, end, severity, list(sensors)])
+
+
+def data_until(con, t):
+    """The newest reading: what 'now' is for the alerts (max_age_hours counts back from it)."""
+    con.execute("delete from raw.readings")
+    con.execute("insert into raw.readings values ('H1', 'temperature', ?, 20.0, 'b', now())", [t])
+
+
+def alerts(con):
+    return con.execute("select alert_id, household_id, alert_class, onset_at, end_at, severity, detectors, status, "
+                       "suppressed_by, version from ops.alerts order by alert_id").fetchall()
+
+
+def outbox(con):
+    return con.execute("select delivery_id, change from ops.alert_outbox order by created_at, delivery_id").fetchall()
+
+
+CFG = AlertConfig()
+
+
+def test_one_incident_seen_by_three_detectors_is_one_alert(wh):
+    rule(wh, "r1", "H1", 1, "heating_failure", at(10), at(12))
+    classified(wh, "c1", "H1", "temperature_failure", at(10.5), at(12.5))
+    incident(wh, "g1", "H1", "anomaly", at(9.8), at(11))
+    incident(wh, "g2", "H1", "health", at(10), at(10.1), sensors=("humidity",))      # a sensor fault: its own alert
+    rule(wh, "r2", "H1", 4, "door_at_night", at(11), at(11.2), sensors=("door",))    # another class: its own
+    rule(wh, "r3", "H2", 1, "heating_failure", at(10), at(12))                        # another household: its own
+    data_until(wh, at(13))
+    result = sync(wh, CFG)
+    rows = alerts(wh)
+    assert len(rows) == 4 and result.opened + result.held_back == 4
+    merged = next(r for r in rows if r[1] == "H1" and r[2] == "temperature_failure")
+    assert merged[3:5] == (at(9.8), at(12.5))                                    # the union of the spans
+    assert merged[6] == ["classifier", "generic", "rules"]
+    assert {(r[1], r[2]) for r in rows} == {("H1", "temperature_failure"), ("H1", "sensor_health"),
+                                            ("H1", "door_at_night"), ("H2", "temperature_failure")}
+    assert sync(wh, CFG).queued == 0 and len(alerts(wh)) == 4                     # a re-run changes nothing
+
+
+def test_an_incident_continuing_across_batches_updates_its_alert(wh):
+    rule(wh, "r1", "H1", 1, "heating_failure", at(10), at(11))           # batch 1: the incident so far
+    data_until(wh, at(11))
+    sync(wh, CFG)
+    assert [r[0] for r in alerts(wh)] == [1] and outbox(wh) == [("1:1", "opened")]
+    rule(wh, "r1", "H1", 1, "heating_failure", at(10), at(15))           # batch 2: it goes on, the model sees it too
+    classified(wh, "c1", "H1", "temperature_failure", at(12), at(15))
+    incident(wh, "g1", "H1", "anomaly", at(14.8), at(15.5), severity="high")
+    data_until(wh, at(16))
+    result = sync(wh, CFG)
+    rows = alerts(wh)
+    assert len(rows) == 1 and result.opened == 0 and result.changed == 1
+    assert rows[0][4] == at(15.5) and rows[0][5] == "high" and rows[0][6] == ["classifier", "generic", "rules"]
+    assert rows[0][9] == 2 and outbox(wh) == [("1:1", "opened"), ("1:2", "escalated")]
+    changes = wh.execute("select version, change, detail from ops.alert_changes order by version").fetchall()
+    assert changes[1][1] == "escalated" and "also seen by classifier, generic" in changes[1][2]
+
+
+def test_the_cooldown_holds_back_a_repeat_of_the_same_household_and_class_but_never_a_fire(wh):
+    rule(wh, "r1", "H1", 3, "fridge_failure", at(0), at(1), sensors=("fridge_power",))
+    rule(wh, "r2", "H1", 3, "fridge_failure", at(3), at(4), sensors=("fridge_power",))    # 2 h later: cooldown (6 h)
+    rule(wh, "r3", "H1", 3, "fridge_failure", at(11), at(12), sensors=("fridge_power",))  # 7 h after the last sent
+    rule(wh, "f1", "H1", 5, "fire", at(0), at(0.5), sensors=("fire_alarm",))
+    rule(wh, "f2", "H1", 5, "fire", at(2), at(2.5), sensors=("fire_alarm",))               # fire in its cooldown
+    data_until(wh, at(13))
+    sync(wh, CFG)
+    held = {(r[2], r[3]): r[8] for r in alerts(wh)}
+    assert held[("fridge_failure", at(3))] == "cooldown"
+    assert held[("fridge_failure", at(0))] is None and held[("fridge_failure", at(11))] is None
+    assert held[("fire", at(0))] is None and held[("fire", at(2))] is None
+    assert len(outbox(wh)) == 4
+
+
+def test_snooze_of_a_household_or_a_sensor_until_a_time(wh):
+    snooze(wh, "H1", at(5))
+    snooze(wh, "H2", at(5), sensor="door")
+    rule(wh, "a", "H1", 1, "heating_failure", at(1), at(2))
+    rule(wh, "b", "H1", 1, "heating_failure", at(12), at(13))                    # after the snooze
+    rule(wh, "c", "H1", 5, "fire", at(1), at(2), sensors=("fire_alarm",))       # fire: never held back
+    rule(wh, "d", "H2", 4, "door_at_night", at(1), at(1.2), sensors=("door",))
+    rule(wh, "e", "H2", 1, "heating_failure", at(1), at(2))                      # not the snoozed sensor
+    data_until(wh, at(14))
+    sync(wh, CFG)
+    held = {(r[1], r[2], r[3]): r[8] for r in alerts(wh)}
+    assert held == {("H1", "temperature_failure", at(1)): "snooze", ("H1", "temperature_failure", at(12)): None,
+                    ("H1", "fire", at(1)): None, ("H2", "door_at_night", at(1)): "snooze",
+                    ("H2", "temperature_failure", at(1)): None}
+    with pytest.raises(AlertError, match="no household 'H9'"):
+        snooze(wh, "H9", at(5))
+
+
+def test_quiet_hours_hold_back_low_severity_in_the_household_local_time(wh):
+    incident(wh, "g1", "H1", "anomaly", at(21.5), at(21.6), severity="low")     # 21:30 UTC: not quiet in H1
+    incident(wh, "g2", "H2", "anomaly", at(21.5), at(21.6), severity="low")     # 22:30 in Paris: quiet
+    incident(wh, "g3", "H2", "health", at(21.5), at(21.6), severity="medium", sensors=("door",))  # medium: sent
+    data_until(wh, at(22))
+    sync(wh, CFG)
+    held = {(r[1], r[2]): r[8] for r in alerts(wh)}
+    assert held == {("H1", "sensor_anomaly"): None, ("H2", "sensor_anomaly"): "quiet_hours",
+                    ("H2", "sensor_health"): None}
+
+
+def test_old_alerts_of_a_first_run_are_stored_not_sent(wh):
+    rule(wh, "a", "H1", 1, "heating_failure", at(0), at(1))
+    rule(wh, "b", "H1", 5, "fire", at(0), at(1), sensors=("fire_alarm",))
+    data_until(wh, at(24 * 5))
+    sync(wh, CFG)
+    assert {r[2]: r[8] for r in alerts(wh)} == {"temperature_failure": "stale", "fire": None}
+
+
+def test_the_status_lifecycle_is_logged_and_queued(wh):
+    rule(wh, "a", "H1", 1, "heating_failure", at(0), at(1))
+    data_until(wh, at(2))
+    sync(wh, CFG)
+    set_status(wh, CFG, 1, "ack", "on my way")
+    with pytest.raises(AlertError, match="alert 1 is acknowledged: it cannot be acknowledged"):
+        set_status(wh, CFG, 1, "ack")
+    row = set_status(wh, CFG, 1, "resolve", "boiler fixed")
+    assert row["status"] == "resolved" and row["acknowledged_at"] <= row["resolved_at"] and row["version"] == 3
+    assert row["status_note"] == "boiler fixed"
+    assert outbox(wh) == [("1:1", "opened"), ("1:2", "acknowledged"), ("1:3", "resolved")]
+    with pytest.raises(AlertError, match="no alert 7"):
+        set_status(wh, CFG, 7, "dismiss")
+    frame = list_alerts(wh, status="resolved", household="H1", alert_class="temperature_failure", since=at(0.5))
+    assert list(frame.alert_id) == [1]
+    assert list_alerts(wh, since=at(1.5)).empty and list_alerts(wh, status="open").empty
+
+
+def _night(con, n, hour=23.0, eid=None, h="H1"):
+    """A door-at-night rule alert on night n (a false alarm in the feedback tests)."""
+    rule(con, eid or f"door{n}", h, 4, "door_at_night", at(24 * n + hour), at(24 * n + hour + 0.2), sensors=("door",))
+    data_until(con, at(24 * n + hour + 1))
+    sync(con, CFG)
+    return con.execute("select max(alert_id) from ops.alerts").fetchone()[0]
+
+
+def test_false_labels_hold_back_a_later_batch_and_a_true_label_reverses_it(wh):
+    first = _night(wh, 0)
+    record_label(wh, CFG, first, "false", note="late return")
+    assert wh.execute("select status from ops.alerts where alert_id = ?", [first]).fetchone()[0] == "dismissed"
+    second = _night(wh, 1)
+    assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [second]).fetchone()[0] is None
+    record_label(wh, CFG, second, "false")           # two false alarms near 23:00: strictness 2 and a quiet pattern
+    third = _night(wh, 2, hour=23.3)
+    assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [third]).fetchone()[0] == "feedback"
+    rule(wh, "fire", "H1", 5, "fire", at(24 * 3 + 23), at(24 * 3 + 23.5), sensors=("fire_alarm",))
+    other = _night(wh, 3, h="H2")                    # another household learns nothing from H1's labels
+    held = dict(wh.execute("select alert_class || household_id, suppressed_by from ops.alerts where onset_at >= ?",
+                           [at(72)]).fetchall())
+    assert held == {"fireH1": None, "door_at_nightH2": None} and other
+    text = explain(wh, third)
+    assert "held back: feedback" in text and "strictness -> 2" in text and "quiet_pattern 23:00 -> 1" in text
+    record_label(wh, CFG, first, "true", note="it was a break-in after all")   # relabel: strictness 0, no pattern
+    fourth = _night(wh, 4)
+    assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [fourth]).fetchone()[0] is None
+    assert "changed strictness: 2 -> 0" in explain(wh, first)
+    assert wh.execute("select max(new_value) from ops.alert_adaptations where kind = 'strictness'").fetchone()[0] <= 3
+
+
+def test_labels_from_a_csv_are_all_or_nothing_and_give_precision(wh, tmp_path):
+    ids = [_night(wh, n) for n in range(3)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"alert_id,label,class\n{ids[0]},false,\n{ids[1]},maybe,\nx,true,9\n")
+    with pytest.raises(FeedbackError, match=r"2 bad line\(s\), nothing recorded: line 3: label 'maybe'.*line 4"):
+        record_csv(wh, CFG, bad)
+    assert wh.execute("select count(*) from ops.alert_feedback").fetchone()[0] == 0
+    good = tmp_path / "good.csv"
+    good.write_text(f"alert_id,label,class,note\n{ids[0]},false,,\n{ids[1]},true,4,real\n{ids[2]},unsure,,\n")
+    assert record_csv(wh, CFG, good) == 3
+    by_class = precision_by(wh, "class")
+    assert by_class.to_dict("records") == [{"class": "door_at_night", "n_true": 1, "n_false": 1, "precision": 0.5}]
+    with pytest.raises(FeedbackError, match="class '9' is not a class number"):
+        record_label(wh, CFG, ids[0], "true", corrected_class="9")
+
+
+def test_the_config_file_names_a_wrong_key(tmp_path, monkeypatch):
+    path = tmp_path / "homewatch.toml"
+    path.write_text("[alerts]\ncooldown_minutes = 60\nquiet_hours = ''\n[sinks.file]\npath = 'x.jsonl'\n"
+                    "[sinks.webhook]\nurl = 'http://127.0.0.1:9/hook'\n")
+    config = load_config(path)
+    assert config.alerts.cooldown_minutes == 60 and config.sinks() == ["file", "webhook"] and config.quiet_window() is None
+    monkeypatch.setenv("HOMEWATCH_WEBHOOK_URL", "http://127.0.0.1:8/other")
+    assert load_config(path).webhook.url.endswith("/other")
+    path.write_text("[alerts]\ncooldown = 60\n")
+    with pytest.raises(AlertConfigError, match=r"unknown key\(s\) cooldown"):
+        load_config(path)
+    path.write_text("[alerts]\nquiet_hours = 'late'\n")
+    with pytest.raises(AlertConfigError, match="quiet_hours 'late' is not like 22:00-07:00"):
+        load_config(path)
