@@ -20,24 +20,28 @@ def at(hours: float) -> dt.datetime:
     return T0 + dt.timedelta(hours=hours)
 
 
+def make_marts(con) -> None:
+    """The three marts as tables of the columns the alerts read, and households H1 (UTC) and
+    H2 (Europe/Paris, UTC+1 in January), in a new warehouse."""
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_anomaly_events (event_id varchar, household_id varchar, event_kind varchar, "
+                "anomaly_class integer, rule_name varchar, start_at timestamp, end_at timestamp, sensors varchar[], "
+                "observed_value double, expected_value double)")
+    con.execute("create table marts.fct_classified_anomalies (anomaly_id varchar, household_id varchar, "
+                "class_name varchar, start_at timestamp, end_at timestamp, model_version varchar, "
+                "rule_observed_value double, rule_expected_value double, peak_confidence double)")
+    con.execute("create table marts.fct_incidents (incident_id varchar, household_id varchar, kind varchar, "
+                "onset_at timestamp, end_at timestamp, severity varchar, sensors varchar[], observed_value double, "
+                "expected_value double, channel varchar)")
+    for h, zone in (("H1", "UTC"), ("H2", "Europe/Paris")):
+        con.execute("insert into raw.households values (?, 'file', ?, null, 'b', now())", [h, zone])
+
+
 @pytest.fixture
 def wh(tmp_path):
-    """An empty warehouse with the three marts as tables of the columns the alerts read, and
-    households H1 (UTC) and H2 (Europe/Paris, UTC+1 in January). Yields an open writer."""
-    db = tmp_path / "w.duckdb"
-    with writer(db) as con:
-        con.execute("create schema marts")
-        con.execute("create table marts.fct_anomaly_events (event_id varchar, household_id varchar, event_kind varchar, "
-                    "anomaly_class integer, rule_name varchar, start_at timestamp, end_at timestamp, sensors varchar[], "
-                    "observed_value double, expected_value double)")
-        con.execute("create table marts.fct_classified_anomalies (anomaly_id varchar, household_id varchar, "
-                    "class_name varchar, start_at timestamp, end_at timestamp, model_version varchar, "
-                    "rule_observed_value double, rule_expected_value double, peak_confidence double)")
-        con.execute("create table marts.fct_incidents (incident_id varchar, household_id varchar, kind varchar, "
-                    "onset_at timestamp, end_at timestamp, severity varchar, sensors varchar[], observed_value double, "
-                    "expected_value double, channel varchar)")
-        for h, zone in (("H1", "UTC"), ("H2", "Europe/Paris")):
-            con.execute("insert into raw.households values (?, 'file', ?, null, 'b', now())", [h, zone])
+    """A new warehouse with hand-made marts (make_marts); yields an open writer."""
+    with writer(tmp_path / "w.duckdb") as con:
+        make_marts(con)
         yield con
 
 
