@@ -26,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from warehouse.alerts.config import AlertConfig
+from warehouse.alerts.lifecycle import alert, set_status_in_transaction, utcnow
 from warehouse.dbhelpers import transaction
 from warehouse.taxonomy import ANOMALY_CLASSES, CLASS_OF
 
@@ -35,10 +36,6 @@ KNOWN_CLASSES = (*[c for c in CLASS_OF if c != "normal"], "sensor_anomaly", "sen
 
 class FeedbackError(ValueError):
     """A label that cannot be recorded; the message says which and why."""
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def parse_class(text: str | None) -> str | None:
@@ -86,8 +83,6 @@ def record_label(con, config: AlertConfig, alert_id: int, label: str, *, correct
 
 
 def _record(con, config, alert_id, label, corrected_class, note, source) -> int:
-    from warehouse.alerts.store import alert, set_status_in_transaction
-
     row = alert(con, alert_id)
     feedback_id = con.execute("select coalesce(max(feedback_id), 0) + 1 from ops.alert_feedback").fetchone()[0]
     con.execute("insert into ops.alert_feedback values (?, ?, ?, ?, ?, ?, ?)",
@@ -171,8 +166,6 @@ def record_csv(con, config: AlertConfig, path: Path) -> int:
 
 def explain(con, alert_id: int) -> str:
     """What the alert is, what happened to it, why it was (not) sent, and what its labels changed."""
-    from warehouse.alerts.store import alert
-
     a = alert(con, alert_id)
     lines = [f"alert {alert_id}: {a['alert_class']} at {a['household_id']}, {a['severity']} severity, {a['status']}",
              f"  {a['onset_at']} to {a['end_at']} UTC; detectors: {', '.join(a['detectors'])}; "

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 
 from warehouse.alerts.config import AlertConfig
+from warehouse.alerts.lifecycle import utcnow
 from warehouse.alerts.sinks import DeliveryError, Email, FileJsonLines, Webhook
 from warehouse.failpoints import failpoint
-from warehouse.alerts.store import utcnow
 
 
 @dataclasses.dataclass

@@ -7,30 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 
 from warehouse.alerts import suppression
 from warehouse.alerts.config import AlertConfig
+from warehouse.alerts.feedback import current_adaptations, record_label
+from warehouse.alerts.lifecycle import (  # noqa: F401 - re-exported
+    ACTIONS, CHANGE_OF, COLUMNS, STATUSES, AlertError, alert, log_change, enqueue, set_status_in_transaction, utcnow)
 from warehouse.alerts.merge import SEVERITIES, Cluster, cluster, compatible, load_candidates
 from warehouse.dbhelpers import has_table, transaction
-from warehouse.errors import WarehouseError
 from warehouse.failpoints import failpoint
-
-STATUSES = ("open", "acknowledged", "resolved", "dismissed")
-ACTIONS = {  # action -> (new status, statuses it may follow, timestamp column)
-    "ack": ("acknowledged", ("open",), "acknowledged_at"),
-    "resolve": ("resolved", ("open", "acknowledged"), "resolved_at"),
-    "dismiss": ("dismissed", ("open", "acknowledged"), "dismissed_at"),
-    "reopen": ("open", ("acknowledged", "resolved", "dismissed"), None),
-}
-CHANGE_OF = {"ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "reopen": "reopened"}
-COLUMNS = ("alert_id", "household_id", "alert_class", "anomaly_class", "onset_at", "end_at", "severity", "detectors",
-           "sources", "sensors", "observed_value", "expected_value", "evidence", "status", "suppressed_by", "version",
-           "created_at", "updated_at", "acknowledged_at", "resolved_at", "dismissed_at", "status_note")
-
-
-class AlertError(WarehouseError):
-    """A request about an alert that cannot be done (unknown id, a status change not allowed)."""
 
 
 @dataclasses.dataclass
@@ -46,41 +31,7 @@ class SyncResult:
                 f"{self.updated} updated quietly; {self.queued} message(s) queued")
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def alert(con, alert_id: int) -> dict:
-    row = con.execute(f"select {', '.join(COLUMNS)} from ops.alerts where alert_id = ?", [alert_id]).fetchone()
-    if row is None:
-        raise AlertError(f"no alert {alert_id}: `homewatch alerts` lists them")
-    return dict(zip(COLUMNS, row))
-
-
-def _payload(row: dict, change: str) -> dict:
-    body = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items()}
-    return {"delivery_id": f"{row['alert_id']}:{row['version']}", "change": change, "alert": body}
-
-
-def enqueue(con, config: AlertConfig, alert_id: int, change: str) -> int:
-    """One outbox row per configured sink for the alert's current version; call inside the
-    transaction that made the change. Returns the rows written."""
-    row = alert(con, alert_id)
-    payload = json.dumps(_payload(row, change), sort_keys=True)
-    for sink in config.sinks():
-        con.execute("insert into ops.alert_outbox (delivery_id, sink, alert_id, version, change, payload, created_at) "
-                    "values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
-                    [f"{alert_id}:{row['version']}", sink, alert_id, row["version"], change, payload, utcnow()])
-    return len(config.sinks())
-
-
-def _log(con, alert_id: int, version: int, change: str, detail: str | None, at: dt.datetime) -> None:
-    con.execute("insert into ops.alert_changes values (?, ?, ?, ?, ?)", [alert_id, version, change, at, detail])
-
-
 def _context(con, config: AlertConfig, as_of: dt.datetime | None) -> suppression.Context:
-    from warehouse.alerts.feedback import current_adaptations
-
     data_now = as_of or con.execute("select max(reading_at) from raw.readings").fetchone()[0] or utcnow()
     zones = dict(con.execute("select household_id, timezone from raw.households").fetchall()) \
         if has_table(con, "raw", "households") else {}
@@ -141,7 +92,7 @@ def _open(con, config, c: Cluster, ctx, alert_id: int, result: SyncResult) -> di
            "resolved_at": None, "dismissed_at": None, "status_note": None}
     con.execute(f"insert into ops.alerts ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})",
                 [row[k] for k in COLUMNS])
-    _log(con, alert_id, 1, "opened", f"held back: {why}" if why else None, now)
+    log_change(con, alert_id, 1, "opened", f"held back: {why}" if why else None, now)
     if why:
         result.held_back += 1
     else:
@@ -189,7 +140,7 @@ def _continue(con, config, row: dict, c: Cluster, ctx, result: SyncResult) -> No
                 [*sets.values(), row["alert_id"]])
     row.update(sets)
     detail = "; ".join(n[1] for n in notes) or f"now {new['onset_at']} to {new['end_at']}"
-    _log(con, row["alert_id"], row["version"], change, detail, now)
+    log_change(con, row["alert_id"], row["version"], change, detail, now)
     if loud:
         result.changed += 1
         result.queued += enqueue(con, config, row["alert_id"], change)
@@ -204,27 +155,8 @@ def set_status(con, config: AlertConfig, alert_id: int, action: str, note: str |
     with transaction(con):
         set_status_in_transaction(con, config, alert_id, action, note)
         if action == "dismiss":
-            from warehouse.alerts.feedback import record_label
-
             record_label(con, config, alert_id, "false", note=note, source="dismiss", in_transaction=True)
         return alert(con, alert_id)
-
-
-def set_status_in_transaction(con, config: AlertConfig, alert_id: int, action: str, note: str | None) -> None:
-    status, allowed, column = ACTIONS[action]
-    row = alert(con, alert_id)
-    if row["status"] not in allowed:
-        raise AlertError(f"alert {alert_id} is {row['status']}: it cannot be {CHANGE_OF[action]} "
-                         f"(only an alert that is {' or '.join(allowed)})")
-    now = utcnow()
-    sets = {"status": status, "status_note": note, "updated_at": now, "version": row["version"] + 1}
-    if column:
-        sets[column] = now
-    con.execute(f"update ops.alerts set {', '.join(f'{k} = ?' for k in sets)} where alert_id = ?",
-                [*sets.values(), alert_id])
-    _log(con, alert_id, sets["version"], CHANGE_OF[action], note, now)
-    if row["suppressed_by"] is None:
-        enqueue(con, config, alert_id, CHANGE_OF[action])
 
 
 def snooze(con, household: str, until: dt.datetime, *, sensor: str | None = None,
