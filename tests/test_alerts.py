@@ -248,3 +248,51 @@ def test_the_config_file_names_a_wrong_key(tmp_path, monkeypatch):
     path.write_text("[alerts]\nquiet_hours = 'late'\n")
     with pytest.raises(AlertConfigError, match="quiet_hours 'late' is not like 22:00-07:00"):
         load_config(path)
+
+
+def test_the_report_section_shows_precision_from_feedback(wh):
+    from warehouse.alerts.report import feedback_section
+
+    ids = [_night(wh, n) for n in range(3)]
+    assert "No label yet" in feedback_section(wh)
+    record_label(wh, CFG, ids[0], "true")
+    record_label(wh, CFG, ids[1], "false")
+    record_label(wh, CFG, ids[2], "false")
+    html = feedback_section(wh)
+    assert "<h2>Alerts and feedback</h2>" in html
+    assert "<tr><td>door_at_night</td><td>1</td><td>2</td><td>0.333</td></tr>" in html
+    assert "<tr><td>H1</td><td>1</td><td>2</td><td>0.333</td></tr>" in html
+
+
+def test_the_cli_lists_changes_labels_and_explains(tmp_path, capsys, monkeypatch):
+    from scripts.cli import main
+
+    monkeypatch.setenv("HOMEWATCH_CONFIG", str(tmp_path / "none.toml"))
+    db = tmp_path / "w.duckdb"
+    with writer(db) as con:
+        make_marts(con)
+        rule(con, "a", "H1", 1, "heating_failure", at(0), at(1))
+        rule(con, "b", "H2", 4, "door_at_night", at(0), at(0.2), sensors=("door",))
+        data_until(con, at(2))
+    d = ["--db", str(db)]
+    assert main(["alerts", "list", *d]) == 2                       # the config file named is missing
+    assert "no alert configuration at" in capsys.readouterr().err
+    (tmp_path / "none.toml").write_text("[sinks.file]\npath = '" + str(tmp_path / "a.jsonl") + "'\n")
+    assert main(["alerts", *d]) == 0 and "no alert yet" in capsys.readouterr().out
+    assert main(["alerts", "sync", *d]) == 0 and "delivered 2 to file" in capsys.readouterr().err
+    assert main(["alerts", "--household", "H2", *d]) == 0
+    out = capsys.readouterr().out
+    assert "door_at_night" in out and "temperature_failure" not in out
+    assert main(["alerts", "ack", "1", "--note", "on it", *d]) == 0 and "alert 1 is acknowledged" in capsys.readouterr().out
+    assert main(["alerts", "--status", "acknowledged", *d]) == 0
+    out = capsys.readouterr().out
+    assert "temperature_failure" in out and "door_at_night" not in out
+    assert main(["label", "2", "false", "--note", "cat flap", *d]) == 0
+    assert main(["alerts", "explain", "2", *d]) == 0
+    out = capsys.readouterr().out
+    assert "label #1" in out and "strictness: 0 -> 1" in out and "dismissed" in out
+    assert main(["alerts", "ack", "x", *d]) == 2 and "'x' is not an alert ID" in capsys.readouterr().err
+    assert main(["alerts", "snooze", "H1", *d]) == 2 and "needs --until TIME" in capsys.readouterr().err
+    assert main(["label", "2", *d]) == 2 and "give ALERT_ID and a label" in capsys.readouterr().err
+    assert main(["alerts", "deliver", *d]) == 0 and "delivered 2 to file" in capsys.readouterr().err  # ack + dismiss
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 4

@@ -55,3 +55,4 @@ def test_the_batch_job_syncs_and_delivers_the_alerts(batched):
     assert classified and set(classified) <= set(sources) and len(sources) == len(set(sources))
     assert not query(db, "select * from ops.alert_outbox where delivered_at is null")
     assert isinstance(query(db, "select max(onset_at) from ops.alerts")[0][0], dt.datetime)
+    assert "<h2>Alerts and feedback</h2>" in (reports / "anomalies.html").read_text()
