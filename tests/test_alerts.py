@@ -201,7 +201,7 @@ def test_false_labels_hold_back_a_later_batch_and_a_true_label_reverses_it(wh):
     assert wh.execute("select status from ops.alerts where alert_id = ?", [first]).fetchone()[0] == "dismissed"
     second = _night(wh, 1)
     assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [second]).fetchone()[0] is None
-    record_label(wh, CFG, second, "false")           # two false alarms near 23:00: strictness 2 and a quiet pattern
+    record_label(wh, CFG, second, "false")           # two false alarms near 23:00: a quiet pattern
     third = _night(wh, 2, hour=23.3)
     assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [third]).fetchone()[0] == "feedback"
     rule(wh, "fire", "H1", 5, "fire", at(24 * 3 + 23), at(24 * 3 + 23.5), sensors=("fire_alarm",))
@@ -210,12 +210,52 @@ def test_false_labels_hold_back_a_later_batch_and_a_true_label_reverses_it(wh):
                            [at(72)]).fetchall())
     assert held == {"fireH1": None, "door_at_nightH2": None} and other
     text = explain(wh, third)
-    assert "held back: feedback" in text and "strictness -> 2" in text and "quiet_pattern 23:00 -> 1" in text
+    assert "held back: feedback" in text and "strictness -> 1" in text and "quiet_pattern 23:00 -> 12" in text
+    assert ("quiet_pattern 23:00: 0 -> 12 (2 false alarm(s) of H1 door_at_night started near 23:00 local time, "
+            "the longest 12 min)") in explain(wh, second)
+    rule(wh, "long", "H1", 4, "door_at_night", at(24 * 5 + 23), at(24 * 5 + 23.3), sensors=("door",))
+    data_until(wh, at(24 * 5 + 23.3))
+    sync(wh, CFG)
+    assert wh.execute("select suppressed_by from ops.alerts where onset_at = ?", [at(24 * 5 + 23)]).fetchone()[0] \
+        == "feedback"                                # 18 min: the pattern's shape (up to 2 x 12 min)
+    rule(wh, "long", "H1", 4, "door_at_night", at(24 * 5 + 23), at(24 * 5 + 24.5), sensors=("door",))
+    data_until(wh, at(24 * 5 + 24.5))
+    sync(wh, CFG)                                    # it goes on for 90 min: not the false alarms' shape
+    assert wh.execute("select suppressed_by, version from ops.alerts where onset_at = ?", [at(24 * 5 + 23)]
+                      ).fetchone() == (None, 2)
     record_label(wh, CFG, first, "true", note="it was a break-in after all")   # relabel: strictness 0, no pattern
-    fourth = _night(wh, 4)
+    fourth = _night(wh, 6)
     assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [fourth]).fetchone()[0] is None
-    assert "changed strictness: 2 -> 0" in explain(wh, first)
-    assert wh.execute("select max(new_value) from ops.alert_adaptations where kind = 'strictness'").fetchone()[0] <= 3
+    assert "changed strictness: 1 -> 0" in explain(wh, first)
+    assert "changed quiet_pattern 23:00: 12 -> 0" in explain(wh, first)
+
+
+def test_the_generic_class_gets_stricter_and_a_held_alert_is_sent_once_a_rule_names_it(wh):
+    def generic(n, hour, severity="high"):
+        incident(wh, f"g{n}", "H1", "anomaly", at(24 * n + hour), at(24 * n + hour + 0.5), severity=severity)
+        data_until(wh, at(24 * n + hour + 1))
+        sync(wh, CFG)
+        return wh.execute("select alert_id, suppressed_by from ops.alerts where onset_at = ?",
+                          [at(24 * n + hour)]).fetchone()
+
+    for n, hour in enumerate((3, 9, 15)):                   # three false alarms at unrelated hours
+        alert_id, held = generic(n, hour)
+        assert held == (None if n < 2 else "feedback")       # the third is held back already (strictness 2)
+        record_label(wh, CFG, alert_id, "false")            # a person may label what was held back too
+    levels = wh.execute("select new_value from ops.alert_adaptations where kind = 'strictness' order by all").fetchall()
+    assert levels == [(1,), (2,), (3,)]                      # bounded: max_strictness 3 for the generic classes
+    held_id, held = generic(4, 20)                           # high severity, one detector: held back now
+    assert held == "feedback"
+    rule(wh, "r1", "H1", 1, "heating_failure", at(24 * 4 + 20.2), at(24 * 4 + 23))   # a rule names it
+    data_until(wh, at(24 * 4 + 23.5))
+    sync(wh, CFG)
+    row = wh.execute("select alert_class, suppressed_by, version from ops.alerts where alert_id = ?", [held_id]).fetchone()
+    assert row == ("temperature_failure", None, 2)
+    assert ("%d:2" % held_id, "opened") in outbox(wh)
+    for n in range(3):                                       # named classes stop at strictness 1
+        record_label(wh, CFG, _night(wh, 10 + n, hour=3 + 6 * n), "false")
+    assert wh.execute("select max(new_value) from ops.alert_adaptations where alert_class = 'door_at_night' "
+                      "and kind = 'strictness'").fetchone()[0] == 1
 
 
 def test_labels_from_a_csv_are_all_or_nothing_and_give_precision(wh, tmp_path):

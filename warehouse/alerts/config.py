@@ -31,11 +31,17 @@ class AlertSettings:
     cooldown_minutes: int = 360        # a new alert of a household+class this soon after the last sent one is not sent
     quiet_hours: str = "22:00-07:00"   # local time of the household: low-severity alerts are not sent ("" = none)
     max_age_hours: float = 48.0        # an alert that ended this long before the newest data is stored, not sent
-    # feedback (warehouse/alerts/feedback.py): a 'false' label raises the household+class strictness
-    # by one level (0-3), a 'true' label lowers it by one; `pattern_labels` false labels at one local
-    # hour (+-1 h) make a quiet pattern, which a 'true' label at that hour removes
+    # feedback (warehouse/alerts/feedback.py): strictness of a household+class = #false - #true
+    # labels, clamped to 0..max_strictness (the generic classes sensor_anomaly, sensor_health) or
+    # 0..max_strictness_named (a named class: a rule or the classifier said what it is);
+    # `pattern_labels` false alarms starting within pattern_window_hours of one local hour make a
+    # quiet pattern there (for alerts as short as those, see pattern_shape_factor), which a 'true'
+    # label near that hour removes
     max_strictness: int = 3
+    max_strictness_named: int = 1
     pattern_labels: int = 2
+    pattern_window_hours: int = 1
+    pattern_shape_factor: float = 2.0   # a pattern holds back alerts up to this times its longest false alarm
 
 
 @dataclasses.dataclass

@@ -6,13 +6,20 @@ with the class it really was. The newest label of an alert counts (relabelling r
 
 What the labels of one household and class change (bounded, logged, reversible):
 
-- strictness = clamp(#false - #true, 0, max_strictness): 1 holds back low-severity alerts of
-  that household and class, 2 also alerts only one detector saw, 3 everything but high
-  severity (suppression.py). A `true` label lowers it again; relabelling undoes a label.
-- quiet patterns: `pattern_labels` (2) false alarms of the household and class that started
-  at local hours within one hour of each other make a pattern: later alerts starting within an
-  hour of it are held back. A `true` label near that hour removes it.
-- high severity (every fire) is never held back, whatever the labels.
+- strictness = clamp(#false - #true, 0, cap): 1 holds back low-severity alerts of that
+  household and class, 2 also alerts only one detector saw, 3 all of them (suppression.py).
+  The cap is max_strictness (3) for the generic classes (sensor_anomaly, sensor_health: "this
+  series is unusual", which a household can teach is usual for it) and max_strictness_named
+  (1) for a class a rule or the classifier named (a fridge failing, a door at night): a few
+  false alarms must not silence a real danger, so there only low severity and the quiet
+  patterns below act. A `true` label lowers it again; relabelling undoes a label.
+- quiet patterns (the same household, class, hour and shape): `pattern_labels` false alarms
+  of the household and class that started at local hours within `pattern_window_hours` (1) of
+  each other make a pattern, whose shape is the longest of them. Later alerts starting within
+  that window and lasting at most `pattern_shape_factor` (2) times that long are held back; one
+  that goes on longer is sent at the next batch (store.py asks again). A `true` label near that
+  hour removes the pattern.
+- a fire is never held back, whatever the labels.
 
 Every change is a row of ops.alert_adaptations (old and new value, the label that caused it
 and why), which `homewatch alerts explain ID` prints. Adaptations act on alerts opened after
@@ -31,6 +38,7 @@ from warehouse.dbhelpers import transaction
 from warehouse.taxonomy import ANOMALY_CLASSES, CLASS_OF
 
 LABELS = ("true", "false", "unsure")
+GENERIC = ("sensor_anomaly", "sensor_health")   # the generic layer's classes: "unusual", not a named danger
 KNOWN_CLASSES = (*[c for c in CLASS_OF if c != "normal"], "sensor_anomaly", "sensor_health", "normal")
 
 
@@ -50,14 +58,15 @@ def parse_class(text: str | None) -> str | None:
     raise FeedbackError(f"class {text!r} is not a class number 0-5 or one of {', '.join(KNOWN_CLASSES)}")
 
 
-def current_adaptations(con) -> tuple[dict[tuple[str, str], int], set[tuple[str, str, int]]]:
-    """(strictness by household+class, active quiet patterns) from the adaptation log."""
+def current_adaptations(con) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], int]]:
+    """(strictness by household+class, active quiet patterns: (household, class, local hour) ->
+    the longest false alarm of the pattern in minutes) from the adaptation log."""
     rows = con.execute(
         "select household_id, alert_class, kind, hour_of_day, new_value from ops.alert_adaptations "
         "qualify row_number() over (partition by household_id, alert_class, kind, hour_of_day "
         "order by adaptation_id desc) = 1").fetchall()
     strictness = {(h, c): v for h, c, k, _, v in rows if k == "strictness" and v}
-    patterns = {(h, c, hour) for h, c, k, hour, v in rows if k == "quiet_pattern" and v}
+    patterns = {(h, c, hour): v for h, c, k, hour, v in rows if k == "quiet_pattern" and v}
     return strictness, patterns
 
 
@@ -66,8 +75,12 @@ def _local_hour(con, household: str, at: dt.datetime) -> int:
     return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone[0] if zone else "UTC")).hour
 
 
-def _near(a: int, b: int) -> bool:
-    return min((a - b) % 24, (b - a) % 24) <= 1
+def _minutes(start: dt.datetime, end: dt.datetime) -> int:
+    return int((end - start).total_seconds() // 60)
+
+
+def _near(a: int, b: int, width: int) -> bool:
+    return min((a - b) % 24, (b - a) % 24) <= width
 
 
 def record_label(con, config: AlertConfig, alert_id: int, label: str, *, corrected_class: str | None = None,
@@ -97,29 +110,33 @@ def _adapt(con, config: AlertConfig, household: str, alert_class: str, feedback_
     """Recompute the household+class strictness and patterns from its alerts' newest labels and
     log what changed."""
     labelled = con.execute(
-        "select a.onset_at, f.label from ops.alerts a join (select * from ops.alert_feedback qualify row_number() "
+        "select a.onset_at, a.end_at, f.label from ops.alerts a join (select * from ops.alert_feedback qualify row_number() "
         "over (partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
         "where a.household_id = ? and a.alert_class = ?", [household, alert_class]).fetchall()
-    n_false = sum(1 for _, lab in labelled if lab == "false")
-    n_true = sum(1 for _, lab in labelled if lab == "true")
+    n_false = sum(1 for *_, lab in labelled if lab == "false")
+    n_true = sum(1 for *_, lab in labelled if lab == "true")
     strictness, patterns = current_adaptations(con)
-    level = max(0, min(config.alerts.max_strictness, n_false - n_true))
+    cap = config.alerts.max_strictness if alert_class in GENERIC else config.alerts.max_strictness_named
+    level = max(0, min(cap, n_false - n_true))
     old = strictness.get((household, alert_class), 0)
     if level != old:
         _log(con, household, alert_class, "strictness", None, old, level, feedback_id,
              f"{n_false} false and {n_true} true label(s) for {household} {alert_class}: strictness "
-             f"clamp({n_false} - {n_true}, 0, {config.alerts.max_strictness}) = {level}")
-    hours_false = [_local_hour(con, household, at) for at, lab in labelled if lab == "false"]
-    hours_true = [_local_hour(con, household, at) for at, lab in labelled if lab == "true"]
+             f"clamp({n_false} - {n_true}, 0, {cap}) = {level}")
+    false = [(_local_hour(con, household, at), _minutes(at, end)) for at, end, lab in labelled if lab == "false"]
+    hours_true = [_local_hour(con, household, at) for at, _, lab in labelled if lab == "true"]
+    width = config.alerts.pattern_window_hours
     for hour in range(24):
-        near = sum(1 for h in hours_false if _near(h, hour))
-        active = (sum(1 for h in hours_false if h == hour) >= 1 and near >= config.alerts.pattern_labels
-                  and not any(_near(h, hour) for h in hours_true))
-        was = (household, alert_class, hour) in patterns
-        if active != was:
-            why = (f"{near} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time"
-                   if active else f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)")
-            _log(con, household, alert_class, "quiet_pattern", hour, int(was), int(active), feedback_id, why)
+        near = [minutes for h, minutes in false if _near(h, hour, width)]
+        active = (any(h == hour for h, _ in false) and len(near) >= config.alerts.pattern_labels
+                  and not any(_near(h, hour, width) for h in hours_true))
+        value = max(1, max(near)) if active else 0     # the pattern's shape: its longest false alarm, minutes
+        was = patterns.get((household, alert_class, hour), 0)
+        if value != was:
+            why = (f"{len(near)} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time, "
+                   f"the longest {value} min" if active
+                   else f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)")
+            _log(con, household, alert_class, "quiet_pattern", hour, was, value, feedback_id, why)
 
 
 def _log(con, household, alert_class, kind, hour, old, new, feedback_id, reason) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 
 from warehouse.alerts import suppression
 from warehouse.alerts.config import AlertConfig
 from warehouse.alerts.feedback import current_adaptations, record_label
 from warehouse.alerts.lifecycle import (  # noqa: F401 - re-exported
     ACTIONS, CHANGE_OF, COLUMNS, STATUSES, AlertError, alert, log_change, enqueue, set_status_in_transaction, utcnow)
-from warehouse.alerts.merge import SEVERITIES, Cluster, cluster, compatible, load_candidates
+from warehouse.alerts.merge import HIGH_CLASSES, SEVERITIES, Cluster, cluster, compatible, load_candidates
 from warehouse.dbhelpers import has_table, transaction
 from warehouse.failpoints import failpoint
 
@@ -103,10 +104,17 @@ def _open(con, config, c: Cluster, ctx, alert_id: int, result: SyncResult) -> di
     return row
 
 
+def _as_cluster(household: str, fields: dict) -> SimpleNamespace:
+    """A stored alert's merged fields with the attributes of a Cluster that suppression.reason reads."""
+    return SimpleNamespace(household_id=household, **{k: fields[k] for k in (
+        "alert_class", "onset_at", "end_at", "detectors", "sensors", "severity")})
+
+
 def _continue(con, config, row: dict, c: Cluster, ctx, result: SyncResult) -> None:
-    """Update a stored alert with what the detectors see now; a change a person should hear of
-    (escalated, corroborated by another detector, reclassified, a high alert reopened) bumps the
-    version and is queued, unless the alert was held back or closed."""
+    """Update a stored alert with what the detectors see now. A change a person should hear of
+    (escalated, corroborated by another detector, reclassified) bumps the version and is queued,
+    unless the alert was held back or closed; a held-back alert no reason holds back any more
+    is sent ('opened'); a closed fire that goes on is reopened."""
     new = _fields(c)
     new["onset_at"] = min(row["onset_at"], c.onset_at)
     new["end_at"] = max(row["end_at"], c.end_at)
@@ -131,9 +139,13 @@ def _continue(con, config, row: dict, c: Cluster, ctx, result: SyncResult) -> No
     sets = dict(new, updated_at=now)
     loud = bool(notes) and row["status"] in ("open", "acknowledged") and row["suppressed_by"] is None
     change = notes[0][0] if notes else "updated"
-    if new["severity"] == "high" and (row["suppressed_by"] is not None or row["status"] in ("resolved", "dismissed")):
-        loud, change = True, ("opened" if row["suppressed_by"] is not None else "reopened")
-        sets.update(suppressed_by=None, status="open")
+    if row["suppressed_by"] is not None and row["status"] in ("open", "acknowledged") \
+            and suppression.reason(_as_cluster(row["household_id"], new), ctx) is None:
+        loud, change = True, "opened"      # held back so far; what it is now is worth sending
+        sets["suppressed_by"] = None
+    elif new["alert_class"] in HIGH_CLASSES and row["status"] in ("resolved", "dismissed"):
+        loud, change = True, "reopened"    # a fire that goes on after it was closed
+        sets["status"] = "open"
     if loud:
         sets["version"] = row["version"] + 1
     con.execute(f"update ops.alerts set {', '.join(f'{k} = ?' for k in sets)} where alert_id = ?",
