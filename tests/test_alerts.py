@@ -336,3 +336,11 @@ def test_the_cli_lists_changes_labels_and_explains(tmp_path, capsys, monkeypatch
     assert main(["label", "2", *d]) == 2 and "give ALERT_ID and a label" in capsys.readouterr().err
     assert main(["alerts", "deliver", *d]) == 0 and "delivered 2 to file" in capsys.readouterr().err  # ack + dismiss
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 4
+
+
+def test_the_example_config_loads_and_states_the_defaults():
+    from warehouse.alerts.config import AlertSettings
+    from warehouse.connection import REPO_ROOT
+
+    config = load_config(REPO_ROOT / "homewatch.example.toml")
+    assert config.alerts == AlertSettings() and config.sinks() == ["file"]

@@ -41,7 +41,8 @@ class AlertSettings:
     max_strictness_named: int = 1
     pattern_labels: int = 2
     pattern_window_hours: int = 1
-    pattern_shape_factor: float = 2.0   # a pattern holds back alerts up to this times its longest false alarm
+    pattern_shape_factor: float = 2.0   # a pattern holds back alerts up to this times its longest false alarm ...
+    pattern_shape_min_minutes: int = 60  # ... or up to this long, if that is longer (steps are coarse)
 
 
 @dataclasses.dataclass

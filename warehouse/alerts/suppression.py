@@ -7,7 +7,8 @@
 4. ``feedback``: what labels taught for its household and class (feedback.py): strictness 1
    holds back low severity, 2 also alerts only one detector saw, 3 all of them; a quiet
    pattern holds back alerts starting within ``pattern_window_hours`` of the local hour of
-   recurring false alarms and no longer than ``pattern_shape_factor`` times the longest of them.
+   recurring false alarms and no longer than ``pattern_shape_factor`` times the longest of them
+   (or ``pattern_shape_min_minutes``, if that is longer).
 5. high severity is sent from here on: quiet hours and the cooldown are for routine alerts.
 6. ``quiet_hours``: low severity starting in the household's quiet hours (local time).
 7. ``cooldown``: the last alert sent for this household and class ended less than
@@ -65,7 +66,9 @@ def reason(c: Cluster, ctx: Context) -> str | None:
     width = ctx.config.alerts.pattern_window_hours
     minutes = (c.end_at - c.onset_at).total_seconds() / 60
     shapes = [ctx.patterns.get((c.household_id, c.alert_class, (hour + d) % 24), 0) for d in range(-width, width + 1)]
-    if any(shape and minutes <= ctx.config.alerts.pattern_shape_factor * shape for shape in shapes):
+    limit = lambda shape: max(ctx.config.alerts.pattern_shape_min_minutes,  # noqa: E731
+                              ctx.config.alerts.pattern_shape_factor * shape)
+    if any(shape and minutes <= limit(shape) for shape in shapes):
         return "feedback"
     if c.severity == "high":
         return None
