@@ -338,9 +338,14 @@ def test_the_cli_lists_changes_labels_and_explains(tmp_path, capsys, monkeypatch
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 4
 
 
-def test_the_example_config_loads_and_states_the_defaults():
+def test_the_example_config_documents_every_setting_with_its_default():
+    import dataclasses
+    import tomllib
+
     from warehouse.alerts.config import AlertSettings
     from warehouse.connection import REPO_ROOT
 
-    config = load_config(REPO_ROOT / "homewatch.example.toml")
-    assert config.alerts == AlertSettings() and config.sinks() == ["file"]
+    path = REPO_ROOT / "homewatch.example.toml"
+    written = tomllib.loads(path.read_text())["alerts"]
+    assert written == dataclasses.asdict(AlertSettings())
+    assert load_config(path).sinks() == ["file"]
