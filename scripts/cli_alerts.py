@@ -45,10 +45,15 @@ def cmd_alerts(args) -> int:
     from warehouse.alerts.feedback import explain
     from warehouse.alerts.outbox import deliver
     from warehouse.alerts.store import list_alerts, set_status, snooze
-    from warehouse.connection import reader, require_warehouse, writer
+    from warehouse.connection import has_table, reader, require_warehouse, writer
 
     require_warehouse(args.db)
     config = load_config(args.config)
+    if args.action in ("list", "explain"):
+        with reader(args.db) as con:
+            if not has_table(con, "ops", "alerts"):   # a warehouse no alert step has written yet
+                print("no alert yet: `homewatch batch` (or `homewatch alerts sync`) makes them from the anomaly marts")
+                return 0
     if args.action == "list":
         with reader(args.db) as con:
             frame = list_alerts(con, status=args.status, household=args.household, alert_class=args.alert_class,

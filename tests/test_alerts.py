@@ -349,3 +349,14 @@ def test_the_example_config_documents_every_setting_with_its_default():
     written = tomllib.loads(path.read_text())["alerts"]
     assert written == dataclasses.asdict(AlertSettings())
     assert load_config(path).sinks() == ["file"]
+
+
+def test_listing_a_warehouse_no_alert_step_has_written_says_so(tmp_path, capsys):
+    import duckdb
+
+    from scripts.cli import main
+
+    db = tmp_path / "old.duckdb"
+    duckdb.connect(str(db)).close()          # a warehouse from before the alerts (read-only: not migrated)
+    assert main(["alerts", "--db", str(db)]) == 0 and "no alert yet" in capsys.readouterr().out
+    assert main(["alerts", "explain", "3", "--db", str(db)]) == 0 and "no alert yet" in capsys.readouterr().out
