@@ -360,3 +360,14 @@ def test_listing_a_warehouse_no_alert_step_has_written_says_so(tmp_path, capsys)
     duckdb.connect(str(db)).close()          # a warehouse from before the alerts (read-only: not migrated)
     assert main(["alerts", "--db", str(db)]) == 0 and "no alert yet" in capsys.readouterr().out
     assert main(["alerts", "explain", "3", "--db", str(db)]) == 0 and "no alert yet" in capsys.readouterr().out
+
+
+def test_a_true_alert_near_a_quiet_pattern_removes_it(wh):
+    for n in range(3):                                     # three false alarms near 23:00: a pattern
+        record_label(wh, CFG, _night(wh, n), "false")
+    assert _night(wh, 3) and wh.execute("select suppressed_by from ops.alerts order by alert_id desc limit 1"
+                                        ).fetchone()[0] == "feedback"
+    record_label(wh, CFG, 4, "true", note="a real one, held back")   # the held-back alert was real
+    assert wh.execute("select new_value from ops.alert_adaptations where kind = 'quiet_pattern' and hour_of_day = 23 "
+                      "order by adaptation_id desc limit 1").fetchone()[0] == 0
+    assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [_night(wh, 5)]).fetchone()[0] is None
