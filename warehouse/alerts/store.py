@@ -44,11 +44,11 @@ def _context(con, config: AlertConfig, as_of: dt.datetime | None) -> suppression
     return suppression.Context(config, data_now, zones, snoozes, strictness, patterns, last)
 
 
-def _match(existing: list[dict], c: Cluster, gap: dt.timedelta) -> dict | None:
+def _match(existing: dict[str, list[dict]], c: Cluster, gap: dt.timedelta) -> dict | None:
     """The stored alert this cluster continues: same household, compatible class, spans that
     overlap or touch within the merge gap (the earliest if several)."""
-    for row in existing:
-        if row["household_id"] == c.household_id and compatible(row["alert_class"], c.alert_class) \
+    for row in existing.get(c.household_id, []):
+        if compatible(row["alert_class"], c.alert_class) \
                 and row["onset_at"] <= c.end_at + gap and c.onset_at <= row["end_at"] + gap:
             return row
     return None
@@ -63,14 +63,15 @@ def sync(con, config: AlertConfig, *, as_of: dt.datetime | None = None) -> SyncR
     result = SyncResult()
     with transaction(con):
         ctx = _context(con, config, as_of)
-        existing = [dict(zip(COLUMNS, r)) for r in con.execute(
-            f"select {', '.join(COLUMNS)} from ops.alerts order by onset_at, alert_id").fetchall()]
+        existing: dict[str, list[dict]] = {}      # household -> its alerts, by onset
+        for r in con.execute(f"select {', '.join(COLUMNS)} from ops.alerts order by onset_at, alert_id").fetchall():
+            existing.setdefault(r[1], []).append(dict(zip(COLUMNS, r)))
         next_id = (con.execute("select coalesce(max(alert_id), 0) from ops.alerts").fetchone()[0]) + 1
         for c in clusters:
             row = _match(existing, c, gap)
             if row is None:
                 row = _open(con, config, c, ctx, next_id, result)
-                existing.append(row)
+                existing.setdefault(c.household_id, []).append(row)
                 next_id += 1
             else:
                 _continue(con, config, row, c, ctx, result)
