@@ -85,12 +85,14 @@ def cmd_alerts(args) -> int:
         with reader(args.db) as con:
             print(explain(con, alert_id))
         return 0
-    if args.action == "sync":
-        result = sync_and_deliver(args.db, config, default_file=default_alert_file())
-        _say("alerts", result.summary())
-        return 0
-    with writer(args.db) as con:   # deliver
-        result = deliver(con, config, default_file=default_alert_file())
+    from warehouse.lock import run_lock
+
+    with run_lock(args.db, f"alerts {args.action}"):   # not while a batch job syncs and delivers
+        if args.action == "sync":
+            result = sync_and_deliver(args.db, config, default_file=default_alert_file())
+        else:
+            with writer(args.db) as con:
+                result = deliver(con, config, default_file=default_alert_file())
     _say("alerts", result.summary())
     return 0
 
