@@ -28,6 +28,7 @@ import pandas as pd
 from expectations import svg
 from expectations.report import CSS
 from simulator.config import ANOMALY_CLASSES, SENSOR_UNITS
+from warehouse.alerts.report import feedback_section
 from warehouse.connection import has_table, reader, resolve_db_path, utcnow
 
 CLASS_COLOURS = {"temperature_failure": "#4c72b0", "humidity_anomaly": "#55a868", "fridge_failure": "#8172b2",
@@ -145,6 +146,7 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
         _table(recent, o.max_rows, label),
         _households(con, recent, start, end, o.households, windows),
         _model(production, _origin(con, production[0]) if production else ""),
+        feedback_section(con),
         _queries(),
     ]
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HomeWatch anomalies up to '

@@ -467,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.cli_ml import add_commands
 
     add_commands(subs, _sub)
+    from scripts.cli_alerts import add_commands as add_alert_commands
+
+    add_alert_commands(subs, _sub)
     return parser
 
 

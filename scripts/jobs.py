@@ -2,8 +2,8 @@
 
     check the raw data of the new batches (stop on a critical failure: nothing is built)
         -> build (incremental dbt, on the warehouse's grid step) -> check what was built (stop on a
-        critical failure) -> [train] -> score -> refresh the anomaly marts -> anomaly report
-        -> record the run in ops.job_runs
+        critical failure) -> [train] -> score -> refresh the anomaly marts -> alerts (sync ops.alerts,
+        deliver the outbox: warehouse/alerts) -> anomaly report -> record the run in ops.job_runs
 
 What a run takes in: the batches (raw.batches) landed after its watermark, the landing time of
 the newest batch the last completed run took in. The dbt build decides what to recompute from
@@ -218,12 +218,16 @@ def run_pipeline(
                 build(db=db, select=PREDICTION_MARTS, progress=lambda m: progress("marts", m))
                 progress("marts", "marts.fct_classified_anomalies is up to date")
 
+            step = "alerts"
+            run.update(step=step)
+            alerts = _alerts(db, report_dir, progress)
+
             with reader(db) as con:
                 by_class, source = _anomalies_in(con, touched)
             status = "succeeded" if batches or steps_scored else "nothing_new"
             watermark_to = max((b[1] for b in new), default=watermark)
             message = (f"{len(batches)} batch(es) taken in; anomalies counted from {source}" if batches
-                       else "no new batch since the watermark")
+                       else "no new batch since the watermark") + f"; alerts: {alerts}"
             # the run is recorded before the report is written, so the report shows it
             run.update(status=status, step="done", finished_at=utcnow(), anomalies_found=sum(by_class.values()),
                        anomalies_by_class=by_class, watermark_to=watermark_to, message=message)
@@ -246,6 +250,16 @@ def run_pipeline(
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
             _record_failure(run, "failed", step, reason)
             raise
+
+
+def _alerts(db, report_dir: Path, progress) -> str:
+    """Sync ops.alerts with the marts and send what the outbox holds (warehouse/alerts). A sink
+    that fails keeps its messages for the next run and does not fail the job."""
+    from warehouse.alerts import load_config, sync_and_deliver
+
+    result = sync_and_deliver(db, load_config(), default_file=report_dir / "alerts.jsonl")
+    progress("alerts", result.summary())
+    return result.summary()
 
 
 def _preload(modules: tuple[str, ...]) -> None:

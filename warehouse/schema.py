@@ -284,6 +284,96 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        8,
+        "ops: alerts with a lifecycle, their change log, the delivery outbox, snoozes, feedback and "
+        "the adaptations feedback made (warehouse/alerts, docs/alerts.md)",
+        [
+            """
+            create table ops.alerts (
+                alert_id       integer primary key,  -- what people type: `homewatch alerts ack 12`
+                household_id   varchar   not null,
+                alert_class    varchar   not null,   -- a class name of warehouse/taxonomy.py, or
+                                                     -- 'sensor_anomaly' / 'sensor_health' (generic layer)
+                anomaly_class  integer   not null,   -- 1-5; 0 for the generic classes
+                onset_at       timestamp not null,   -- UTC: the earliest start any detector saw
+                end_at         timestamp not null,   -- UTC: moves while the incident goes on
+                severity       varchar   not null,   -- 'low', 'medium', 'high'
+                detectors      varchar[] not null,   -- e.g. [classifier, generic, rules]
+                sources        varchar[] not null,   -- ids of the mart rows merged into it
+                sensors        varchar[],
+                observed_value double,               -- evidence at the strongest detector's peak
+                expected_value double,
+                evidence       varchar,              -- one line for people
+                status         varchar   not null,   -- open, acknowledged, resolved, dismissed
+                suppressed_by  varchar,              -- null (notified) or why not: stale, snooze,
+                                                     -- quiet_hours, cooldown, feedback
+                version        integer   not null,   -- +1 at each change that is delivered
+                created_at     timestamp not null,   -- UTC, wall clock
+                updated_at     timestamp not null,
+                acknowledged_at timestamp,
+                resolved_at    timestamp,
+                dismissed_at   timestamp,
+                status_note    varchar
+            )""",
+            """
+            create table ops.alert_changes (
+                alert_id   integer   not null,
+                version    integer   not null,
+                change     varchar   not null,  -- opened, escalated, corroborated, acknowledged,
+                                                -- resolved, dismissed, reopened, updated
+                changed_at timestamp not null,
+                detail     varchar              -- what changed, or the note given
+            )""",
+            """
+            create table ops.alert_outbox (
+                delivery_id  varchar   not null,  -- '<alert_id>:<version>': the receiver's idempotency key
+                sink         varchar   not null,  -- 'file', 'webhook', 'email'
+                alert_id     integer   not null,
+                version      integer   not null,
+                change       varchar   not null,
+                payload      json      not null,  -- the message; never a secret
+                created_at   timestamp not null,
+                attempts     integer   not null default 0,
+                last_error   varchar,
+                delivered_at timestamp,            -- set only after the sink accepted it
+                primary key (delivery_id, sink)
+            )""",
+            """
+            create table ops.alert_snoozes (
+                snooze_id    integer primary key,
+                household_id varchar   not null,
+                sensor       varchar,              -- null: the whole household
+                from_at      timestamp,            -- alerts with an onset in [from_at, until_at) are
+                until_at     timestamp not null,   -- stored but not sent (null from_at: any onset before)
+                created_at   timestamp not null,
+                note         varchar
+            )""",
+            """
+            create table ops.alert_feedback (
+                feedback_id     integer primary key,
+                alert_id        integer   not null,
+                label           varchar   not null,  -- 'true', 'false', 'unsure'
+                corrected_class varchar,             -- the class it really was, if given
+                note            varchar,
+                source          varchar   not null,  -- 'label', 'csv', 'dismiss'
+                labelled_at     timestamp not null
+            )""",
+            """
+            create table ops.alert_adaptations (
+                adaptation_id  integer primary key,
+                household_id   varchar   not null,
+                alert_class    varchar   not null,
+                kind           varchar   not null,  -- 'strictness' or 'quiet_pattern'
+                hour_of_day    integer,             -- quiet_pattern: the local onset hour
+                old_value      integer   not null,
+                new_value      integer   not null,
+                feedback_id    integer   not null,  -- the label that caused it
+                reason         varchar   not null,
+                created_at     timestamp not null
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,231 @@
+"""People's answers (labels) and what they change.
+
+A label is `true` (a real incident), `false` (nothing: a false alarm) or `unsure`, optionally
+with the class it really was. The newest label of an alert counts (relabelling replaces).
+`homewatch alerts dismiss` counts as a `false` label.
+
+What the labels of one household and class change (bounded, logged, reversible):
+
+- strictness = clamp(#false - #true, 0, cap): 1 holds back low-severity alerts of that
+  household and class, 2 also alerts only one detector saw, 3 all of them (suppression.py).
+  The cap is max_strictness (3) for the generic classes (sensor_anomaly, sensor_health: "this
+  series is unusual", which a household can teach is usual for it) and max_strictness_named
+  (1) for a class a rule or the classifier named (a fridge failing, a door at night): a few
+  false alarms must not silence a real danger, so there only low severity and the quiet
+  patterns below act. A `true` label lowers it again; relabelling undoes a label.
+- quiet patterns (the same household, class, hour and shape): `pattern_labels` false alarms
+  of the household and class that started at local hours within `pattern_window_hours` (1) of
+  each other make a pattern, whose shape is the longest of them. Later alerts starting within
+  that window and lasting at most `pattern_shape_factor` (2) times that long are held back; one
+  that goes on longer is sent at the next batch (store.py asks again). A `true` label near that
+  hour removes the pattern.
+- a fire is never held back, whatever the labels.
+
+Every change is a row of ops.alert_adaptations (old and new value, the label that caused it
+and why), which `homewatch alerts explain ID` prints. Adaptations act on alerts opened after
+them; they never touch an alert already sent.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from warehouse.alerts.config import AlertConfig
+from warehouse.alerts.lifecycle import alert, set_status_in_transaction, utcnow
+from warehouse.dbhelpers import transaction
+from warehouse.taxonomy import ANOMALY_CLASSES, CLASS_OF
+
+LABELS = ("true", "false", "unsure")
+GENERIC = ("sensor_anomaly", "sensor_health")   # the generic layer's classes: "unusual", not a named danger
+KNOWN_CLASSES = (*[c for c in CLASS_OF if c != "normal"], "sensor_anomaly", "sensor_health", "normal")
+
+
+class FeedbackError(ValueError):
+    """A label that cannot be recorded; the message says which and why."""
+
+
+def parse_class(text: str | None) -> str | None:
+    """A class given as its number (0-5) or name; None when not given."""
+    if text is None or str(text).strip() == "":
+        return None
+    text = str(text).strip()
+    if text.isdigit() and int(text) in ANOMALY_CLASSES:
+        return ANOMALY_CLASSES[int(text)]
+    if text in KNOWN_CLASSES:
+        return text
+    raise FeedbackError(f"class {text!r} is not a class number 0-5 or one of {', '.join(KNOWN_CLASSES)}")
+
+
+def current_adaptations(con) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], int]]:
+    """(strictness by household+class, active quiet patterns: (household, class, local hour) ->
+    the longest false alarm of the pattern in minutes) from the adaptation log."""
+    rows = con.execute(
+        "select household_id, alert_class, kind, hour_of_day, new_value from ops.alert_adaptations "
+        "qualify row_number() over (partition by household_id, alert_class, kind, hour_of_day "
+        "order by adaptation_id desc) = 1").fetchall()
+    strictness = {(h, c): v for h, c, k, _, v in rows if k == "strictness" and v}
+    patterns = {(h, c, hour): v for h, c, k, hour, v in rows if k == "quiet_pattern" and v}
+    return strictness, patterns
+
+
+def _local_hour(con, household: str, at: dt.datetime) -> int:
+    zone = con.execute("select timezone from raw.households where household_id = ?", [household]).fetchone()
+    return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone[0] if zone else "UTC")).hour
+
+
+def _minutes(start: dt.datetime, end: dt.datetime) -> int:
+    return int((end - start).total_seconds() // 60)
+
+
+def _near(a: int, b: int, width: int) -> bool:
+    return min((a - b) % 24, (b - a) % 24) <= width
+
+
+def record_label(con, config: AlertConfig, alert_id: int, label: str, *, corrected_class: str | None = None,
+                 note: str | None = None, source: str = "label", in_transaction: bool = False) -> int:
+    """Store one label and adapt (see the module doc). A `false` label dismisses an open or
+    acknowledged alert. Returns the feedback id."""
+    if label not in LABELS:
+        raise FeedbackError(f"label {label!r} is not one of {', '.join(LABELS)}")
+    if in_transaction:
+        return _record(con, config, alert_id, label, parse_class(corrected_class), note, source)
+    with transaction(con):
+        return _record(con, config, alert_id, label, parse_class(corrected_class), note, source)
+
+
+def _record(con, config, alert_id, label, corrected_class, note, source) -> int:
+    row = alert(con, alert_id)
+    feedback_id = con.execute("select coalesce(max(feedback_id), 0) + 1 from ops.alert_feedback").fetchone()[0]
+    con.execute("insert into ops.alert_feedback values (?, ?, ?, ?, ?, ?, ?)",
+                [feedback_id, alert_id, label, corrected_class, note, source, utcnow()])
+    if label == "false" and source != "dismiss" and row["status"] in ("open", "acknowledged"):
+        set_status_in_transaction(con, config, alert_id, "dismiss", note or "labelled false")
+    _adapt(con, config, row["household_id"], row["alert_class"], feedback_id)
+    return feedback_id
+
+
+def _adapt(con, config: AlertConfig, household: str, alert_class: str, feedback_id: int) -> None:
+    """Recompute the household+class strictness and patterns from its alerts' newest labels and
+    log what changed."""
+    labelled = con.execute(
+        "select a.onset_at, a.end_at, f.label from ops.alerts a join (select * from ops.alert_feedback qualify row_number() "
+        "over (partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
+        "where a.household_id = ? and a.alert_class = ?", [household, alert_class]).fetchall()
+    n_false = sum(1 for *_, lab in labelled if lab == "false")
+    n_true = sum(1 for *_, lab in labelled if lab == "true")
+    strictness, patterns = current_adaptations(con)
+    cap = config.alerts.max_strictness if alert_class in GENERIC else config.alerts.max_strictness_named
+    level = max(0, min(cap, n_false - n_true))
+    old = strictness.get((household, alert_class), 0)
+    if level != old:
+        _log(con, household, alert_class, "strictness", None, old, level, feedback_id,
+             f"{n_false} false and {n_true} true label(s) for {household} {alert_class}: strictness "
+             f"clamp({n_false} - {n_true}, 0, {cap}) = {level}")
+    false = [(_local_hour(con, household, at), _minutes(at, end)) for at, end, lab in labelled if lab == "false"]
+    hours_true = [_local_hour(con, household, at) for at, _, lab in labelled if lab == "true"]
+    width = config.alerts.pattern_window_hours
+    for hour in range(24):
+        near = [minutes for h, minutes in false if _near(h, hour, width)]
+        active = (any(h == hour for h, _ in false) and len(near) >= config.alerts.pattern_labels
+                  and not any(_near(h, hour, width) for h in hours_true))
+        value = max(1, max(near)) if active else 0     # the pattern's shape: its longest false alarm, minutes
+        was = patterns.get((household, alert_class, hour), 0)
+        if value != was:
+            why = (f"{len(near)} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time, "
+                   f"the longest {value} min" if active
+                   else f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)")
+            _log(con, household, alert_class, "quiet_pattern", hour, was, value, feedback_id, why)
+
+
+def _log(con, household, alert_class, kind, hour, old, new, feedback_id, reason) -> None:
+    adaptation_id = con.execute("select coalesce(max(adaptation_id), 0) + 1 from ops.alert_adaptations").fetchone()[0]
+    con.execute("insert into ops.alert_adaptations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [adaptation_id, household, alert_class, kind, hour, old, new, feedback_id, reason, utcnow()])
+
+
+def read_label_csv(path: Path) -> list[tuple[int, str, str | None, str | None]]:
+    """The rows of a label CSV (header alert_id,label[,class][,note]). FeedbackError lists every
+    bad line; nothing is recorded then."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise FeedbackError(f"cannot read {path}: {exc.strerror}") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = {"alert_id", "label"} - set(reader.fieldnames or [])
+    if missing:
+        raise FeedbackError(f"{path}: the header must name alert_id and label (missing {', '.join(sorted(missing))})")
+    rows, bad = [], []
+    for line, rec in enumerate(reader, start=2):
+        try:
+            if not (rec.get("alert_id") or "").strip().isdigit():
+                raise FeedbackError(f"alert_id {rec.get('alert_id')!r} is not a number")
+            label = (rec.get("label") or "").strip().lower()
+            if label not in LABELS:
+                raise FeedbackError(f"label {label!r} is not one of {', '.join(LABELS)}")
+            rows.append((int(rec["alert_id"]), label, parse_class(rec.get("class")), rec.get("note") or None))
+        except FeedbackError as exc:
+            bad.append(f"line {line}: {exc}")
+    if bad:
+        raise FeedbackError(f"{path}: {len(bad)} bad line(s), nothing recorded: " + "; ".join(bad[:20]))
+    return rows
+
+
+def record_csv(con, config: AlertConfig, path: Path) -> int:
+    """Every label of the CSV in one transaction (all or none). Returns the labels recorded."""
+    rows = read_label_csv(path)
+    with transaction(con):
+        for alert_id, label, cls, note in rows:
+            _record(con, config, alert_id, label, cls, note, "csv")
+    return len(rows)
+
+
+def explain(con, alert_id: int) -> str:
+    """What the alert is, what happened to it, why it was (not) sent, and what its labels changed."""
+    a = alert(con, alert_id)
+    lines = [f"alert {alert_id}: {a['alert_class']} at {a['household_id']}, {a['severity']} severity, {a['status']}",
+             f"  {a['onset_at']} to {a['end_at']} UTC; detectors: {', '.join(a['detectors'])}; "
+             f"sensors: {', '.join(a['sensors'] or []) or '-'}",
+             f"  evidence: {a['evidence']}",
+             "  sent to the sinks" if a["suppressed_by"] is None else f"  held back: {a['suppressed_by']}"]
+    if a["suppressed_by"] == "feedback":
+        earlier = con.execute(
+            "select kind, hour_of_day, new_value, reason, created_at from ops.alert_adaptations where household_id = ? "
+            "and alert_class = ? and created_at <= ? order by adaptation_id", [a["household_id"], a["alert_class"],
+                                                                              a["created_at"]]).fetchall()
+        lines.append("  because of what earlier labels taught for this household and class:")
+        lines += [f"    {k}{'' if h is None else f' {h:02d}:00'} -> {v}: {r}" for k, h, v, r, _ in earlier]
+    lines.append("history:")
+    for version, change, at, detail in con.execute(
+            "select version, change, changed_at, detail from ops.alert_changes where alert_id = ? "
+            "order by changed_at, version", [alert_id]).fetchall():
+        lines.append(f"  v{version} {change} at {at:%Y-%m-%d %H:%M:%S}" + (f": {detail}" if detail else ""))
+    labels = con.execute("select feedback_id, label, corrected_class, note, source, labelled_at from ops.alert_feedback "
+                         "where alert_id = ? order by feedback_id", [alert_id]).fetchall()
+    for fid, label, cls, note, source, at in labels:
+        lines.append(f"label #{fid} ({source}, {at:%Y-%m-%d %H:%M}): {label}" + (f", class {cls}" if cls else "")
+                     + (f" - {note}" if note else ""))
+        for kind, hour, old, new, reason in con.execute(
+                "select kind, hour_of_day, old_value, new_value, reason from ops.alert_adaptations "
+                "where feedback_id = ? order by adaptation_id", [fid]).fetchall():
+            what = kind + ("" if hour is None else f" {hour:02d}:00")
+            lines.append(f"  changed {what}: {old} -> {new} ({reason})")
+    if not labels:
+        lines.append("no label yet: `homewatch label ID true|false|unsure`")
+    return "\n".join(lines)
+
+
+def precision_by(con, by: str = "week"):
+    """Precision from feedback: labelled alerts (newest label each, unsure left out) with their
+    true and false counts, by week of onset, class and household (`by`: 'week', 'class' or
+    'household'). A DataFrame; empty before any label."""
+    group = {"week": "date_trunc('week', a.onset_at)::date", "class": "a.alert_class",
+             "household": "a.household_id"}[by]
+    return con.execute(
+        f"select {group} as {by}, count(*) filter (where f.label = 'true') as n_true, "
+        "count(*) filter (where f.label = 'false') as n_false, "
+        "round(count(*) filter (where f.label = 'true') / count(*), 3) as precision "
+        "from ops.alerts a join (select * from ops.alert_feedback qualify row_number() over "
+        "(partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
+        f"where f.label <> 'unsure' group by 1 order by 1").df()
