@@ -62,6 +62,12 @@ class TrainConfig:
     context_steps: int = 24         # normal windows this close to an anomaly are all kept
     max_per_class: int = 40_000     # windows kept per anomaly class (long incidents are alike step to step)
     max_normal: int = 150_000       # normal windows kept in all (hard negatives and faults first)
+    # absent sensors: a share of the training windows lose whole sensors at random (each known
+    # sensor with probability sensor_mask_drop, one always kept), written as a home without the
+    # sensor reads, so the model works on homes with any subset (models_ml/sensors.py)
+    sensor_mask_share: float = 0.3
+    sensor_mask_drop: float = 0.5
+    ood_sample_rows: int = 200_000  # training steps sampled for the out-of-distribution ranges (models_ml/ood.py)
     seed: int = 7
     threads: int = 2                # torch intra-op threads
     max_minutes: float = 9.0        # the whole `homewatch train` (reading, training, export, evaluation)
@@ -83,6 +89,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.normal_keep <= 1:
             raise ConfigError(f"normal_keep must be in (0, 1], got {self.normal_keep}")
+        for name in ("sensor_mask_share", "sensor_mask_drop"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if int(self.ood_sample_rows) < 100:
+            raise ConfigError(f"ood_sample_rows must be at least 100, got {self.ood_sample_rows}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.input_clip < 0:

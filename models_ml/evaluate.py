@@ -39,10 +39,11 @@ class Evaluation:
     pr_curves: dict            # class -> (precision array, recall array, average precision)
 
 
-def predict_onnx(sess, X: np.ndarray, window: int) -> np.ndarray:
+def predict_onnx(sess, X: np.ndarray, window: int, columns: list[str] | None = None) -> np.ndarray:
     """Class probabilities at every step of one household's (T, F) features (the scorer's way:
-    a sequence model reads the series once, see models_ml.export.series_logits)."""
-    logits = series_logits(sess, X, window)
+    a sequence model reads the series once, see models_ml.export.series_logits; classes gated
+    by the home's sensors when the feature columns are given)."""
+    logits = series_logits(sess, X, window, columns=columns)
     z = np.exp(logits - logits.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
 
@@ -93,7 +94,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
     pr_truth, pr_probs, pr_weight = [], [], []
     for i, series in enumerate(data.iter_households(con, ids, columns)):
         own = [e for e in events if e[0] == series.household_id]
-        probs = predict_onnx(sess, series.X, window)
+        probs = predict_onnx(sess, series.X, window, meta["feature_columns"])
         # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
         decided = decide(probs, meta.get("decision_weights"))
         cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest), own)

@@ -51,24 +51,31 @@ SEGMENT_STEPS = 4096     # a series goes through a sequence model in segments of
 SEGMENTS_PER_RUN = 8     # (plus window - 1 steps of overlap each), this many segments per run call
 
 
-def series_logits(sess, X: np.ndarray, window: int, first: int = 0, batch: int = 8192) -> np.ndarray:
+def series_logits(sess, X: np.ndarray, window: int, first: int = 0, batch: int = 8192,
+                  columns: list[str] | None = None) -> np.ndarray:
     """Logits of the window ending at each step first ... T-1 of one household's (T, F)
     features, under an ONNX Runtime session; the first steps' windows are padded as
     data.windows pads them. A sequence model reads the series once, in overlapping segments
-    (the same numbers as window by window, see models_ml/nets.py); any other reads windows."""
+    (the same numbers as window by window, see models_ml/nets.py); any other reads windows.
+    Given the feature `columns`, a class whose evidence sensors the home lacks at a step gets
+    a logit of sensors.LOGIT_OFF there (probability 0; models_ml/sensors.py): every scoring,
+    evaluation and validation pass goes through here."""
     from models_ml.data import segments, windows
+    from models_ml.sensors import gate_logits, step_allowed
 
     n = len(X) - first
     if n <= 0:
         return np.zeros((0, sess.get_outputs()[0].shape[1] or 0), dtype=np.float32)
     if not takes_sequences(sess):
         wins = windows(X, window)
-        return np.concatenate([sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(wins[s:s + batch])})[0]
-                               for s in range(first, len(wins), batch)])
-    pieces = segments(X, window, first, SEGMENT_STEPS)
-    out = [sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pieces[s:s + SEGMENTS_PER_RUN])})[0]
-           for s in range(0, len(pieces), SEGMENTS_PER_RUN)]
-    return np.concatenate(out)[:n]
+        logits = np.concatenate([sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(wins[s:s + batch])})[0]
+                                 for s in range(first, len(wins), batch)])
+    else:
+        pieces = segments(X, window, first, SEGMENT_STEPS)
+        out = [sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pieces[s:s + SEGMENTS_PER_RUN])})[0]
+               for s in range(0, len(pieces), SEGMENTS_PER_RUN)]
+        logits = np.concatenate(out)[:n]
+    return gate_logits(logits, step_allowed(X[first:], columns)) if columns is not None else logits
 
 
 def session(path: Path, threads: int = 2):

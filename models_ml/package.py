@@ -4,7 +4,8 @@
       MANIFEST.json    format, format version, model version, when and where it was exported,
                        and the SHA-256 and size of every other file
       metadata.json    the model's metadata (models_ml/registry.py): feature columns, window,
-                       grid step, sensors and training data summary, decision weights, metrics
+                       grid step, sensors and training data summary, decision weights, metrics,
+                       the out-of-distribution ranges ("ood", models_ml/ood.py)
       model.onnx       fp32; model.int8.onnx (static int8) when the model has one
       weights.npz      the state_dict as plain NumPy arrays (np.load(allow_pickle=False));
                        scoring never reads it
@@ -311,8 +312,12 @@ def import_package(con: duckdb.DuckDBPyConnection, path: Path, db=None, promote:
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
+    note = "" if meta.get("ood") else (
+        "; it predates the sensor availability features and the out-of-distribution check (no \"ood\" in its "
+        "metadata): the scorer refuses its feature columns, so score with a model trained or exported by this "
+        "HomeWatch version")
     return ImportResult(version, status, target, False, f"{version} imported from {path} into {target} "
-                                                        f"and registered as {status}")
+                                                        f"and registered as {status}{note}")
 
 
 def _check_onnx(folder: Path, manifest: dict) -> None:

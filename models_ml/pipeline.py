@@ -41,7 +41,7 @@ class TrainOutcome:
 
 def _val_probabilities(sess, con, meta, val_ids) -> list[tuple[np.ndarray, np.ndarray]]:
     """(labels, class probabilities) of each validation household under an ORT session."""
-    return [(series.labels, ev.predict_onnx(sess, series.X, int(meta["window"])))
+    return [(series.labels, ev.predict_onnx(sess, series.X, int(meta["window"]), meta["feature_columns"]))
             for series in data.iter_households(con, val_ids, meta["feature_columns"])]
 
 
@@ -128,6 +128,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 "history": result.history,
                 "best_epoch": result.best_epoch,
                 "training_seconds": round(result.seconds, 1),
+                # what the out-of-distribution check compares a home with (models_ml/ood.py)
+                "ood": result.ood_reference,
             }
             registry.save_weights(result.model.state_dict(), folder / registry.WEIGHTS)
             export_onnx(result.model, cfg.window, len(result.columns), folder / registry.ONNX_FP32)

@@ -12,6 +12,12 @@ no partial batch, and a re-run finds nothing to do.
 A model scores only features on the grid step it was trained on (`grid_step_seconds` in its
 metadata; 5 minutes for models from before it was recorded): another step is refused with
 what to do, never resampled (check_grid_step says why).
+
+A class whose evidence sensors a home lacks is never predicted there (the logits are gated in
+export.series_logits; models_ml/sensors.py), and each prediction says whether the home's last
+day of features is out of the model's training distribution (models_ml/ood.py; read with that
+much history). A model whose metadata has no "ood" ranges (trained before they were recorded)
+scores with the check off: every step in distribution, ood_score null, and the run says so.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from models_ml import ModelError, data, package, registry
+from models_ml import ModelError, data, ood, package, registry
 from models_ml.export import series_logits, session
 from models_ml.metrics import decide
 from warehouse.taxonomy import ANOMALY_CLASSES
@@ -50,6 +56,7 @@ class ScoreResult:
     anomalies: int
     seconds: float
     model_file: str
+    ood_steps: int = 0          # steps scored out of distribution (their anomalies raise no alert)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -153,12 +160,20 @@ def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set
     return starts, [(b[0], b[1]) for b in batches], {b[0] for b in batches if b[3]}
 
 
-def _predict(sess, series, since: np.datetime64, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(indices of the steps from `since` on, their class probabilities)."""
+def _predict(sess, series, since: np.datetime64, window: int, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the steps from `since` on, their class probabilities, gated by the home's sensors)."""
     keep = np.flatnonzero(series.steps >= since)
     if not len(keep):
         return keep, np.empty((0, len(PROBABILITY_COLUMNS)), dtype=np.float32)
-    return keep, _softmax(series_logits(sess, series.X, window, first=int(keep[0])))
+    return keep, _softmax(series_logits(sess, series.X, window, first=int(keep[0]), columns=columns))
+
+
+def _out_of_distribution(series, keep: np.ndarray, columns: list[str], ref: dict | None):
+    """(OOD score, flag) of the kept steps; (None, all False) without the model's ranges."""
+    if not ref:
+        return None, np.zeros(len(keep), dtype=bool)
+    score_ = ood.scores(series.X, columns, ref)[keep]
+    return score_, ood.flags(score_, ref)
 
 
 def _chunks(con, starts: dict[str, np.datetime64], step: np.timedelta64, window: int) -> list[dict]:
@@ -216,6 +231,11 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
         raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
                            f"now; retrain with `homewatch train`, or import a model exported by this HomeWatch version")
     step = np.timedelta64(package.model_step_seconds(meta), "s")
+    ood_ref = meta.get("ood") or None
+    if ood_ref is None:
+        progress(f"model {version} has no out-of-distribution ranges in its metadata (trained before they were "
+                 "recorded): its predictions are not checked; retrain to check them")
+    history = max(window, int(ood_ref["trailing_steps"]) if ood_ref else 0)   # steps read per household
     starts, batches, new_batches = _work(con, version)
     for batch_id in sorted(new_batches):
         decision = require_passed(con, batch_id, force=force)   # raises QualityGateError unless forced
@@ -225,21 +245,27 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     if not starts and not batches:      # nothing new: a re-run writes nothing at all
         return ScoreResult(run_id, version, 0, 0, 0, time.monotonic() - started, model_file)
     scored_at = utcnow()
-    n_anomalies = done = households = 0
-    chunks = _chunks(con, starts, step, window)
+    n_anomalies = done = households = n_ood = 0
+    ood_households = []
+    chunks = _chunks(con, starts, step, history)
     with transaction(con):
         for chunk in chunks:
-            context = {h: (since - (window - 1) * step).astype("datetime64[us]").item() for h, since in chunk.items()}
+            context = {h: (since - (history - 1) * step).astype("datetime64[us]").item() for h, since in chunk.items()}
             series_by_household = {s.household_id: s for s in data.read_households_since(con, context, columns)}
             written = []
             for household, since in chunk.items():
                 series = series_by_household.get(household)
                 if series is None:
                     continue
-                keep, probs = _predict(sess, series, since, window)
+                keep, probs = _predict(sess, series, since, window, columns)
                 if not len(keep):
                     continue
                 predicted = decide(probs, weights).astype(np.int32)
+                ood_score, is_ood = _out_of_distribution(series, keep, columns, ood_ref)
+                if is_ood.any():
+                    n_ood += int(is_ood.sum())
+                    ood_households.append((household, float(is_ood.mean()),
+                                           ood.worst_features(series.X[keep][is_ood], columns, ood_ref)))
                 written.append(pa.table({
                     "run_id": pa.array([run_id] * len(keep)),
                     "household_id": pa.array([household] * len(keep)),
@@ -249,6 +275,8 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
                     **{c: pa.array(probs[:, j].astype(np.float64)) for j, c in enumerate(PROBABILITY_COLUMNS)},
                     "confidence": pa.array(probs[np.arange(len(predicted)), predicted].astype(np.float64)),
                     "scored_at": pa.array([scored_at] * len(keep), pa.timestamp("us")),
+                    "is_out_of_distribution": pa.array(is_ood),
+                    "ood_score": pa.array(ood_score if ood_score is not None else [None] * len(keep), pa.float64()),
                 }))
                 n_anomalies += int((predicted != 0).sum())
                 done += len(keep)
@@ -256,9 +284,13 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
             _replace(con, version, chunk, written)
             failpoint("score.in_transaction")   # tests kill the process here: nothing may be left
             progress(f"scored {households}/{len(starts)} households ({done:,} steps)")
+        for household, share, features in ood_households:
+            progress(f"{household}: {share:.0%} of the steps scored are out of the model's training distribution "
+                     f"(most often outside: {', '.join(f'{c} {v:.0%}' for c, v in features) or '-'}); "
+                     "the anomaly tables raise no alert from them (dbt var alert_out_of_distribution)")
         con.executemany("insert into ml.scored_batches (batch_id, model_version, processed_at, run_id, scored_at) "
                         "values (?, ?, ?, ?, ?)", [(b, version, p, run_id, scored_at) for b, p in batches])
         con.execute("insert into ml.score_runs (run_id, model_version, model_file, started_at, finished_at, "
                     "households, steps_scored, anomaly_steps) values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, version, model_file, scored_at, utcnow(), households, done, n_anomalies])
-    return ScoreResult(run_id, version, done, households, n_anomalies, time.monotonic() - started, model_file)
+    return ScoreResult(run_id, version, done, households, n_anomalies, time.monotonic() - started, model_file, n_ood)

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models_ml import data, export
+from models_ml import data, export, ood
 from models_ml.config import TrainConfig
 from models_ml.metrics import fitted_macro_f1, macro_f1
 from models_ml.nets import WindowClassifier
+from models_ml.sensors import SensorMasker
 
 Progress = Callable[[str], None]
 
@@ -40,6 +41,7 @@ class TrainResult:
     train_households: list[str] = field(default_factory=list)
     validation_households: list[str] = field(default_factory=list)
     data_range: tuple = ("", "")
+    ood_reference: dict = field(default_factory=dict)
 
 
 def _event_mask(steps: np.ndarray, events: list[tuple], kinds: tuple[str, ...]) -> np.ndarray:
@@ -88,7 +90,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], co
     """Windows and labels of the selected steps, streamed household by household; also the
     per-feature mean and spread over every step of these households (for normalisation)."""
     rng = np.random.default_rng(cfg.seed)
-    xs, ys = [], []
+    sampler = np.random.default_rng(cfg.seed + 4)   # its own stream: the windows chosen stay the same
+    xs, ys, ood_rows = [], [], []
     total = np.zeros(len(columns), dtype=np.float64)
     total_sq = np.zeros(len(columns), dtype=np.float64)
     n = 0
@@ -107,6 +110,9 @@ def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], co
         last = series.steps[-1] if last is None else max(last, series.steps[-1])
         idx = select_windows(series, by_household.get(series.household_id, []), cfg, rng, len(households))
         xs.append(data.windows(series.X, cfg.window)[idx].copy())
+        per_household = max(cfg.ood_sample_rows // len(households), 1)
+        ood_rows.append(series.X if len(series.X) <= per_household
+                        else series.X[np.sort(sampler.choice(len(series.X), per_household, replace=False))])
         ys.append(series.labels[idx])
         if (i + 1) % 10 == 0:
             progress(f"read {i + 1}/{len(households)} training households")
@@ -117,7 +123,7 @@ def build_training_set(con: duckdb.DuckDBPyConnection, households: list[str], co
     std = np.sqrt(np.maximum(total_sq / max(n, 1) - mean ** 2, 0))
     stats = {"mean": mean.astype(np.float32).tolist(),
              "scale": np.where(std > 1e-6, std, 1.0).astype(np.float32).tolist(),
-             "first_step": str(first), "last_step": str(last)}
+             "first_step": str(first), "last_step": str(last), "ood_rows": np.concatenate(ood_rows)}
     return np.concatenate(xs), np.concatenate(ys), stats
 
 
@@ -206,14 +212,16 @@ class FitResult:
 
 
 def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig,
-        mean: np.ndarray, scale: np.ndarray, progress: Progress = print, budget: "Budget | None" = None) -> FitResult:
+        mean: np.ndarray, scale: np.ndarray, progress: Progress = print, budget: "Budget | None" = None,
+        masker: SensorMasker | None = None) -> FitResult:
     """Train on windows X (N, window, F) with labels y; after each epoch, predict the validation
     sample (validation_sample) of each validation series (features (T, F), labels (T,)) and keep
     the epoch with the best macro-F1 over the anomaly classes. Deterministic for a given seed
     (and, with a time budget, the number of epochs it allows).
 
     With a budget, no epoch starts that would not end before the budget's training deadline;
-    after the first epoch the learning-rate schedule is shortened to the epochs that fit."""
+    after the first epoch the learning-rate schedule is shortened to the epochs that fit.
+    With a masker, every batch loses sensors at random (SensorMasker)."""
     started = time.monotonic()
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -257,7 +265,11 @@ def fit(X: np.ndarray, y: np.ndarray, val: list[tuple[np.ndarray, np.ndarray]], 
         for b in range(batches_per_epoch):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(Xt[idx]), yt[idx])
+            if masker is None:
+                xb, yb = Xt[idx], yt[idx]
+            else:
+                xb, yb = (torch.from_numpy(a) for a in masker(X[idx.numpy()], y[idx.numpy()]))
+            loss = loss_fn(model(xb), yb)
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -365,8 +377,12 @@ def train(con: duckdb.DuckDBPyConnection, cfg: TrainConfig, progress: Progress =
     # read again for calibration and each scoring, and the train households for the Isolation Forest
     budget = Budget(started, cfg.max_minutes * 60, int(val_steps * (2 + n_test / len(val))),
                     read_seconds=read_validation * (3 + (n_test + len(train_ids)) / len(val)))
+    masker = SensorMasker(columns, cfg.sensor_mask_share, cfg.sensor_mask_drop, np.random.default_rng(cfg.seed + 3))
     fitted = fit(X, y, [(s.X, s.labels) for s in val], cfg, np.array(stats["mean"]), np.array(stats["scale"]),
-                 progress, budget)
+                 progress, budget, masker)
+    reference = ood.reference(stats["ood_rows"], columns, step * 60)
+    shares = [float(ood.flags(ood.scores(s.X, columns, reference), reference).mean()) for s in val]
+    reference["validation_flagged_share"] = round(float(np.mean(shares)), 4)
     return TrainResult(fitted.model, columns, step, fitted.history, fitted.best_epoch, fitted.val_macro_f1,
                        len(y), counts.tolist(), time.monotonic() - started, train_ids, val_ids,
-                       (stats["first_step"], stats["last_step"]))
+                       (stats["first_step"], stats["last_step"]), reference)

@@ -144,6 +144,7 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
         _job_runs(con),
         _per_day(trend, end, o.trend_days),
         _table(recent, o.max_rows, label),
+        _out_of_distribution(con, production[0] if production else None, start, end),
         _households(con, recent, start, end, o.households, windows),
         _model(production, _origin(con, production[0]) if production else ""),
         feedback_section(con),
@@ -152,6 +153,29 @@ def _render(con, db, path: Path, o: ReportOptions, progress) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>HomeWatch anomalies up to '
             f'{_ts(newest)}</title><style>{CSS}{EXTRA_CSS}</style></head><body><main>'
             + "\n".join(p for p in parts if p) + "</main></body></html>")
+
+
+def _out_of_distribution(con, version: str | None, start, end) -> str:
+    """The households whose steps in the period the model scored as out of its training
+    distribution (models_ml/ood.py): their anomalies raise no alert by default."""
+    has = version and con.execute("select count(*) from information_schema.columns where table_schema = 'ml' "
+                                  "and table_name = 'predictions' and column_name = 'is_out_of_distribution'"
+                                  ).fetchone()[0]
+    if not has:
+        return ""
+    rows = con.execute("select household_id, count(*) filter (where is_out_of_distribution), count(*), "
+                       "count(*) filter (where is_out_of_distribution and predicted_class <> 0) from ml.predictions "
+                       "where model_version = ? and step_at between ? and ? group by 1 "
+                       "having count(*) filter (where is_out_of_distribution) > 0 order by 1",
+                       [version, start, end]).fetchall()
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{escape(h)}</td><td class='num'>{n:,} of {total:,} ({n / total:.0%})</td>"
+                   f"<td class='num'>{withheld:,}</td></tr>" for h, n, total, withheld in rows)
+    return ("<h2>Out of the model's distribution</h2><p class='small'>Steps whose last day of features is unlike "
+            "the homes the model trained on (docs/ml.md): the model's anomalies there raise no alert unless the "
+            "dbt var alert_out_of_distribution is true.</p><table><tr><th>household</th><th class='num'>steps "
+            "out of distribution</th><th class='num'>anomaly steps withheld</th></tr>" + body + "</table>")
 
 
 def _ts(value) -> str:

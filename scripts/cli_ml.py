@@ -75,7 +75,8 @@ def cmd_score(args) -> int:
     else:
         _say("score", f"{result.steps_scored:,} steps of {result.households} households scored by "
                       f"{result.model_version} ({result.model_file}) in {result.seconds:.1f} s; "
-                      f"{result.anomalies:,} anomalous steps; run {result.run_id} (ml.predictions)")
+                      f"{result.anomalies:,} anomalous steps, {result.ood_steps:,} steps out of the model's "
+                      f"training distribution (no alerts from them); run {result.run_id} (ml.predictions)")
     _refresh_marts(args.db, "score")
     return 0
 

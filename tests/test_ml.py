@@ -316,3 +316,127 @@ def test_stored_pr_curves_keep_the_bend_of_a_rare_class():
     assert len(out["precision"]) <= 62
     assert (out["precision"][0], out["recall"][0]) == (0.001, 1.0) and (out["precision"][-1], out["recall"][-1]) == (1.0, 0.0)
     assert sum(0.3 < p < 0.9 for p in out["precision"]) >= 5
+
+
+# --- absent sensors and out of distribution ------------------------------------------------
+
+# the feature table's sensor columns, as fct_ml_features names them (a few per sensor)
+SENSOR_FEATURES = ["hour_sin", "temperature_available", "humidity_available", "fridge_power_available",
+                   "motion_available", "door_available", "fire_alarm_available", "temperature_z", "temperature_missing",
+                   "temperature_no_baseline", "temperature_c_10", "humidity_z", "humidity_missing", "humidity_fraction",
+                   "fridge_power_z", "fridge_power_missing", "fridge_power_log_w", "fridge_off_days", "motion",
+                   "motion_missing", "door", "door_missing", "fire_alarm", "fire_alarm_missing",
+                   "heating_failure_severity", "fridge_failure_severity", "door_at_night_severity", "fire_severity",
+                   "generic_anomaly_score"]
+
+
+def _present(X, columns, sensor):
+    return X[:, -1, columns.index(f"{sensor}_available")] > 0.5
+
+
+def test_sensor_masking_drops_whole_sensors_as_an_absent_sensor_reads_and_relabels_what_it_showed():
+    from models_ml.sensors import SensorMasker
+
+    cols = SENSOR_FEATURES
+    rng = np.random.default_rng(0)
+    n, window = 4000, 6
+    X = rng.normal(size=(n, window, len(cols))).astype(np.float32) + 5     # no value reads like an absent one
+    for s in ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm"):
+        X[:, :, cols.index(f"{s}_available")] = 1.0
+    y = rng.integers(0, 6, n)
+    masker = SensorMasker(cols, share=0.5, drop=0.5, rng=np.random.default_rng(1))
+    Xm, ym = masker(X, y)
+    assert np.array_equal(X[:, :, 0], Xm[:, :, 0]) and np.array_equal(X[:, :, -1], Xm[:, :, -1])  # no sensor's
+    absent = {"temperature": ["temperature_z", "temperature_c_10", "heating_failure_severity"],
+              "fridge_power": ["fridge_power_z", "fridge_power_log_w", "fridge_off_days", "fridge_failure_severity"],
+              "door": ["door", "door_at_night_severity"], "fire_alarm": ["fire_alarm", "fire_severity"]}
+    dropped_any = np.zeros(n, dtype=bool)
+    for sensor in ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm"):
+        gone = ~_present(Xm, cols, sensor)
+        dropped_any |= gone
+        assert 0.15 < gone.mean() < 0.35, sensor       # about share x drop of the windows lose each sensor
+        # the whole window reads as a home without it: availability 0, values 0, missing 1
+        assert (Xm[gone][:, :, cols.index(f"{sensor}_available")] == 0).all()
+        assert (Xm[gone][:, :, cols.index(f"{sensor}_missing")] == 1).all()
+        for c in absent.get(sensor, []):
+            assert (Xm[gone][:, :, cols.index(c)] == 0).all(), c
+        assert np.array_equal(Xm[~gone][:, :, cols.index(f"{sensor}_missing")],
+                              X[~gone][:, :, cols.index(f"{sensor}_missing")])
+    assert 0.4 < dropped_any.mean() < 0.5                # a share of 0.5, minus the windows that drew no drop
+    kept = np.stack([_present(Xm, cols, s) for s in ("temperature", "humidity", "fridge_power", "motion", "door",
+                                                     "fire_alarm")], axis=1)
+    assert kept.any(axis=1).all()                         # one sensor always stays
+    # a window that lost its label's evidence is normal; every other keeps its label
+    fridge_lost = (y == 3) & ~kept[:, 2]
+    door_lost = (y == 4) & ~kept[:, 4]
+    fire_lost = (y == 5) & ~kept[:, 5]
+    heat_lost = (y == 1) & ~kept[:, 0]
+    relabelled = fridge_lost | door_lost | fire_lost | heat_lost | ((y == 2) & ~kept[:, 1])
+    assert fridge_lost.any() and door_lost.any() and fire_lost.any()
+    assert (ym[relabelled] == 0).all() and np.array_equal(ym[~relabelled], y[~relabelled])
+    # the input is left as it was
+    assert (X[:, :, cols.index("door_available")] == 1).all()
+    Xo, yo = SensorMasker(cols, share=0.0, drop=0.5, rng=np.random.default_rng(1))(X, y)
+    assert Xo is X and yo is y
+
+
+def test_a_class_without_its_evidence_sensor_gets_no_probability():
+    from models_ml.sensors import gate_logits, step_allowed
+
+    cols = SENSOR_FEATURES
+    homes = {   # sensors -> classes it may be given
+        ("temperature", "humidity"): {0, 1, 2},          # fire needs the alarm (warehouse/taxonomy.py)
+        ("temperature",): {0, 1},
+        ("fire_alarm",): {0, 5},
+        ("fridge_power", "door", "motion"): {0, 3, 4},
+    }
+    for sensors, expected in homes.items():
+        X = np.zeros((3, len(cols)), dtype=np.float32)
+        for s in sensors:
+            X[:, cols.index(f"{s}_available")] = 1.0
+        logits = np.full((3, 6), 5.0, dtype=np.float32)
+        gated = gate_logits(logits, step_allowed(X, cols))
+        z = np.exp(gated - gated.max(1, keepdims=True))
+        probs = z / z.sum(1, keepdims=True)
+        assert {c for c in range(6) if (probs[:, c] > 0).all()} == expected, sensors
+        assert {c for c in range(6) if (probs[:, c] == 0).all()} == set(range(6)) - expected, sensors
+    assert step_allowed(np.zeros((2, 2), np.float32), ["hour_sin", "temperature_z"]) is None   # an older model
+
+
+def test_a_home_unlike_training_is_out_of_distribution_and_a_short_anomaly_is_not():
+    from models_ml import ood
+
+    cols = ["hour_sin", "temperature_available", "temperature_z", "temperature_c_10", "temperature_missing",
+            "humidity_available", "humidity_fraction", "heating_failure_severity"]
+    rng = np.random.default_rng(3)
+
+    def home(n, temperature=2.0, humidity=0.5):
+        X = np.zeros((n, len(cols)), dtype=np.float32)
+        X[:, 0] = np.sin(np.arange(n) / 40)
+        X[:, 1] = X[:, 5] = 1.0
+        X[:, 2] = rng.normal(size=n)
+        X[:, 3] = temperature + 0.1 * rng.normal(size=n)        # 20 degC, degC / 10
+        X[:, 6] = humidity + 0.05 * rng.normal(size=n)
+        return X
+
+    ref = ood.reference(home(50_000), cols, step_seconds=300)
+    assert ref["trailing_steps"] == 288 and "hour_sin" not in ref["columns"]
+    assert "heating_failure_severity" not in ref["columns"] and "temperature_available" not in ref["columns"]
+    like = home(2000)
+    assert not ood.flags(ood.scores(like, cols, ref), ref).any()
+    hot = home(2000, temperature=4.5)                         # a home at 45 degC all day
+    flagged = ood.flags(ood.scores(hot, cols, ref), ref)
+    assert flagged[:144].all() and flagged.all()
+    assert ood.worst_features(hot, cols, ref)[0] == ("temperature_c_10", 1.0)
+    # two hours far outside (an incident) in a home that is otherwise like training: in distribution
+    short = home(2000)
+    short[1000:1024, 6] = 3.0
+    assert not ood.flags(ood.scores(short, cols, ref), ref).any()
+    # a home without humidity reads as an absent sensor: that is not out of distribution
+    no_humidity = home(2000)
+    no_humidity[:, 5] = no_humidity[:, 6] = 0.0
+    assert not ood.flags(ood.scores(no_humidity, cols, ref), ref).any()
+    # a day of the shifted home after a like one: flagged once most of the trailing day is outside
+    mixed = np.concatenate([home(1000), home(1000, temperature=4.5)])
+    first = np.flatnonzero(ood.flags(ood.scores(mixed, cols, ref), ref))[0]
+    assert 1000 + 140 <= first <= 1000 + 148

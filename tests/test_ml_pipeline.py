@@ -359,3 +359,81 @@ def test_model_promote_and_rollback_commands_switch_production_and_refresh_the_m
         assert main(["model", *args, "--db", str(db)]) == 2
         assert message in capsys.readouterr().err
     assert _q(db, "select model_version from ml.model_registry where status = 'production'") == [(first,)]
+
+
+# --- homes with some sensors, homes unlike training -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def partial_homes(trained, tmp_path_factory):
+    """The trained warehouse rebuilt with its first household reduced to temperature and humidity
+    and its second 25 degC warmer than any simulated home, then scored: (db, two-sensor household,
+    warm household, the scorer's messages)."""
+    from models_ml.score import score
+    from warehouse.transform import build
+
+    db = _copy(trained, tmp_path_factory.mktemp("partial"))
+    two, warm = [h for h, in _q(db, "select distinct household_id from raw.readings order by 1")][:2]
+    with writer(db) as con:
+        con.execute("delete from raw.readings where household_id = ? and sensor not in ('temperature', 'humidity')",
+                    [two])
+        con.execute("update raw.readings set value = value + 25 where household_id = ? and sensor = 'temperature'",
+                    [warm])
+    build(db=db, full_refresh=True)
+    messages = []
+    with writer(db) as con:
+        score(con, force=True, progress=messages.append)
+    build(db=db, select="stg_ml__predictions fct_classified_anomalies")
+    return db, two, warm, messages
+
+
+def test_a_home_with_only_temperature_and_humidity_gets_features_and_no_fridge_door_or_fire(partial_homes):
+    from tests.conftest import TINY
+
+    db, two, _, _ = partial_homes
+    steps = TINY.days * 288
+    (row,) = _q(db, "select count(*), min(temperature_available), min(humidity_available), "
+                    "max(fridge_power_available), max(motion_available), max(door_available), "
+                    "max(fire_alarm_available), avg(fridge_power_missing), avg(door_missing) "
+                    "from marts.fct_ml_features where household_id = ? and step_at >= (select min(step_at) + "
+                    "interval 1 hour from marts.fct_ml_features where household_id = ?)", [two, two])
+    assert row == (steps - 12, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0)
+    (row,) = _q(db, "select count(*), max(p_fridge_failure), max(p_door_at_night), max(p_fire), "
+                    "count(*) filter (where predicted_class in (3, 4, 5)), max(p_temperature_failure) "
+                    "from ml.predictions where household_id = ?", [two])
+    assert row[:5] == (steps, 0.0, 0.0, 0.0, 0)
+    assert row[5] > 0                                  # the classes it has sensors for are still scored
+    # in the homes that have the sensors the same model gives them probability
+    (row,) = _q(db, "select min(fridge), min(door), min(fire) from (select household_id, max(p_fridge_failure) as "
+                    "fridge, max(p_door_at_night) as door, max(p_fire) as fire from ml.predictions "
+                    "where household_id <> ? group by 1)", [two])
+    assert all(v > 0 for v in row)
+    assert _q(db, "select count(*) from marts.fct_classified_anomalies where household_id = ? "
+                  "and anomaly_class in (3, 4, 5)", [two]) == [(0,)]
+
+
+def test_a_home_unlike_the_training_homes_is_flagged_and_raises_no_alert(partial_homes, tmp_path):
+    from scripts.anomaly_report import write_anomaly_report
+    from warehouse.transform import build
+
+    db, two, warm, messages = partial_homes
+    shares = dict(_q(db, "select household_id, avg(is_out_of_distribution::int) from ml.predictions group by 1"))
+    assert shares[warm] > 0.95
+    assert all(shares[h] < 0.02 for h in shares if h not in (two, warm)), shares
+    # the tiny warehouse trains on one household, whose humidity never had the two-sensor home's
+    # day-long fault: that day is out of distribution, the rest is not
+    assert shares[two] < 0.1, shares
+    assert _q(db, "select count(*) from ml.predictions where household_id = ? and is_out_of_distribution "
+                  "and ood_score < 0.5", [warm]) == [(0,)]
+    assert any(m.startswith(f"{warm}:") and "temperature_c_10" in m for m in messages), messages
+    (flagged_anomalies,) = _q(db, "select count(*) from ml.predictions where household_id = ? "
+                                  "and is_out_of_distribution and predicted_class <> 0", [warm])[0]
+    assert flagged_anomalies > 0                        # the model does call some of its steps anomalies...
+    assert _q(db, "select count(*) from marts.fct_classified_anomalies where household_id = ?",
+              [warm]) == [(0,)]                         # ...but the anomaly table raises none of them
+    html = write_anomaly_report(db, tmp_path / "anomalies.html").read_text()
+    section = html.split("Out of the model's distribution")[1]
+    assert f"<td>{warm}</td>" in section and f"<td>{[h for h in shares if h not in (two, warm)][0]}</td>" not in section
+    build(db=db, select="fct_classified_anomalies", dbt_vars={"alert_out_of_distribution": True})
+    assert _q(db, "select count(*) > 0, sum(ood_steps) > 0 from marts.fct_classified_anomalies "
+                  "where household_id = ?", [warm]) == [(True, True)]

@@ -250,3 +250,40 @@ def test_the_batch_summary_and_report_count_only_the_households_and_steps_taken_
     assert f"<b>{sum(expected.values())}</b><span>anomalies in the new data" in html
     assert "the new data of 1 batch(es): 1 household(s)" in html
     assert html.count('aria-label="sensors of') == 1 and f'aria-label="sensors of {household}"' in html
+
+
+def test_a_package_carries_the_out_of_distribution_ranges_and_an_older_one_imports_with_a_warning(
+        package, built_db, tmp_path, capsys):
+    import hashlib
+
+    import numpy as np
+
+    from models_ml import ood
+
+    path, outcome = package
+    meta = json.loads((path / "metadata.json").read_text())
+    ref = meta["ood"]
+    assert ref["columns"] == ood.checked_columns(meta["feature_columns"]) and len(ref["columns"]) > 10
+    assert len(ref["low"]) == len(ref["high"]) == len(ref["columns"])
+    assert all(lo < hi for lo, hi in zip(ref["low"], ref["high"]))
+    assert ref["trailing_steps"] == 288 and 0 <= ref["validation_flagged_share"] <= 1
+    # the ranges travel: a step at the middle of every range is inside, one far above is outside
+    X = np.array([[(lo + hi) / 2 for lo, hi in zip(ref["low"], ref["high"])]], dtype=np.float32)
+    assert not ood.outside(X, ref["columns"], ref).any()
+    assert ood.outside(X + 1000, ref["columns"], ref).all()
+
+    # a package from before the check: imported, with what it means said
+    older = tmp_path / "older"
+    shutil.copytree(path, older)
+    del meta["ood"]
+    (older / "metadata.json").write_text(json.dumps(meta))
+    manifest = json.loads((older / MANIFEST).read_text())
+    manifest["files"]["metadata.json"] = {"sha256": hashlib.sha256((older / "metadata.json").read_bytes()).hexdigest(),
+                                          "bytes": (older / "metadata.json").stat().st_size}
+    (older / MANIFEST).write_text(json.dumps(manifest))
+    other = _fresh(built_db, tmp_path)
+    capsys.readouterr()
+    assert main(["model", "import", str(older), "--db", str(other)]) == 0
+    err = capsys.readouterr().err
+    assert "predates the sensor availability features and the out-of-distribution check" in err
+    assert _registry(other) == [(outcome.version, "production", "imported")]

@@ -374,6 +374,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        9,
+        "ml.predictions: whether the step's recent features were out of the model's training distribution",
+        [
+            # older predictions were made without the check: false, score unknown (null)
+            "alter table ml.predictions add column is_out_of_distribution boolean default false",
+            "alter table ml.predictions add column ood_score double",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -43,6 +43,30 @@ RULE_NAMES: dict[int, str] = {c.anomaly_class: c.rule_name for c in TAXONOMY if 
 # ml.predictions and stg_ml__predictions: one probability column per class, in class order
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in ANOMALY_CLASSES.values())
 
+# The sensors the classifier knows (dbt var known_sensors: one group of feature columns each).
+KNOWN_SENSORS: tuple[str, ...] = ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm")
+# The evidence a class needs: any one of these groups, each group's sensors all present in the
+# home. A class whose evidence the home lacks is never predicted there (models_ml/gating.py):
+# no fridge failure without a fridge meter, no door at night without a door contact. Fire needs
+# the fire alarm: heat with humidity alone is what a hot shower or cooking makes every day in a
+# real home (the simulator's fires always sound the alarm, so it cannot teach the difference).
+# The door-at-night rule learns the sleep hours from motion, but the classifier also knows the
+# hour, so the door alone suffices. Groups are alternatives: a class could accept several.
+EVIDENCE_SENSORS: dict[int, tuple[tuple[str, ...], ...]] = {
+    1: (("temperature",),),
+    2: (("humidity",),),
+    3: (("fridge_power",),),
+    4: (("door",),),
+    5: (("fire_alarm",),),
+}
+
+
+def class_has_evidence(anomaly_class: int, present: set[str] | frozenset[str]) -> bool:
+    """Whether a home with these sensors can show this class (normal always can)."""
+    groups = EVIDENCE_SENSORS.get(anomaly_class)
+    return groups is None or any(all(s in present for s in group) for group in groups)
+
+
 SEED_PATH = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "anomaly_classes.csv"
 
 

@@ -8,6 +8,9 @@
 -- is left out (the classifier's evaluation applies the same rule: models_ml/metrics.py).
 -- Rebuilt after each scoring run (`homewatch score` then `homewatch build --select
 -- fct_classified_anomalies`; the batch job does both). Empty until a model has scored.
+-- Steps the scorer flagged out of the model's training distribution (models_ml/ood.py) raise
+-- no anomaly unless var alert_out_of_distribution is true; then an anomaly says how many of
+-- its steps were out of distribution (ood_steps).
 
 with
 
@@ -23,6 +26,9 @@ predicted_steps as (
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     where predictions.predicted_class <> 0
+    {%- if not var('alert_out_of_distribution') %}
+        and not predictions.is_out_of_distribution
+    {%- endif %}
 
 ),
 
@@ -51,7 +57,8 @@ events as (
         count(*) as n_steps,
         avg(confidence) as mean_confidence,
         max(confidence) as peak_confidence,
-        first(step_at order by confidence desc, step_at) as peak_at  -- the first, if tied
+        first(step_at order by confidence desc, step_at) as peak_at,  -- the first, if tied
+        count(*) filter (where is_out_of_distribution) as ood_steps
     from runs_numbered
     group by household_id, predicted_class, model_version, run_number
     having count(*) * {{ grid_step_seconds() | trim }} >= case predicted_class
@@ -103,6 +110,7 @@ final as (
         events.peak_confidence,
         events.peak_at,
         events.model_version,
+        events.ood_steps,
         coalesce(evidence.rules_fired, []) as rules_fired,
         coalesce(evidence.rule_agrees, false) as rule_agrees,
         evidence.rule_peak_severity,

@@ -6,8 +6,13 @@
 -- homes with different set-points look alike; binary sensors stay 0/1; the raw levels
 -- (fridge watts, humidity, temperature) come too, scaled near 1. No nulls: a value
 -- that cannot be known (a gap, the warm-up) is 0 and its *_missing flag says so.
+-- <s>_available says whether the home has the sensor at all (1 from its first reading on):
+-- a sensor the home never had reads as 0 with *_missing = 1 on every step, a dropout of a
+-- sensor it has reads the same but with <s>_available = 1. The classifier never predicts a
+-- class whose evidence sensors a home lacks (warehouse/taxonomy.py EVIDENCE_SENSORS).
 
 {%- set continuous = ['temperature', 'humidity', 'fridge_power'] %}
+{%- set sensors = var('known_sensors') %}
 
 with
 
@@ -29,6 +34,26 @@ rules as (
 
 ),
 
+sensor_hours as (
+
+    select * from {{ ref('int_sensor_hours') }}
+
+),
+
+sensors_seen as (
+
+    -- each known sensor's first hour with data, per household (hours, not steps: a cheap scan)
+    select
+        household_id,
+        {%- for s in sensors %}
+        min(step_date + to_hours(hour_of_day)) filter (where sensor = '{{ s }}') as {{ s }}_first_seen_at{{ "," if not loop.last }}
+        {%- endfor %}
+    from sensor_hours
+    where sensor in ({% for s in sensors %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
+    group by household_id
+
+),
+
 features as (
 
     select
@@ -37,6 +62,10 @@ features as (
         sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_sin,
         cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_cos,
         case when isodow(grid.step_at) >= 6 then 1.0 else 0.0 end as is_weekend,
+        {%- for s in sensors %}
+        case when grid.step_at >= date_trunc('hour', sensors_seen.{{ s }}_first_seen_at) then 1.0 else 0.0 end
+            as {{ s }}_available,
+        {%- endfor %}
         {%- for s in continuous %}
         coalesce((grid.{{ s }} - grid.{{ s }}_expected) / grid.{{ s }}_spread, 0) as {{ s }}_z,
         coalesce((grid.{{ s }}_mean_1h - grid.{{ s }}_expected) / grid.{{ s }}_spread, 0) as {{ s }}_mean_1h_z,
@@ -82,6 +111,7 @@ features as (
         rules.rule_class
     from grid
     inner join rules on grid.household_id = rules.household_id and grid.step_at = rules.step_at
+    left join sensors_seen on grid.household_id = sensors_seen.household_id
 
 )
 

@@ -22,6 +22,8 @@ renamed as (
         p_fridge_failure,
         p_door_at_night,
         p_fire,
+        coalesce(is_out_of_distribution, false) as is_out_of_distribution,
+        ood_score,
         run_id as score_run_id,
         scored_at
     from source
