@@ -21,6 +21,7 @@ DuckDB does the rest.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -31,6 +32,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -123,7 +126,10 @@ def _entities(sq) -> tuple[list[ha.Entity], dict[str, int]]:
     return entities, {k.lower(): v for k, v in ids.items()}
 
 
-_SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.int64()), ("state", pa.string())])
+# the state as a dictionary: a home's states repeat (on, off, 21.5), so each distinct text is
+# read, and made a value, once (see _nums)
+_SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.int64()),
+                     ("state", pa.dictionary(pa.int32(), pa.string()))])
 _US = "\x1f"  # the field separator of the text SQLite makes: no state holds it
 
 
@@ -159,6 +165,61 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     with ThreadPoolExecutor(THREADS) as pool:
         parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1]), bounds))
     return pa.concat_tables(parts)
+
+
+def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str], bounds: dict) -> pa.Table:
+    """hw_ha_nums as expand(prepared=True) reads it, from the states read (a _SCHEMA table) and
+    extra rows (metadata_id, rn, t, state, carried); makes temp table hw_ha_words.
+
+    The work per state is done on whole columns: each distinct state text is made a value once,
+    in SQL (homeassistant.words), and taken by its index (sid).
+    """
+    states = states.unify_dictionaries()
+    chunks = states.column("state").chunks
+    texts = chunks[0].dictionary.to_pylist() if chunks else []
+    sid_of = {w: i for i, w in enumerate(texts)}
+    extra_sids = [sid_of.setdefault(r[3], len(sid_of)) for r in extra]
+    texts = list(sid_of)
+    col = {name: np.concatenate([states.column(name).to_numpy(), np.array([r[i] for r in extra], dtype=np.int64)])
+           for i, name in enumerate(("metadata_id", "rn", "t"))}
+    sid = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+                         + [np.array(extra_sids, dtype=np.int32)]).astype(np.int32)
+    carried = np.concatenate([np.zeros(states.num_rows, bool), np.array([r[4] for r in extra], dtype=bool)])
+    # the loaded entities' states only
+    eids = dict(con.execute("select entity_id, eid from hw_ha_entities").fetchall())
+    lut = np.full(max(max(entity_of, default=0), int(col["metadata_id"].max(initial=0))) + 1, -1, np.int32)
+    for metadata_id, entity_id in entity_of.items():
+        lut[metadata_id] = eids[entity_id]
+    eid = lut[col["metadata_id"]]
+    keep = eid >= 0
+    eid, sid, carried = eid[keep], sid[keep], carried[keep]
+    rn, t = col["rn"][keep], col["t"][keep]
+    # each distinct text once
+    con.register("hw_ha_texts", pa.table({"sid": np.arange(len(texts), dtype=np.int32),
+                                          "state": pa.array(texts, pa.string())}))
+    try:
+        ha.words(con, "hw_ha_texts")
+    finally:
+        con.unregister("hw_ha_texts")
+    w = con.sql("select coalesce(is_missing, false) as m, coalesce(is_binary, false) as b, "
+                    "coalesce(cast(bin_value as double), 0) as v, coalesce(num_value, 'nan') as n, "
+                    "num_value is null as null from hw_ha_words order by sid").fetchnumpy()
+    scale, shift = _scales(con)
+    is_missing, is_binary = w["m"][sid], w["b"][sid]
+    value = np.where(is_binary, w["v"][sid], w["n"][sid] * scale[eid] + shift[eid])
+    null = ~is_binary & w["null"][sid]
+    return pa.table({"rn": rn, "eid": eid, "sid": sid, "changed_at": pa.array(t, pa.timestamp("us")),
+                     "carried": carried, "is_missing": is_missing, "is_binary": is_binary,
+                     "value": pa.array(value, mask=null)})
+
+
+def _scales(con) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's scale and shift (see homeassistant.Entity), indexed by eid."""
+    rows = con.execute("select eid, scale, shift from hw_ha_entities order by eid").fetchall()
+    scale, shift = np.ones(len(rows) + 1), np.zeros(len(rows) + 1)
+    for eid, a, b in rows:
+        scale[eid], shift[eid] = a, b
+    return scale, shift
 
 
 def _carried(sq, after_id: int, before_ts: float, metadata_ids: list[int]) -> list[tuple]:
@@ -215,10 +276,7 @@ def _watermark(con, source: str) -> tuple:
 def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options, bounds: dict, limits,
                   progress):
     """Load the new states of a recorder database as one batch; an IngestResult (see load.IngestResult)."""
-    from warehouse.ingest.load import (
-        IngestResult, _drop_present, _drop_temp_tables, _duplicates, _insert_readings, _record_batch,
-    )
-    from warehouse.ingest.outcome import _failure
+    from warehouse.ingest.load import IngestResult
 
     started, source = bounds["now"], str(plan.path)
     sq = _open(plan.path)
@@ -251,29 +309,38 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
     plan.content_hash = None
     progress(f"{plan.given}: {states.num_rows:,} new states (state_id {after_id + 1} to {to_id})"
              + (f" and {len(stats):,} hourly statistics" if stats else ""))
-    con.register("hw_ha_arrow", states)
-    extra = pa.Table.from_pylist([dict(zip(_SCHEMA.names + ["carried"], r + (True,))) for r in carried]
-                                 + [dict(zip(_SCHEMA.names + ["carried"], r + (False,))) for r in stats + again],
-                                 schema=_SCHEMA.append(pa.field("carried", pa.bool_())))
-    con.register("hw_ha_extra", extra)
-    con.execute("create or replace temp table hw_ha_meta (metadata_id bigint, entity_id varchar)")
-    con.executemany("insert into hw_ha_meta values (?, ?)", [[meta[e.entity_id], e.entity_id] for e in chosen])
-    # a view: expand reads the Arrow tables once, keeping the chosen entities' states
-    con.execute("""
-        create temp view hw_ha_states as
-        select s.rn, m.entity_id, s.state, make_timestamp(s.t) as changed_at, s.carried
-        from (select *, false as carried from hw_ha_arrow union all by name select * from hw_ha_extra) s
-        join hw_ha_meta m using (metadata_id)""")
+    extra = [r + (True,) for r in carried] + [r + (False,) for r in stats + again]
     ha.register_entities(con, entities)
     step = ha.grid_step(con)
     end_at = EPOCH + dt.timedelta(seconds=end_ts)
     try:
+        con.register("hw_ha_arrow", _nums(con, states, extra, {meta[e.entity_id]: e.entity_id for e in chosen},
+                                          bounds))
+        del states
+        con.execute("create temp view hw_ha_nums as select * from hw_ha_arrow")
+        con.execute("""
+            create temp view hw_ha_values as
+            select n.rn, e.entity_id, n.eid, e.sensor, e.household_id, n.changed_at, n.carried, w.state,
+                   n.is_missing, n.is_binary, n.value
+            from hw_ha_nums n join hw_ha_entities e using (eid) join hw_ha_words w using (sid)""")
         # only the steps that have ended: the recorder may still add states to the last one
-        counts = ha.expand(con, step, end_at, held_through, True, bounds)
+        counts = ha.expand(con, step, end_at, held_through, True, bounds, prepared=True)
+        return _finish(con, plan, source, started, bounds, counts, step, end_at, to_id, after_id, stats,
+                       stats_through, states_from, entities, household, version, limits)
     finally:
-        con.execute("drop view hw_ha_states")
-        con.unregister("hw_ha_arrow")
-        con.unregister("hw_ha_extra")
+        with contextlib.suppress(duckdb.Error):  # a failed transaction keeps its own error
+            ha.drop_temp_tables(con)
+            con.unregister("hw_ha_arrow")
+
+
+def _finish(con, plan: _Plan, source: str, started, bounds: dict, counts: dict, step, end_at, to_id: int,
+            after_id: int, stats: list, stats_through, states_from, entities, household: str, version: int,
+            limits):
+    """The rest of load_recorder, once hw_good and hw_bad are made."""
+    from warehouse.ingest.load import IngestResult, _drop_present, _drop_temp_tables, _duplicates, _insert_readings
+    from warehouse.ingest.load import _record_batch
+    from warehouse.ingest.outcome import _failure
+
     ha.bad_times(con, bounds)
     repeats = ha.finish_good(con)
     valued = counts["valued"]
