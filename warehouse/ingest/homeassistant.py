@@ -306,18 +306,16 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
             join hw_ha_entities e using (eid)
         ),
         steps as (
-            -- per entity and grid step, the states that changed in it: their values, and the
-            -- last of them (by time, then rn: key), the only one that can be in effect after it
+            -- per entity and grid step, the states that changed in it: their values (NULL: a
+            -- missing state), and the last of them by time, then rn (key: both in one number),
+            -- the only one that can be in effect after the step
             select eid, time_bucket({step_sql}, changed_at) as step_at,
-                   max(value) filter (where not is_missing) as high,
-                   sum(value) filter (where not is_missing) as total,
-                   count(*) filter (where not is_missing) as n,
-                   min(rn) filter (where not is_missing) as rn,
-                   min(changed_at) as first_at, max(changed_at) as last_changed,
-                   arg_max(value, key) as last_value, arg_max(is_missing, key) as last_missing,
-                   arg_max(rn, key) as last_rn
-            from (select *, (epoch_us(changed_at)::hugeint << 64) + rn as key from hw_ha_nums
-                  where (is_missing or isfinite(value)) and {times})
+                   max(value) as high, sum(value) as total, count(value) as n,
+                   min(rn) filter (where value is not null) as rn, min(changed_at) as first_at,
+                   max(key) as last_key, arg_max_null(value, key) as last_value
+            from (select eid, changed_at, rn, case when not is_missing then value end as value,
+                         (epoch_us(changed_at)::hugeint << 64) + (rn::hugeint + {1 << 63}::hugeint) as key
+                  from hw_ha_nums where (is_missing or isfinite(value)) and {times})
             group by all
         ),
         after as (
@@ -330,8 +328,11 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
                                   least(coalesce(lead(first_at) over (partition by eid order by step_at)
                                                  - to_microseconds(1), $end_at), $end_at,
                                         last_changed + {hold_sql} - to_microseconds(1))) as last_at
-                  from steps s join kinds k using (eid))
-            where not last_missing and last_at >= step_at + {step_sql}
+                  from (select *, make_timestamp(cast(last_key >> 64 as bigint)) as last_changed,
+                               cast((last_key & {(1 << 64) - 1}::hugeint) - {1 << 63}::hugeint as bigint) as last_rn
+                        from steps) s
+                  join kinds k using (eid))
+            where last_value is not null and last_at >= step_at + {step_sql}
         ),
         stepped as (
             select eid, step_at, max(high) as high, sum(total) / sum(n) as mean, min(rn) as rn, bool_or(own) as changed

@@ -167,59 +167,55 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str], bounds: dict) -> pa.Table:
-    """hw_ha_nums as expand(prepared=True) reads it, from the states read (a _SCHEMA table) and
-    extra rows (metadata_id, rn, t, state, carried); makes temp table hw_ha_words.
+def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) -> pa.Table:
+    """The rows of hw_ha_nums as expand(prepared=True) reads them (and eid -1 for the states of
+    entities not loaded), from the states read (a _SCHEMA table) and extra rows (metadata_id, rn,
+    t, state, carried); makes temp table hw_ha_words (sid, state, ...).
 
     The work per state is done on whole columns: each distinct state text is made a value once,
     in SQL (homeassistant.words), and taken by its index (sid).
     """
+    # first: fetching all of a result frees the connection for register (DuckDB 2 refuses it while
+    # an earlier execute's result is unread)
+    rows = con.execute("select entity_id, eid, scale, shift from hw_ha_entities").fetchall()
     states = states.unify_dictionaries()
     chunks = states.column("state").chunks
-    texts = chunks[0].dictionary.to_pylist() if chunks else []
-    sid_of = {w: i for i, w in enumerate(texts)}
+    sid_of = {w: i for i, w in enumerate(chunks[0].dictionary.to_pylist() if chunks else [])}
     extra_sids = [sid_of.setdefault(r[3], len(sid_of)) for r in extra]
-    texts = list(sid_of)
-    col = {name: np.concatenate([states.column(name).to_numpy(), np.array([r[i] for r in extra], dtype=np.int64)])
+    col = {name: np.concatenate([c.to_numpy() for c in states.column(name).chunks]
+                                + [np.array([r[i] for r in extra], dtype=np.int64)])
            for i, name in enumerate(("metadata_id", "rn", "t"))}
     sid = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]
-                         + [np.array(extra_sids, dtype=np.int32)]).astype(np.int32)
+                         + [np.array(extra_sids, dtype=np.int32)])
     carried = np.concatenate([np.zeros(states.num_rows, bool), np.array([r[4] for r in extra], dtype=bool)])
-    # the loaded entities' states only
-    eids = dict(con.execute("select entity_id, eid from hw_ha_entities").fetchall())
-    lut = np.full(max(max(entity_of, default=0), int(col["metadata_id"].max(initial=0))) + 1, -1, np.int32)
-    for metadata_id, entity_id in entity_of.items():
-        lut[metadata_id] = eids[entity_id]
-    eid = lut[col["metadata_id"]]
-    keep = eid >= 0
-    eid, sid, carried = eid[keep], sid[keep], carried[keep]
-    rn, t = col["rn"][keep], col["t"][keep]
-    # each distinct text once
-    con.register("hw_ha_texts", pa.table({"sid": np.arange(len(texts), dtype=np.int32),
-                                          "state": pa.array(texts, pa.string())}))
+    del states
+    con.register("hw_ha_texts", pa.table({"sid": np.arange(len(sid_of), dtype=np.int32),
+                                          "state": pa.array(list(sid_of), pa.string())}))
     try:
         ha.words(con, "hw_ha_texts")
     finally:
         con.unregister("hw_ha_texts")
     w = con.sql("select coalesce(is_missing, false) as m, coalesce(is_binary, false) as b, "
-                    "coalesce(cast(bin_value as double), 0) as v, coalesce(num_value, 'nan') as n, "
-                    "num_value is null as null from hw_ha_words order by sid").fetchnumpy()
-    scale, shift = _scales(con)
-    is_missing, is_binary = w["m"][sid], w["b"][sid]
-    value = np.where(is_binary, w["v"][sid], w["n"][sid] * scale[eid] + shift[eid])
-    null = ~is_binary & w["null"][sid]
-    return pa.table({"rn": rn, "eid": eid, "sid": sid, "changed_at": pa.array(t, pa.timestamp("us")),
-                     "carried": carried, "is_missing": is_missing, "is_binary": is_binary,
-                     "value": pa.array(value, mask=null)})
-
-
-def _scales(con) -> tuple[np.ndarray, np.ndarray]:
-    """Each entity's scale and shift (see homeassistant.Entity), indexed by eid."""
-    rows = con.execute("select eid, scale, shift from hw_ha_entities order by eid").fetchall()
-    scale, shift = np.ones(len(rows) + 1), np.zeros(len(rows) + 1)
-    for eid, a, b in rows:
-        scale[eid], shift[eid] = a, b
-    return scale, shift
+                "coalesce(cast(bin_value as double), num_value, 'nan') as v, "
+                "not coalesce(is_binary, false) and num_value is null as null "
+                "from hw_ha_words order by sid").fetchnumpy()
+    lut = np.full(max(max(entity_of, default=0), int(col["metadata_id"].max(initial=0))) + 1, -1, np.int32)
+    eid_of = {r[0]: r[1] for r in rows}
+    for metadata_id, entity_id in entity_of.items():
+        lut[metadata_id] = eid_of[entity_id]
+    eid = lut[col["metadata_id"]]
+    is_binary = w["b"][sid]
+    value = w["v"][sid]  # a binary word's 1 or 0, else the text as a number: scaled below
+    scaled = [(e, a, b) for _, e, a, b in rows if (a, b) != (1.0, 0.0)]
+    if scaled:
+        scale, shift = np.ones(len(rows)), np.zeros(len(rows))
+        for e, a, b in scaled:
+            scale[e], shift[e] = a, b
+        number = ~is_binary & (eid >= 0)
+        value[number] = value[number] * scale[eid[number]] + shift[eid[number]]
+    return pa.table({"rn": col["rn"], "eid": eid, "sid": sid, "changed_at": pa.array(col["t"], pa.timestamp("us")),
+                     "carried": carried, "is_missing": w["m"][sid], "is_binary": is_binary,
+                     "value": pa.array(value, mask=w["null"][sid])})
 
 
 def _carried(sq, after_id: int, before_ts: float, metadata_ids: list[int]) -> list[tuple]:
@@ -314,15 +310,14 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
     step = ha.grid_step(con)
     end_at = EPOCH + dt.timedelta(seconds=end_ts)
     try:
-        con.register("hw_ha_arrow", _nums(con, states, extra, {meta[e.entity_id]: e.entity_id for e in chosen},
-                                          bounds))
+        con.register("hw_ha_arrow", _nums(con, states, extra, {meta[e.entity_id]: e.entity_id for e in chosen}))
         del states
-        con.execute("create temp view hw_ha_nums as select * from hw_ha_arrow")
+        con.execute("create temp view hw_ha_nums as select * exclude (sid) from hw_ha_arrow where eid >= 0")
         con.execute("""
             create temp view hw_ha_values as
             select n.rn, e.entity_id, n.eid, e.sensor, e.household_id, n.changed_at, n.carried, w.state,
                    n.is_missing, n.is_binary, n.value
-            from hw_ha_nums n join hw_ha_entities e using (eid) join hw_ha_words w using (sid)""")
+            from hw_ha_arrow n join hw_ha_entities e using (eid) join hw_ha_words w using (sid)""")
         # only the steps that have ended: the recorder may still add states to the last one
         counts = ha.expand(con, step, end_at, held_through, True, bounds, prepared=True)
         return _finish(con, plan, source, started, bounds, counts, step, end_at, to_id, after_id, stats,
