@@ -133,27 +133,39 @@ _SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.i
 _US = "\x1f"  # the field separator of the text SQLite makes: no state holds it
 
 
-def _read_chunk(path: Path, lo: int, hi: int) -> pa.Table:
+def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
     """States lo < state_id <= hi as one text from SQLite (fields split by _US, the state last, so
     commas and quotes in it need no escaping), parsed by pyarrow. A line break inside a state
-    splits its line: the second part is dropped and the state, cut, is quarantined as text."""
+    splits its line: the second part is dropped and the state, cut, is quarantined as text.
+
+    The text leaves out the state_id when every id of the range is there (SQLite scans them in
+    order: the rows are lo + 1 to hi); when some are not (deleted, or no entity or time), the
+    range is read again with them, and so are the ranges after it (with_ids[0] is set)."""
+    names = _SCHEMA.names if with_ids[0] else [n for n in _SCHEMA.names if n != "rn"]
     sq = _open(path)
     sq.text_factory = bytes  # pyarrow reads the bytes as they are: no decoding to str and back
     try:
         # one printf per state is cheaper in SQLite than concatenating its fields
         (text,) = sq.execute(
-            "select group_concat(printf(?, metadata_id, state_id, cast(last_updated_ts * 1000000 as integer), "
-            "coalesce(state, '')), char(10)) "
+            f"select group_concat(printf(?, metadata_id, {'state_id, ' if with_ids[0] else ''}"
+            "cast(last_updated_ts * 1000000 as integer), coalesce(state, '')), char(10)) "
             "from states where state_id > ? and state_id <= ? and metadata_id is not null "
-            "and last_updated_ts is not null", [_US.join(("%d", "%d", "%lld", "%s")), lo, hi]).fetchone()
+            "and last_updated_ts is not null",
+            [_US.join(("%d", "%d", "%lld", "%s") if with_ids[0] else ("%d", "%lld", "%s")), lo, hi]).fetchone()
     finally:
         sq.close()
     if not text:
         return _SCHEMA.empty_table()
-    return pacsv.read_csv(
-        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names, use_threads=False),
+    table = pacsv.read_csv(
+        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=_US, quote_char=False, invalid_row_handler=lambda row: "skip"),
         convert_options=pacsv.ConvertOptions(column_types=_SCHEMA, strings_can_be_null=False))
+    if "rn" in names:
+        return table
+    if table.num_rows != hi - lo:
+        with_ids[0] = True
+        return _read_chunk(path, lo, hi, with_ids)
+    return table.add_column(1, "rn", pa.array(np.arange(lo + 1, hi + 1, dtype=np.int64)))
 
 
 def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
@@ -162,8 +174,9 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     if to_id <= after_id:
         return _SCHEMA.empty_table()
     bounds = [(lo, min(lo + CHUNK_STATES, to_id)) for lo in range(after_id, to_id, CHUNK_STATES)]
+    with_ids = [False]
     with ThreadPoolExecutor(THREADS) as pool:
-        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1]), bounds))
+        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1], with_ids), bounds))
     return pa.concat_tables(parts)
 
 
