@@ -165,7 +165,7 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
     if table.num_rows != hi - lo:
         with_ids[0] = True
         return _read_chunk(path, lo, hi, with_ids)
-    return table.add_column(1, "rn", pa.array(np.arange(lo + 1, hi + 1, dtype=np.int64)))
+    return table.add_column(1, "rn", _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64)))
 
 
 def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
@@ -193,21 +193,26 @@ def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) 
     rows = con.execute("select entity_id, eid, scale, shift from hw_ha_entities").fetchall()
     states = states.unify_dictionaries()
     chunks = states.column("state").chunks
-    sid_of = {w: i for i, w in enumerate(chunks[0].dictionary.to_pylist() if chunks else [])}
+    read = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    sid_of = {w: i for i, w in enumerate(read.to_pylist())}
     extra_sids = [sid_of.setdefault(r[3], len(sid_of)) for r in extra]
-    col = {name: np.concatenate([c.to_numpy() for c in states.column(name).chunks]
+    col = {name: np.concatenate([_numpy(c) for c in states.column(name).chunks]
                                 + [np.array([r[i] for r in extra], dtype=np.int64)])
            for i, name in enumerate(("metadata_id", "rn", "t"))}
-    sid = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+    sid = np.concatenate([_numpy(c.indices) for c in chunks]
                          + [np.array(extra_sids, dtype=np.int32)])
     carried = np.concatenate([np.zeros(states.num_rows, bool), np.array([r[4] for r in extra], dtype=bool)])
     del states
-    con.register("hw_ha_texts", pa.table({"sid": np.arange(len(sid_of), dtype=np.int32),
-                                          "state": pa.array(list(sid_of), pa.string())}))
+    con.register("hw_ha_read", pa.table({"sid": _arrow(np.arange(len(read), dtype=np.int32)), "state": read}))
     try:
-        ha.words(con, "hw_ha_texts")
+        con.execute("create or replace temp table hw_ha_texts as select * from hw_ha_read")
     finally:
-        con.unregister("hw_ha_texts")
+        con.unregister("hw_ha_read")
+    more = [[i, w] for w, i in list(sid_of.items())[len(read):]]  # texts of the extra rows only
+    if more:
+        con.executemany("insert into hw_ha_texts values (?, ?)", more)
+    ha.words(con, "hw_ha_texts")
+    con.execute("drop table hw_ha_texts")
     w = con.sql("select coalesce(is_missing, false) as m, coalesce(is_binary, false) as b, "
                 "coalesce(cast(bin_value as double), num_value, 'nan') as v, "
                 "not coalesce(is_binary, false) and num_value is null as null "
@@ -226,9 +231,26 @@ def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) 
             scale[e], shift[e] = a, b
         number = ~is_binary & (eid >= 0)
         value[number] = value[number] * scale[eid[number]] + shift[eid[number]]
-    return pa.table({"rn": col["rn"], "eid": eid, "sid": sid, "changed_at": pa.array(col["t"], pa.timestamp("us")),
-                     "carried": carried, "is_missing": w["m"][sid], "is_binary": is_binary,
-                     "value": pa.array(value, mask=w["null"][sid])})
+    return pa.table({"rn": _arrow(col["rn"]), "eid": _arrow(eid), "sid": _arrow(sid),
+                     "changed_at": _arrow(col["t"], pa.timestamp("us")), "carried": _arrow(carried),
+                     "is_missing": _arrow(w["m"][sid]), "is_binary": _arrow(is_binary),
+                     "value": _arrow(value, null=w["null"][sid])})
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """An Arrow integer array without NULLs as numpy, its buffer shared (see _arrow)."""
+    assert array.null_count == 0, "the states read have no NULL ids, times or states"
+    dtype = np.dtype(str(array.type))  # int32, int64
+    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=array.offset * dtype.itemsize)
+
+
+def _arrow(values: np.ndarray, kind: pa.DataType | None = None, null: np.ndarray | None = None) -> pa.Array:
+    """A numpy column as an Arrow array, its buffer shared (booleans packed to bits); null: where
+    it is NULL. Built from buffers: pa.array would import pandas (half a second) to look for it."""
+    kind = kind or pa.from_numpy_dtype(values.dtype)
+    valid = None if null is None or not null.any() else pa.py_buffer(np.packbits(~null, bitorder="little"))
+    data = np.packbits(values, bitorder="little") if values.dtype == np.bool_ else np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, len(values), [valid, pa.py_buffer(data)])
 
 
 def _carried(sq, after_id: int, before_ts: float, metadata_ids: list[int]) -> list[tuple]:
