@@ -18,6 +18,11 @@ states are all binary words (open at any time in the step is open), else their m
 `on` at 10:02 and `off` at 10:13 is 1 at 10:00, 10:05 and 10:10 and 0 from 10:15. A state held
 longer than its hold becomes missing after it, so one state never makes more than hold / step
 readings: the work is bounded by the data.
+
+How (expand): the states are grouped by entity and step first; only the last state of a step
+can be in effect after it (until the first state of the entity's next step with one), so only
+it is spread over the steps that follow, and the window that finds the next state runs over
+steps, not states.
 """
 from __future__ import annotations
 
