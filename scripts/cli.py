@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from models_ml import ModelError
-from scripts.output import _say, reports_dir
+from scripts.output import _say, add_reports_dir, reports_dir, reports_of
 from simulator.config import ConfigError
 from warehouse.connection import WarehouseError, has_table, resolve_db_path
 
@@ -170,11 +170,11 @@ def _step_minutes(text: str) -> int:
 # --- check ------------------------------------------------------------------------------------
 
 
-def run_check(db, batch: str | None, report: Path | None):
+def run_check(db, batch: str | None, report: Path | None, reports: Path | None = None):
     """Validate a batch, print the verdict and every failure, write the HTML report."""
     from expectations.check import check_batch
 
-    result = check_batch(db, batch, report_path=report or reports_dir() / "quality.html",
+    result = check_batch(db, batch, report_path=report or (reports or reports_dir(db)) / "quality.html",
                          progress=lambda m: _say("check", m))
     print(result.summary())
     _say("check", f"report: {result.report_path}")
@@ -182,7 +182,7 @@ def run_check(db, batch: str | None, report: Path | None):
 
 
 def cmd_check(args) -> int:
-    return 0 if run_check(args.db, args.batch, args.report).passed else 1
+    return 0 if run_check(args.db, args.batch, args.report, reports_of(args)).passed else 1
 
 
 # --- plot -------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def cmd_plot(args) -> int:
 
     with reader(args.db) as con:
         readings, events = load_household(con, args.household, args.start, args.days)
-    out = args.out or reports_dir() / "plots" / f"{args.household}.png"
+    out = args.out or reports_of(args) / "plots" / f"{args.household}.png"
     path = plot_household(readings, events, args.household, out)
     print(f"wrote {path}")
     return 0
@@ -287,7 +287,8 @@ def cmd_run(args) -> int:
         from models_ml.data import DataError
 
         try:
-            cli_ml.cmd_train(argparse.Namespace(db=args.db, arch=None, epochs=args.train_epochs, window=None,
+            cli_ml.cmd_train(argparse.Namespace(db=args.db, reports_dir=args.reports_dir, arch=None,
+                                                epochs=args.train_epochs, window=None,
                                                 imbalance=None, seed=None, set=None))
         except DataError as exc:   # too few households to train on: the rest of the job still stands
             _say("train", f"skipped: {exc}")
@@ -295,18 +296,18 @@ def cmd_run(args) -> int:
     with run_lock(args.db, "run"):
         result = land_simulation(config, db=args.db, replace=args.replace, progress=lambda m: _say("simulate", m))
         _say("simulate", result.message)
-        job = run_pipeline(args.db, job="run", train=train, report_dir=reports_dir(), progress=_say)
+        job = run_pipeline(args.db, job="run", train=train, report_dir=reports_of(args), progress=_say)
         cli_ml.ship_model(args.db)      # the trained model, as a package other warehouses can import
     household = config.household_id(0)
     with reader(args.db) as con:
         readings, events = load_household(con, household, None, 7)
-    plot = plot_household(readings, events, household, reports_dir() / "plots" / f"{household}.png")
+    plot = plot_household(readings, events, household, reports_of(args) / "plots" / f"{household}.png")
     _say("plot", f"wrote {plot} (ground truth shaded)")
     print(warehouse_summary(args.db))
     print(textwrap.dedent(f"""
         done in {time.perf_counter() - started:.1f} s.
-        reports: {job.report_path} (anomalies), {reports_dir() / 'quality.html'} (data quality),
-                 {reports_dir() / 'model' / 'evaluation.html'} (model)
+        reports: {job.report_path} (anomalies), {reports_of(args) / 'quality.html'} (data quality),
+                 {reports_of(args) / 'model' / 'evaluation.html'} (model)
         try:
           .venv/bin/homewatch status
           .venv/bin/homewatch simulate --append --days 1 && .venv/bin/homewatch batch    # the scheduled job
@@ -325,7 +326,7 @@ def cmd_batch(args) -> int:
     """The scheduled job: take in what landed since the watermark, build, check, score, marts, report."""
     from scripts.jobs import run_pipeline
 
-    result = run_pipeline(args.db, job="batch", force=args.force, report_dir=reports_dir(), progress=_say)
+    result = run_pipeline(args.db, job="batch", force=args.force, report_dir=reports_of(args), progress=_say)
     print(result.summary())
     print(f"report: {result.report_path}")
     return 0
@@ -337,7 +338,7 @@ def cmd_batch(args) -> int:
 def cmd_report(args) -> int:
     from scripts.anomaly_report import ReportOptions, write_anomaly_report
 
-    out = args.out or reports_dir() / "anomalies.html"
+    out = args.out or reports_of(args) / "anomalies.html"
     path = write_anomaly_report(args.db, out, ReportOptions(days=args.days, households=args.households),
                                 progress=lambda m: _say("report", m))
     print(f"wrote {path}")
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--replace", action="store_true", help="discard a different simulation already in the warehouse")
     p.add_argument("--train-epochs", type=int, help="epochs when a model is trained (default: the training config's)")
+    add_reports_dir(p)
 
     p = _sub(subs, "batch", cmd_batch, "The scheduled job: take in the batches landed since the last run, check "
              "their raw data (exit 1 on a critical failure, before anything is built), build the dbt layers on the "
@@ -378,13 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
              "homewatch batch            # e.g. after: homewatch simulate --append --days 1")
     p.add_argument("--force", action="store_true", help="build and score even batches that failed a critical "
                    "quality check")
+    add_reports_dir(p)
 
     p = _sub(subs, "report", cmd_report, "Rebuild the anomaly report (HTML, self-contained): job runs, anomalies "
              "by class and day, the households with the most anomalies plotted, the model's evaluation.",
              "homewatch report --days 14 --out /tmp/anomalies.html")
     p.add_argument("--days", type=float, default=7.0, help="report period up to the newest reading (default 7 days)")
     p.add_argument("--households", type=int, default=12, help="households to plot, most anomalies first (default 12)")
-    p.add_argument("--out", type=Path, help="HTML path (default reports/anomalies.html, or under $HOMEWATCH_REPORTS_DIR)")
+    p.add_argument("--out", type=Path, help="HTML path (default: anomalies.html in the reports folder)")
+    add_reports_dir(p)
 
     p = _sub(subs, "simulate", cmd_simulate, "Simulate homes with labelled anomalies and land them in raw.*.",
              "homewatch simulate --households 100 --days 180 --seed 42   # then: homewatch simulate --append --days 1")
@@ -444,14 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
              "the HTML report; exit 1 if a critical expectation failed.",
              "homewatch check --batch sim-42-d0180-d0181 --report /tmp/quality.html")
     p.add_argument("--batch", help="batch id from raw.batches (default: the newest batch)")
-    p.add_argument("--report", type=Path, help="HTML report (default reports/quality.html, or under $HOMEWATCH_REPORTS_DIR)")
+    p.add_argument("--report", type=Path, help="HTML report (default: quality.html in the reports folder)")
+    add_reports_dir(p)
 
     p = _sub(subs, "plot", cmd_plot, "Plot one household's sensors with ground-truth anomalies shaded (PNG).",
              "homewatch plot --household H0001 --start 2025-01-05 --days 7 --out h1.png")
     p.add_argument("--household", required=True, help="household id, e.g. H0001")
     p.add_argument("--start", type=_datetime, help="window start, UTC (default: the last --days of data)")
     p.add_argument("--days", type=float, default=7.0, help="window length in days (default 7)")
-    p.add_argument("--out", type=Path, help="PNG path (default reports/plots/<household>.png, or under $HOMEWATCH_REPORTS_DIR)")
+    p.add_argument("--out", type=Path, help="PNG path (default: plots/<household>.png in the reports folder)")
+    add_reports_dir(p)
 
     p = _sub(subs, "query", cmd_query, "Run a read-only SQL query on the warehouse and print the result. "
              "Read-only in fact: DuckDB refuses any change to the warehouse, COPY/EXPORT to files, reading "

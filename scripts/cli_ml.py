@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.output import _say, reports_dir
+from scripts.output import _say, add_reports_dir, reports_of
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -29,8 +29,8 @@ def _print_comparison(evaluation) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
 
 
-def model_reports_dir() -> Path:
-    return reports_dir() / "model"
+def model_reports_dir(args) -> Path:
+    return reports_of(args) / "model"
 
 
 def cmd_train(args) -> int:
@@ -43,13 +43,13 @@ def cmd_train(args) -> int:
             overrides[name] = getattr(args, name)
     cfg = TrainConfig().with_overrides(**overrides)
     _say("train", f"training a {cfg.arch} on windows of {cfg.window} steps, up to {cfg.epochs} epochs")
-    outcome = train_and_register(args.db, cfg, progress=lambda m: _say("train", m), report_dir=model_reports_dir())
+    outcome = train_and_register(args.db, cfg, progress=lambda m: _say("train", m), report_dir=model_reports_dir(args))
     m = outcome.metadata["metrics"]
     _say("train", f"{outcome.version}: validation macro-F1 {m['validation_macro_f1']:.4f}, test macro-F1 "
                   f"{m['test_macro_f1']:.4f}; "
                   + ("promoted to production" if outcome.promoted else "not promoted (production is better on validation)"))
     _print_comparison(outcome.evaluation)
-    _say("train", f"artifacts in {outcome.folder}; report {model_reports_dir() / 'evaluation.html'}")
+    _say("train", f"artifacts in {outcome.folder}; report {model_reports_dir(args) / 'evaluation.html'}")
     return 0
 
 
@@ -57,9 +57,9 @@ def cmd_evaluate(args) -> int:
     from models_ml.pipeline import evaluate_version
 
     version, evaluation = evaluate_version(args.db, args.version, args.split, progress=lambda m: _say("evaluate", m),
-                                           report_dir=model_reports_dir())
+                                           report_dir=model_reports_dir(args))
     _say("evaluate", f"{version} on {len(evaluation.households)} {args.split} households "
-                     f"(metrics in ml.evaluation_metrics, report {model_reports_dir() / 'evaluation.html'})")
+                     f"(metrics in ml.evaluation_metrics, report {model_reports_dir(args) / 'evaluation.html'})")
     _print_comparison(evaluation)
     return 0
 
@@ -186,12 +186,14 @@ def add_commands(subs, sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 7)")
     p.add_argument("--set", type=_option, action="append", metavar="KEY=VALUE",
                    help="any training option of models_ml/config.py, e.g. hidden=64; repeatable")
+    add_reports_dir(p)
 
     p = sub(subs, "evaluate", cmd_evaluate, "Evaluate a model against the rules and an Isolation Forest on held-out "
             "households; store the metrics in ml.evaluation_metrics and write the report.",
             "homewatch evaluate --split test")
     p.add_argument("--version", help="model version (default: the production model)")
     p.add_argument("--split", choices=["test", "validation"], default="test", help="households to evaluate on (default test)")
+    add_reports_dir(p)
 
     p = sub(subs, "score", cmd_score, "Score the steps that have no prediction yet with the production model "
             "(ONNX Runtime), write them to ml.predictions and rebuild marts.fct_classified_anomalies.",

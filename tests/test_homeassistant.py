@@ -11,6 +11,7 @@ from warehouse.ingest import IngestError, ingest_files
 
 T0 = dt.datetime(2024, 3, 1, 10, 0)
 E0 = T0.replace(tzinfo=dt.timezone.utc).timestamp()
+E0_DT = T0
 
 # A living-room temperature (Z, milliseconds, an offset), a bathroom humidity that is unavailable
 # for a while, a front door opened at 10:02 and closed at 10:13, and a text state.
@@ -368,3 +369,83 @@ def test_fahrenheit_temperature_is_converted(tmp_path, db):
                        [("sensor.porch", "68", E0), ("sensor.porch", "77", E0 + 60), ("sensor.porch", "77", E0 + 600)])
     ingest_files([path], db=db)
     assert series(db, "temperature") == [(at(0), 22.5), (at(5), 25.0)]  # 20 °C then 25 °C in the step 10:00
+
+
+# ---------------------------------------------------------------- the recorder read, state by state
+
+
+def _held(states, end: float) -> dict:
+    """The grid readings of homeassistant.py's hold rule, computed state by state in Python (the
+    rule as documented, written apart from the SQL): states (state_id, entity, state, t)."""
+    from warehouse.ingest.homeassistant import BINARY_HOLD, BINARY_STATES, HOLD, MISSING_STATES
+
+    step = 300.0
+    by_entity: dict = {}
+    for sid, entity, state, t in states:
+        word = state.strip().lower()
+        if word in MISSING_STATES:
+            value = None
+        elif word in BINARY_STATES:
+            value = BINARY_STATES[word]
+        else:
+            try:
+                value = float(word)
+            except ValueError:
+                continue  # quarantined: not in the sequence of states
+        by_entity.setdefault(entity, []).append((t, sid, value, word in BINARY_STATES))
+    readings = {}
+    for entity, rows in by_entity.items():
+        rows.sort()
+        binary = all(b for _, _, v, b in rows if v is not None)
+        hold = (BINARY_HOLD if binary else HOLD).total_seconds()
+        steps: dict = {}
+        for i, (t, _, value, _) in enumerate(rows):
+            if value is None:
+                continue
+            until = min(rows[i + 1][0] - 1e-6 if i + 1 < len(rows) else end, end, t + hold - 1e-6)
+            s = t // step * step
+            while s <= max(t, until):
+                if s + step <= end:
+                    steps.setdefault(s, []).append(value)
+                s += step
+        for s, values in steps.items():
+            readings[(entity, s)] = max(values) if binary else sum(values) / len(values)
+    return readings
+
+
+def test_recorder_readings_follow_the_hold_rule_state_by_state(tmp_path, db, monkeypatch):
+    """Ties, states written out of time order, several states in a step, a state on a step's
+    boundary, missing and text states, holds running out (a day, a week), and state_id gaps (read
+    in small ranges, some whole and some not, as recorder.read_states does) give, reading by
+    reading, what the rule computed state by state gives."""
+    import random
+
+    from warehouse.ingest import recorder as rec
+
+    monkeypatch.setattr(rec, "CHUNK_STATES", 7)
+    entities = [("sensor.t", {"unit_of_measurement": "°C", "device_class": "temperature"}),
+                ("binary_sensor.door", {"device_class": "door"}), ("sensor.bath_humidity", {"unit_of_measurement": "%"})]
+    rng = random.Random(3)
+    t, states = E0, []
+    for i in range(400):
+        t += rng.choice([0, 0, 1, 59, 60, 240, 300, 301, 1800, 3600, 90_000, 700_000][: 12 if i % 40 == 0 else 10])
+        entity = rng.choice(["sensor.t", "binary_sensor.door", "sensor.bath_humidity"])
+        state = (rng.choice(["on", "off", " Off", "open", "unavailable"]) if entity.startswith("binary")
+                 else rng.choice([f"{rng.uniform(0, 30):.2f}", "12", "unknown", "", "heat"]))
+        states.append((entity, state, t - rng.choice([0, 0, 0, 0, 500])))  # some stamped before the last
+    path = tmp_path / "home.db"
+    con = create_recorder_db(path, entities, states)
+    con.execute("delete from states where state_id in (300, 301, 350)")  # purged rows: id gaps
+    con.commit()
+    kept = con.execute("select state_id, m.entity_id, state, last_updated_ts from states "
+                       "join states_meta m using (metadata_id)").fetchall()
+    [res] = ingest_files([path], db=db, household="h")
+    sensors = {"sensor.t": "temperature", "binary_sensor.door": "door", "sensor.bath_humidity": "humidity"}
+    expected = {(sensors[e], E0_DT + dt.timedelta(seconds=s - E0)): v
+                for (e, s), v in _held(kept, max(r[3] for r in kept)).items()}
+    got = {(s, t): v for s, t, v in query(db, "select sensor, reading_at, value from raw.readings")}
+    assert len(got) > 1000 and got.keys() == expected.keys()
+    assert all(got[k] == pytest.approx(expected[k], abs=1e-9) for k in expected)
+    heat = sorted(r[0] for r in kept if r[2] == "heat")  # quarantined: line_number is the state_id
+    assert res.rows_quarantined == len(heat) and heat[-1] > 350
+    assert query(db, "select line_number from raw.quarantine order by 1") == [(i,) for i in heat]

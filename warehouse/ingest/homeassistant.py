@@ -18,6 +18,11 @@ states are all binary words (open at any time in the step is open), else their m
 `on` at 10:02 and `off` at 10:13 is 1 at 10:00, 10:05 and 10:10 and 0 from 10:15. A state held
 longer than its hold becomes missing after it, so one state never makes more than hold / step
 readings: the work is bounded by the data.
+
+How (expand): the states are grouped by entity and step first; only the last state of a step
+can be in effect after it (until the first state of the entity's next step with one), so only
+it is spread over the steps that follow, and the window that finds the next state runs over
+steps, not states.
 """
 from __future__ import annotations
 
@@ -265,7 +270,7 @@ def _state_value() -> str:
 
 
 def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime | None, complete_only: bool,
-           limits: dict) -> dict:
+           limits: dict, prepared: bool = False) -> dict:
     """From hw_ha_states and hw_ha_entities, make hw_good (one reading per entity and grid step
     while a state is in effect) and hw_bad (states that are not values); the counts.
 
@@ -275,20 +280,14 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
     steps that ended by end_at (the rest is read again next time, see recorder.py). carried
     states (the state in effect before first_step) count for no problem and no missing state.
     limits: the parameters of sql._plausible.
+
+    prepared: the caller made hw_ha_values (as values() does) and hw_ha_nums, its numeric
+    columns (rn, eid, changed_at, carried, is_missing, is_binary, value) with next_at, the time
+    of the entity's next state among those that give a reading (NULL for its last one); else
+    values() makes them from hw_ha_states and next_at is computed here.
     """
-    missing = ", ".join(_lit(m) for m in MISSING_STATES)
-    binary = ", ".join(_lit(b) for b in BINARY_STATES)
-    step_sql = f"to_microseconds({int(step / dt.timedelta(microseconds=1))})"
-    hold_sql = (f"(case when k.is_binary then to_microseconds({int(BINARY_HOLD / dt.timedelta(microseconds=1))}) "
-                f"else to_microseconds({int(HOLD / dt.timedelta(microseconds=1))}) end)")
-    con.execute(f"""
-        create or replace temp table hw_ha_values as
-        select rn, entity_id, eid, sensor, household_id, changed_at, carried, state,
-               word is null or word in ({missing}) as is_missing, word in ({binary}) as is_binary,
-               {_state_value()} as value
-        from (select s.*, e.*, lower(trim(s.state)) as word
-              from hw_ha_states s join hw_ha_entities e using (entity_id)
-              where s.changed_at is not null)""")
+    if not prepared:
+        values(con)
     params = {**limits, "end_at": end_at, "first_step": first_step or dt.datetime(1, 1, 1)}
     times = _plausible("changed_at")
     con.execute(f"""
@@ -299,36 +298,52 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
         from hw_ha_values
         where not carried and not is_missing and not coalesce(isfinite(value), false) and {times}""",
                 {k: v for k, v in params.items() if f"${k}" in times})
+    step_sql = f"to_microseconds({int(step / dt.timedelta(microseconds=1))})"
+    hold_sql = (f"(case when is_binary then to_microseconds({int(BINARY_HOLD / dt.timedelta(microseconds=1))}) "
+                f"else to_microseconds({int(HOLD / dt.timedelta(microseconds=1))}) end)")
     last = f"step_at + {step_sql} <= $end_at" if complete_only else "step_at <= $end_at"
     con.execute(f"""
         create temp table hw_good as
-        with states as (
-            -- only the columns used: strings carried through the sort cost the most
-            select eid, changed_at, rn, value, is_missing,
-                   lead(changed_at) over (partition by eid order by changed_at, rn) as next_at
-            from hw_ha_values
-            where (is_missing or isfinite(value)) and {times}
+        with kinds as (
+            select eid, e.household_id, e.sensor, coalesce(n.is_binary, false) as is_binary
+            from (select eid, bool_and(is_binary) filter (where not is_missing) as is_binary
+                  from hw_ha_nums group by eid) n
+            join hw_ha_entities e using (eid)
         ),
-        kinds as (
-            select eid, any_value(household_id) as household_id, any_value(sensor) as sensor,
-                   bool_and(is_binary) filter (where not is_missing) as is_binary
-            from hw_ha_values group by eid
+        steps as (
+            -- per entity and grid step, the states that changed in it: their values (NULL: a
+            -- missing state), and the last of them by time, then rn (key: both in one number),
+            -- the only one that can be in effect after the step
+            select eid, time_bucket({step_sql}, changed_at) as step_at,
+                   max(value) as high, sum(value) as total, count(value) as n,
+                   min(rn) filter (where value is not null) as rn, min(changed_at) as first_at,
+                   max(key) as last_key, arg_max_null(value, key) as last_value
+            from (select eid, changed_at, rn, case when not is_missing then value end as value,
+                         (epoch_us(changed_at)::hugeint << 64) + (rn::hugeint + {1 << 63}::hugeint) as key
+                  from hw_ha_nums where (is_missing or isfinite(value)) and {times})
+            group by all
         ),
-        spans as (
-            -- the steps each state is in effect in: up to the next state, at most HOLD (binary:
-            -- BINARY_HOLD), not past end_at
-            select eid, value, rn, changed_at,
-                   unnest(generate_series(
-                       time_bucket({step_sql}, changed_at),
-                       greatest(changed_at, least(coalesce(next_at - to_microseconds(1), $end_at), $end_at,
-                                                  changed_at + {hold_sql} - to_microseconds(1))),
-                       {step_sql})) as step_at
-            from states join kinds k using (eid) where not is_missing
+        after as (
+            -- the last state of a step is in effect up to the next state (the first of the next step
+            -- with one), at most HOLD (binary: BINARY_HOLD), not past end_at: the steps after its own
+            select eid, last_value as value, last_rn as rn,
+                   unnest(generate_series(step_at + {step_sql}, last_at, {step_sql})) as step_at
+            from (select s.*, k.is_binary,
+                         greatest(last_changed,
+                                  least(coalesce(lead(first_at) over (partition by eid order by step_at)
+                                                 - to_microseconds(1), $end_at), $end_at,
+                                        last_changed + {hold_sql} - to_microseconds(1))) as last_at
+                  from (select *, make_timestamp(cast(last_key >> 64 as bigint)) as last_changed,
+                               cast((last_key & {(1 << 64) - 1}::hugeint) - {1 << 63}::hugeint as bigint) as last_rn
+                        from steps) s
+                  join kinds k using (eid))
+            where last_value is not null and last_at >= step_at + {step_sql}
         ),
         stepped as (
-            select eid, step_at, max(value) as high, avg(value) as mean, min(rn) as rn,
-                   bool_or(changed_at >= step_at) as changed
-            from spans
+            select eid, step_at, max(high) as high, sum(total) / sum(n) as mean, min(rn) as rn, bool_or(own) as changed
+            from (select eid, step_at, high, total, n, rn, true as own from steps where n > 0
+                  union all
+                  select eid, step_at, value, value, 1, rn, false from after)
             where step_at >= $first_step and {last}
             group by eid, step_at
         )
@@ -341,8 +356,39 @@ def expand(con, step: dt.timedelta, end_at: dt.datetime, first_step: dt.datetime
                count(*) filter (where not carried and not is_missing and isfinite(value)),
                (select count(*) filter (where not changed) from hw_good),
                (select count(*) from hw_good)
-        from hw_ha_values""").fetchone()
+        from hw_ha_nums""").fetchone()
     return dict(zip(("missing", "valued", "held", "readings"), counts))
+
+
+def values(con) -> None:
+    """hw_ha_values: each state of hw_ha_states of a loaded entity with its value and kind; and
+    hw_ha_nums, the columns of it that expand() reads on every row."""
+    missing = ", ".join(_lit(m) for m in MISSING_STATES)
+    binary = ", ".join(_lit(b) for b in BINARY_STATES)
+    con.execute(f"""
+        create or replace temp table hw_ha_values as
+        select rn, entity_id, eid, sensor, household_id, changed_at, carried, state,
+               word is null or word in ({missing}) as is_missing, word in ({binary}) as is_binary,
+               {_state_value()} as value
+        from (select s.*, e.*, lower(trim(s.state)) as word
+              from hw_ha_states s join hw_ha_entities e using (entity_id)
+              where s.changed_at is not null)""")
+    con.execute("create or replace temp view hw_ha_nums as "
+                "select rn, eid, changed_at, carried, is_missing, is_binary, value from hw_ha_values")
+
+
+def words(con, table: str) -> None:
+    """Temp table hw_ha_words from `table` (sid, state): what each distinct state text is, as
+    values() reads it: is_missing, is_binary, bin_value (its 1 or 0) and num_value (the text as a
+    number, to be scaled: NULL when it is not one)."""
+    missing = ", ".join(_lit(m) for m in MISSING_STATES)
+    binary = ", ".join(_lit(b) for b in BINARY_STATES)
+    cases = " ".join(f"when {_lit(k)} then {v}" for k, v in BINARY_STATES.items())
+    con.execute(f"""
+        create or replace temp table hw_ha_words as
+        select sid, state, word is null or word in ({missing}) as is_missing, word in ({binary}) as is_binary,
+               case word {cases} end as bin_value, try_cast(word as double) as num_value
+        from (select sid, state, lower(trim(state)) as word from {table})""")
 
 
 def bad_times(con, limits: dict) -> int:
@@ -443,5 +489,6 @@ def _end_of_data(con) -> dt.datetime:
 
 
 def drop_temp_tables(con) -> None:
-    for table in ("hw_ha_states", "hw_ha_values", "hw_ha_entities"):
-        con.execute(f"drop table if exists {table}")
+    views = {r[0] for r in con.execute("select view_name from duckdb_views() where temporary").fetchall()}
+    for name in ("hw_ha_nums", "hw_ha_states", "hw_ha_values", "hw_ha_entities", "hw_ha_words"):
+        con.execute(f"drop {'view' if name in views else 'table'} if exists {name}")

@@ -16,11 +16,14 @@ start, and loads from that step on. Readings the warehouse already holds are ski
 files, so a database copied elsewhere (a new path, no watermark) adds nothing it already gave.
 
 Speed: the states are read in state_id ranges by a pool of threads, each asking SQLite for
-one CSV text per range (group_concat runs in C, with the GIL released) that pyarrow parses;
-DuckDB does the rest.
+one CSV text per range (group_concat runs in C, with the GIL released) that pyarrow parses,
+the state as a dictionary; each distinct state text is then made a value once (_nums) and the
+rest is whole numpy columns handed to DuckDB as Arrow, which holds the states on the grid
+(homeassistant.expand). No per-state Python, and pandas is never imported.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -31,6 +34,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -123,31 +128,46 @@ def _entities(sq) -> tuple[list[ha.Entity], dict[str, int]]:
     return entities, {k.lower(): v for k, v in ids.items()}
 
 
-_SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.int64()), ("state", pa.string())])
+# the state as a dictionary: a home's states repeat (on, off, 21.5), so each distinct text is
+# read, and made a value, once (see _nums)
+_SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.int64()),
+                     ("state", pa.dictionary(pa.int32(), pa.string()))])
 _US = "\x1f"  # the field separator of the text SQLite makes: no state holds it
 
 
-def _read_chunk(path: Path, lo: int, hi: int) -> pa.Table:
+def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
     """States lo < state_id <= hi as one text from SQLite (fields split by _US, the state last, so
     commas and quotes in it need no escaping), parsed by pyarrow. A line break inside a state
-    splits its line: the second part is dropped and the state, cut, is quarantined as text."""
+    splits its line: the second part is dropped and the state, cut, is quarantined as text.
+
+    The text leaves out the state_id when every id of the range is there (SQLite scans them in
+    order: the rows are lo + 1 to hi); when some are not (deleted, or no entity or time), the
+    range is read again with them, and so are the ranges after it (with_ids[0] is set)."""
+    names = _SCHEMA.names if with_ids[0] else [n for n in _SCHEMA.names if n != "rn"]
     sq = _open(path)
     sq.text_factory = bytes  # pyarrow reads the bytes as they are: no decoding to str and back
     try:
         # one printf per state is cheaper in SQLite than concatenating its fields
         (text,) = sq.execute(
-            "select group_concat(printf(?, metadata_id, state_id, cast(last_updated_ts * 1000000 as integer), "
-            "coalesce(state, '')), char(10)) "
+            f"select group_concat(printf(?, metadata_id, {'state_id, ' if with_ids[0] else ''}"
+            "cast(last_updated_ts * 1000000 as integer), coalesce(state, '')), char(10)) "
             "from states where state_id > ? and state_id <= ? and metadata_id is not null "
-            "and last_updated_ts is not null", [_US.join(("%d", "%d", "%lld", "%s")), lo, hi]).fetchone()
+            "and last_updated_ts is not null",
+            [_US.join(("%d", "%d", "%lld", "%s") if with_ids[0] else ("%d", "%lld", "%s")), lo, hi]).fetchone()
     finally:
         sq.close()
     if not text:
         return _SCHEMA.empty_table()
-    return pacsv.read_csv(
-        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=_SCHEMA.names, use_threads=False),
+    table = pacsv.read_csv(
+        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=_US, quote_char=False, invalid_row_handler=lambda row: "skip"),
         convert_options=pacsv.ConvertOptions(column_types=_SCHEMA, strings_can_be_null=False))
+    if "rn" in names:
+        return table
+    if table.num_rows != hi - lo:
+        with_ids[0] = True
+        return _read_chunk(path, lo, hi, with_ids)
+    return table.add_column(1, "rn", _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64)))
 
 
 def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
@@ -156,9 +176,83 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     if to_id <= after_id:
         return _SCHEMA.empty_table()
     bounds = [(lo, min(lo + CHUNK_STATES, to_id)) for lo in range(after_id, to_id, CHUNK_STATES)]
+    with_ids = [False]
     with ThreadPoolExecutor(THREADS) as pool:
-        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1]), bounds))
+        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1], with_ids), bounds))
     return pa.concat_tables(parts)
+
+
+def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) -> pa.Table:
+    """The rows of hw_ha_nums as expand(prepared=True) reads them (and eid -1 for the states of
+    entities not loaded), from the states read (a _SCHEMA table) and extra rows (metadata_id, rn,
+    t, state, carried); makes temp table hw_ha_words (sid, state, ...).
+
+    The work per state is done on whole columns: each distinct state text is made a value once,
+    in SQL (homeassistant.words), and taken by its index (sid).
+    """
+    # first: fetching all of a result frees the connection for register (DuckDB 2 refuses it while
+    # an earlier execute's result is unread)
+    rows = con.execute("select entity_id, eid, scale, shift from hw_ha_entities").fetchall()
+    states = states.unify_dictionaries()
+    chunks = states.column("state").chunks
+    read = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    sid_of = {w: i for i, w in enumerate(read.to_pylist())}
+    extra_sids = [sid_of.setdefault(r[3], len(sid_of)) for r in extra]
+    col = {name: np.concatenate([_numpy(c) for c in states.column(name).chunks]
+                                + [np.array([r[i] for r in extra], dtype=np.int64)])
+           for i, name in enumerate(("metadata_id", "rn", "t"))}
+    sid = np.concatenate([_numpy(c.indices) for c in chunks]
+                         + [np.array(extra_sids, dtype=np.int32)])
+    carried = np.concatenate([np.zeros(states.num_rows, bool), np.array([r[4] for r in extra], dtype=bool)])
+    del states
+    con.register("hw_ha_read", pa.table({"sid": _arrow(np.arange(len(read), dtype=np.int32)), "state": read}))
+    try:
+        con.execute("create or replace temp table hw_ha_texts as select * from hw_ha_read")
+    finally:
+        con.unregister("hw_ha_read")
+    more = [[i, w] for w, i in list(sid_of.items())[len(read):]]  # texts of the extra rows only
+    if more:
+        con.executemany("insert into hw_ha_texts values (?, ?)", more)
+    ha.words(con, "hw_ha_texts")
+    con.execute("drop table hw_ha_texts")
+    w = con.sql("select coalesce(is_missing, false) as m, coalesce(is_binary, false) as b, "
+                "coalesce(cast(bin_value as double), num_value, 'nan') as v, "
+                "not coalesce(is_binary, false) and num_value is null as null "
+                "from hw_ha_words order by sid").fetchnumpy()
+    lut = np.full(max(max(entity_of, default=0), int(col["metadata_id"].max(initial=0))) + 1, -1, np.int32)
+    eid_of = {r[0]: r[1] for r in rows}
+    for metadata_id, entity_id in entity_of.items():
+        lut[metadata_id] = eid_of[entity_id]
+    eid = lut[col["metadata_id"]]
+    is_binary = w["b"][sid]
+    value = w["v"][sid]  # a binary word's 1 or 0, else the text as a number: scaled below
+    scaled = [(e, a, b) for _, e, a, b in rows if (a, b) != (1.0, 0.0)]
+    if scaled:
+        scale, shift = np.ones(len(rows)), np.zeros(len(rows))
+        for e, a, b in scaled:
+            scale[e], shift[e] = a, b
+        number = ~is_binary & (eid >= 0)
+        value[number] = value[number] * scale[eid[number]] + shift[eid[number]]
+    return pa.table({"rn": _arrow(col["rn"]), "eid": _arrow(eid), "sid": _arrow(sid),
+                     "changed_at": _arrow(col["t"], pa.timestamp("us")), "carried": _arrow(carried),
+                     "is_missing": _arrow(w["m"][sid]), "is_binary": _arrow(is_binary),
+                     "value": _arrow(value, null=w["null"][sid])})
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """An Arrow integer array without NULLs as numpy, its buffer shared (see _arrow)."""
+    assert array.null_count == 0, "the states read have no NULL ids, times or states"
+    dtype = np.dtype(str(array.type))  # int32, int64
+    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=array.offset * dtype.itemsize)
+
+
+def _arrow(values: np.ndarray, kind: pa.DataType | None = None, null: np.ndarray | None = None) -> pa.Array:
+    """A numpy column as an Arrow array, its buffer shared (booleans packed to bits); null: where
+    it is NULL. Built from buffers: pa.array would import pandas (half a second) to look for it."""
+    kind = kind or pa.from_numpy_dtype(values.dtype)
+    valid = None if null is None or not null.any() else pa.py_buffer(np.packbits(~null, bitorder="little"))
+    data = np.packbits(values, bitorder="little") if values.dtype == np.bool_ else np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, len(values), [valid, pa.py_buffer(data)])
 
 
 def _carried(sq, after_id: int, before_ts: float, metadata_ids: list[int]) -> list[tuple]:
@@ -215,10 +309,7 @@ def _watermark(con, source: str) -> tuple:
 def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options, bounds: dict, limits,
                   progress):
     """Load the new states of a recorder database as one batch; an IngestResult (see load.IngestResult)."""
-    from warehouse.ingest.load import (
-        IngestResult, _drop_present, _drop_temp_tables, _duplicates, _insert_readings, _record_batch,
-    )
-    from warehouse.ingest.outcome import _failure
+    from warehouse.ingest.load import IngestResult
 
     started, source = bounds["now"], str(plan.path)
     sq = _open(plan.path)
@@ -251,29 +342,37 @@ def load_recorder(con, plan: _Plan, default_household: str, options: ha.Options,
     plan.content_hash = None
     progress(f"{plan.given}: {states.num_rows:,} new states (state_id {after_id + 1} to {to_id})"
              + (f" and {len(stats):,} hourly statistics" if stats else ""))
-    con.register("hw_ha_arrow", states)
-    extra = pa.Table.from_pylist([dict(zip(_SCHEMA.names + ["carried"], r + (True,))) for r in carried]
-                                 + [dict(zip(_SCHEMA.names + ["carried"], r + (False,))) for r in stats + again],
-                                 schema=_SCHEMA.append(pa.field("carried", pa.bool_())))
-    con.register("hw_ha_extra", extra)
-    con.execute("create or replace temp table hw_ha_meta (metadata_id bigint, entity_id varchar)")
-    con.executemany("insert into hw_ha_meta values (?, ?)", [[meta[e.entity_id], e.entity_id] for e in chosen])
-    # a view: expand reads the Arrow tables once, keeping the chosen entities' states
-    con.execute("""
-        create temp view hw_ha_states as
-        select s.rn, m.entity_id, s.state, make_timestamp(s.t) as changed_at, s.carried
-        from (select *, false as carried from hw_ha_arrow union all by name select * from hw_ha_extra) s
-        join hw_ha_meta m using (metadata_id)""")
+    extra = [r + (True,) for r in carried] + [r + (False,) for r in stats + again]
     ha.register_entities(con, entities)
     step = ha.grid_step(con)
     end_at = EPOCH + dt.timedelta(seconds=end_ts)
     try:
+        con.register("hw_ha_arrow", _nums(con, states, extra, {meta[e.entity_id]: e.entity_id for e in chosen}))
+        del states
+        con.execute("create temp view hw_ha_nums as select * exclude (sid) from hw_ha_arrow where eid >= 0")
+        con.execute("""
+            create temp view hw_ha_values as
+            select n.rn, e.entity_id, n.eid, e.sensor, e.household_id, n.changed_at, n.carried, w.state,
+                   n.is_missing, n.is_binary, n.value
+            from hw_ha_arrow n join hw_ha_entities e using (eid) join hw_ha_words w using (sid)""")
         # only the steps that have ended: the recorder may still add states to the last one
-        counts = ha.expand(con, step, end_at, held_through, True, bounds)
+        counts = ha.expand(con, step, end_at, held_through, True, bounds, prepared=True)
+        return _finish(con, plan, source, started, bounds, counts, step, end_at, to_id, after_id, stats,
+                       stats_through, states_from, entities, household, version, limits)
     finally:
-        con.execute("drop view hw_ha_states")
-        con.unregister("hw_ha_arrow")
-        con.unregister("hw_ha_extra")
+        with contextlib.suppress(duckdb.Error):  # a failed transaction keeps its own error
+            ha.drop_temp_tables(con)
+            con.unregister("hw_ha_arrow")
+
+
+def _finish(con, plan: _Plan, source: str, started, bounds: dict, counts: dict, step, end_at, to_id: int,
+            after_id: int, stats: list, stats_through, states_from, entities, household: str, version: int,
+            limits):
+    """The rest of load_recorder, once hw_good and hw_bad are made."""
+    from warehouse.ingest.load import IngestResult, _drop_present, _drop_temp_tables, _duplicates, _insert_readings
+    from warehouse.ingest.load import _record_batch
+    from warehouse.ingest.outcome import _failure
+
     ha.bad_times(con, bounds)
     repeats = ha.finish_good(con)
     valued = counts["valued"]
