@@ -181,6 +181,18 @@ def test_two_temperatures_are_not_guessed_and_keep_their_names(tmp_path, db):
     assert "temperature" not in res.sensors and "humidity" in res.sensors
 
 
+
+def test_outdoor_and_bathroom_temperatures_are_named_by_their_ids(tmp_path, db):
+    """The domain rules' context sensors come automatically when the entity id says which room;
+    the one remaining temperature is then the living room's."""
+    text = (HISTORY + "sensor.outdoor_temperature,4,2024-03-01T10:00:00Z\n"
+            "sensor.bathroom_temperature,20,2024-03-01T10:00:00Z\n")
+    [res] = ingest_files([history(tmp_path, text)], db=db)
+    assert {"temperature", "outdoor_temperature", "bathroom_temperature", "humidity"} <= set(res.sensors)
+    assert series(db, "outdoor_temperature")[0][1] == 4.0
+    assert series(db, "bathroom_temperature")[0][1] == 20.0
+
+
 # ---------------------------------------------------------------- the entities file
 
 

@@ -50,15 +50,22 @@ DEFAULT_STEP = dt.timedelta(minutes=5)  # the dbt default step, until the wareho
 
 # Automatic defaults: (HomeWatch sensor, domains, device classes, name words, units). An entity
 # qualifies by its device class or unit when known, else by a word of its id; a sensor is given
-# automatically only when exactly one entity of the home qualifies for it.
+# automatically only when exactly one entity of the home qualifies for it. The fridge's power and
+# the outdoor and bathroom temperatures also need their word in the id (NAMED_ONLY), and an
+# entity given one of those is no longer a candidate for the plain kind.
 KINDS = (
     ("door", ("binary_sensor",), ("door", "garage_door"), ("door",), ()),
     ("motion", ("binary_sensor",), ("motion", "occupancy", "presence"), ("motion", "pir", "occupancy"), ()),
     ("fire_alarm", ("binary_sensor",), ("smoke", "heat"), ("smoke", "fire"), ()),
+    # the two context temperatures the domain rules read: only when the name says which it is
+    ("outdoor_temperature", ("sensor",), ("temperature",), ("temperature", "temp"), ("°C", "°F", "C", "F")),
+    ("bathroom_temperature", ("sensor",), ("temperature",), ("temperature", "temp"), ("°C", "°F", "C", "F")),
     ("temperature", ("sensor",), ("temperature",), ("temperature", "temp"), ("°C", "°F", "C", "F")),
     ("humidity", ("sensor",), ("humidity",), ("humidity", "humid"), ()),
     ("fridge_power", ("sensor",), ("power",), ("fridge", "refrigerator"), ()),
 )
+NAMED_ONLY = {"fridge_power": ("fridge", "refrigerator"), "outdoor_temperature": ("outdoor", "outside", "exterior"),
+              "bathroom_temperature": ("bathroom",)}
 
 
 def grid_step(con=None) -> dt.timedelta:
@@ -207,7 +214,7 @@ def choose_sensors(entities: list[Entity], rules: list[EntityRule] | None, colum
         else:
             e.sensor, e.why = normalise_name(e.entity_id), "its own name"
         e.household = e.household or default_household
-        if e.sensor == "temperature" and (e.unit or "").upper().lstrip("°") == "F":
+        if (e.sensor or "").endswith("temperature") and (e.unit or "").upper().lstrip("°") == "F":
             e.scale, e.offset, e.why = 5 / 9, -32 * 5 / 9, e.why + ", °F converted to °C"
     seen: dict[tuple[str, str], str] = {}
     for e in entities:
@@ -235,9 +242,10 @@ def _automatic(entities: list[Entity], claimed: set) -> dict[str, tuple[str, str
     for sensor, domains, classes, words, units in KINDS:
         if sensor in claimed:
             continue
-        fits = [e for e in entities if e.domain in domains and _qualifies(e, classes, words, units)]
-        if sensor == "fridge_power":  # a power sensor is the fridge's only when its name says so
-            fits = [e for e in fits if any(w in e.entity_id for w in words)]
+        fits = [e for e in entities if e.domain in domains and e.entity_id not in chosen
+                and _qualifies(e, classes, words, units)]
+        if sensor in NAMED_ONLY:  # a power sensor is the fridge's only when its name says so
+            fits = [e for e in fits if any(w in e.entity_id for w in NAMED_ONLY[sensor])]
         if len(fits) == 1:
             chosen[fits[0].entity_id] = (sensor, f"automatic: the one {sensor} entity")
     return chosen
