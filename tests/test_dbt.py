@@ -12,6 +12,7 @@ from simulator.config import SimConfig
 from tests.conftest import TINY
 from warehouse.ingest import ingest_files
 from warehouse.land import land_simulation
+from warehouse.project_vars import dbt_var
 from warehouse.transform import TransformError, build
 
 INCREMENTAL_TABLES = [
@@ -102,6 +103,22 @@ def test_dbt_unit_tests_pass(built_db, tmp_path):
     declared = _declared_unit_tests()
     assert "int_steps_labelled::hard_negatives_and_faults_stay_normal_and_homes_without_ground_truth_are_left_out" in declared
     assert passed == declared
+
+
+def test_a_rolling_window_beyond_the_context_stops_the_build(tmp_path):
+    """An incremental build reads context_hours of history before the steps it recomputes, so a
+    rolling window that reaches further (here the medium one, which mean_3h_before spans twice:
+    2 x 13 h > 24 h) must stop the build, naming the var, instead of giving other values than a
+    full refresh."""
+    from warehouse.transform import run_dbt
+
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    context = dbt_var("context_hours")
+    medium = context / 2 + 1
+    with pytest.raises(TransformError) as failure:
+        run_dbt(["parse"], db=db, dbt_vars={"rolling_medium_hours": medium})
+    assert "rolling_medium_hours" in str(failure.value) and "context_hours" in str(failure.value)
 
 
 def test_every_layer_is_built_on_the_regular_grid(built_db):

@@ -135,6 +135,4 @@ baselines as (
 )
 
 select * from baselines
-{% if is_incremental() %}
-where baseline_date >= {{ recompute_from() }}::date
-{% endif %}
+{{ recompute_filter('baseline_date', to_date=true) }}

@@ -12,9 +12,7 @@ flags as (
 
     select * from {{ ref('int_sensor_steps_flagged') }}
     where sensor in ({% for s in sensors %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
-    {% if is_incremental() %}
-    and step_at >= {{ recompute_from() }}
-    {% endif %}
+    {{ recompute_filter(keyword='and') }}
 
 ),
 

@@ -26,9 +26,7 @@ with
 bucketed as (
 
     select * from {{ ref('int_readings_bucketed_to_steps') }}
-    {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
-    {% endif %}
+    {{ recompute_filter(context=true) }}
 
 ),
 
@@ -172,6 +170,4 @@ filled as (
 )
 
 select * from filled
-{% if is_incremental() %}
-where step_at >= {{ recompute_from() }}
-{% endif %}
+{{ recompute_filter() }}

@@ -1,19 +1,23 @@
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Rolling features per household, sensor and step, for any sensor: mean, spread and
--- extremes over 1 h, means over 3 h and 24 h, spread over 24 h; step-to-step changes and lags; a rolling robust centre
--- (median, MAD over 3 h); how long a binary sensor has kept its state.
+-- extremes over the short window (1 h), means over the medium (3 h) and long (24 h) windows,
+-- spread over the long one; step-to-step changes and lags; a rolling robust centre (median,
+-- MAD over the medium window); how long a binary sensor has kept its state. The windows are
+-- vars (rolling_*_hours); the columns keep their default names (mean_1h, mean_3h, mean_24h).
 
+{{- check_rolling_windows() }}
 {%- set part = "partition by household_id, sensor order by step_at" %}
 {%- set stuck_steps = steps(var('stuck_minutes')) | int %}
+{%- set short_steps = steps(60 * var('rolling_short_hours')) | int %}
+{%- set medium_steps = steps(60 * var('rolling_medium_hours')) | int %}
+{%- set long_steps = steps(60 * var('rolling_long_hours')) | int %}
 
 with
 
 grid as (
 
     select * from {{ ref('int_readings_gridded') }}
-    {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
-    {% endif %}
+    {{ recompute_filter(context=true) }}
 
 ),
 
@@ -27,7 +31,7 @@ grid as (
         value - lag(value) over ({{ part }}) as delta_1,
         lag(value) over ({{ part }}) as lag_1,
         lead(value) over ({{ part }}) as lead_1,
-        lag(value, {{ steps(60) }}) over ({{ part }}) as lag_1h,
+        lag(value, {{ short_steps }}) over ({{ part }}) as lag_1h,
         case when value is distinct from lag(value) over ({{ part }}) then step_at end as changed_at
     from grid
     where sensor_kind = '{{ kind }}'
@@ -72,11 +76,11 @@ grid as (
         max(changed_at) over w_history as last_change_at
     from {{ kind }}_steps_compared
     window
-        w_1h as ({{ part }} rows between {{ steps(60) | int - 1 }} preceding and current row),
-        w_3h as ({{ part }} rows between {{ steps(180) | int - 1 }} preceding and current row),
-        w_3h_before as ({{ part }} rows between {{ 2 * (steps(180) | int) - 1 }} preceding
-                        and {{ steps(180) | int }} preceding),
-        w_24h as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row),
+        w_1h as ({{ part }} rows between {{ short_steps - 1 }} preceding and current row),
+        w_3h as ({{ part }} rows between {{ medium_steps - 1 }} preceding and current row),
+        w_3h_before as ({{ part }} rows between {{ 2 * medium_steps - 1 }} preceding
+                        and {{ medium_steps }} preceding),
+        w_24h as ({{ part }} rows between {{ long_steps - 1 }} preceding and current row),
         w_stuck as ({{ part }} rows between {{ stuck_steps - 1 }} preceding and current row),
         w_history as ({{ part }} rows between unbounded preceding and current row)
 
@@ -122,6 +126,4 @@ features as (
 )
 
 select * from features
-{% if is_incremental() %}
-where step_at >= {{ recompute_from() }}
-{% endif %}
+{{ recompute_filter() }}

@@ -12,9 +12,7 @@ with
 features as (
 
     select * from {{ ref('int_sensor_features_rolled') }}
-    {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }}::date
-    {% endif %}
+    {{ recompute_filter(to_date=true) }}
 
 ),
 

@@ -15,18 +15,14 @@ with
 features as (
 
     select * from {{ ref('int_sensor_features_rolled') }}
-    {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
-    {% endif %}
+    {{ recompute_filter(context=true) }}
 
 ),
 
 baselines as (
 
     select * from {{ ref('int_baselines_hour_of_day') }}
-    {% if is_incremental() %}
-    where baseline_date >= ({{ recompute_from() }} - interval '{{ var("context_hours") }} hours')::date
-    {% endif %}
+    {{ recompute_filter('baseline_date', context=true, to_date=true) }}
 
 ),
 
@@ -75,7 +71,7 @@ scored as (
         abs(mean_3h - mean_3h_before) / greatest(std_24h, robust_scale) as shift_z,
         least(abs(value - lag_1), abs(value - lead_1)) / robust_scale as jump_z,
         sign(value - lag_1) = sign(value - lead_1) as is_away_from_both,
-        delta_std_1h / greatest(delta_std_24h, 0.1 * robust_scale) as noise_ratio
+        delta_std_1h / greatest(delta_std_24h, {{ var('noise_floor_scale_share') }} * robust_scale) as noise_ratio
     from features_joined_to_baselines
 
 ),
@@ -94,7 +90,7 @@ sustained as (
         -- the grid is regular, so ROWS frames of N steps are exact (and faster than RANGE)
         sustained_window as ({{ part }} rows between {{ steps(var('sustained_minutes')) | int - 1 }} preceding
                              and current row),
-        last_day as ({{ part }} rows between {{ steps(1440) | int - 1 }} preceding and current row)
+        last_day as ({{ part }} rows between {{ steps(60 * var('rolling_long_hours')) | int - 1 }} preceding and current row)
 
     union all by name
 
@@ -167,6 +163,4 @@ final as (
 )
 
 select * from final
-{% if is_incremental() %}
-where step_at >= {{ recompute_from() }}
-{% endif %}
+{{ recompute_filter() }}

@@ -1,4 +1,6 @@
-{{ config(materialized='incremental', incremental_strategy='replace_window', on_schema_change='fail') }}
+{{ config(schema='marts') }}
+-- An intermediate model (it feeds fct_rule_evaluation), kept in the marts schema: the classifier
+-- (models_ml/data.py) and its users read marts.int_steps_labelled.
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Ground truth per household and step, for measuring rules and models on simulated data:
 -- the highest anomaly class whose injected event covers the step (priority 5 > 4 > 3 > 2 > 1),
@@ -9,9 +11,7 @@ with
 steps as (
 
     select household_id, step_at, rule_class from {{ ref('int_household_rules_flagged') }}
-    {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }}
-    {% endif %}
+    {{ recompute_filter() }}
 
 ),
 
