@@ -6,14 +6,14 @@
 -- log-linearly between rungs. A reference tail, a * exp(-|z| / b) per channel, weighs
 -- score_prior_days of steps: it gives a series of a few hours a score, and extrapolates past
 -- the strongest evidence the history holds; with weeks of history the series' own tail rules.
---   anomaly_p      the three anomaly channels' smallest p, times 3 (so one threshold means the
---                  same with one channel or three); anomaly_score = 1 - anomaly_p
+--   anomaly_p      the four anomaly channels' smallest p, times 4 (so one threshold means the
+--                  same with one channel or four); anomaly_score = 1 - anomaly_p
 --   health_p       the spike channel's p, 0 while the sensor is stuck; health_score = 1 - health_p
 -- A score of 0.9999 says: in this series' recent past, about one step in 10,000 had evidence
 -- this strong. One threshold (incident_alert_p) serves every series and household.
 
 {%- set channels = var('score_priors').keys() | list %}
-{%- set anomaly_channels = ['level', 'sustained', 'range'] %}
+{%- set anomaly_channels = ['level', 'sustained', 'range', 'hold'] %}
 {%- set ladder = var('score_ladder') %}
 {%- set prior_steps = steps(var('score_prior_days') * 1440) %}
 {%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
@@ -118,17 +118,19 @@ final as (
         expected_spread,
         baseline_weight,
         history_steps,
-        z_spike, z_level, z_sustained, z_range,
-        p_spike, p_level, p_sustained, p_range,
+        z_spike, z_level, z_sustained, z_range, z_hold,
+        p_spike, p_level, p_sustained, p_range, p_hold,
         anomaly_p,
         health_p,
         1.0 - anomaly_p as anomaly_score,
         1.0 - health_p as health_score,
+        -- the channel with the smallest p (the first of the list on a tie)
         case
             when anomaly_p >= 1.0 then null
-            when coalesce(p_level, 1.0) <= least(coalesce(p_sustained, 1.0), coalesce(p_range, 1.0)) then 'level'
-            when coalesce(p_sustained, 1.0) <= coalesce(p_range, 1.0) then 'sustained'
-            else 'range'
+            {%- for c in anomaly_channels[:-1] %}
+            when coalesce(p_{{ c }}, 1.0) <= least({% for o in anomaly_channels[loop.index:] %}coalesce(p_{{ o }}, 1.0){{ ", " if not loop.last }}{% endfor %}) then '{{ c }}'
+            {%- endfor %}
+            else '{{ anomaly_channels[-1] }}'
         end as anomaly_channel,
         case when is_stuck then 'stuck' when health_p < 1.0 then 'spike' end as health_kind,
         is_stuck,
