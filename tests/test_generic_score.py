@@ -346,3 +346,48 @@ def test_a_households_sensor_incidents_that_overlap_or_follow_within_the_cooldow
     assert merged.peak_sensor == "s2" and merged.severity == "high"
     assert list(out.iloc[1].sensors) == ["s1"] and out.iloc[1].onset_at == ts("2025-01-01 16:30")
     assert out.incident_id.is_unique
+
+
+# --------------------------------------------------------------------------- incremental builds
+
+GENERIC_TABLES = ["intermediate.int_sensor_ranges", "intermediate.int_sensor_deviations",
+                  "intermediate.int_sensor_score_hours", "intermediate.int_sensor_scores",
+                  "intermediate.int_sensor_incident_steps", "intermediate.int_sensor_incidents",
+                  "marts.fct_incidents"]
+
+
+def test_incremental_equals_full_refresh_when_the_history_windows_cross_the_batch_boundary(tmp_path):
+    """tests/test_dbt.py checks incremental == full refresh on 6 days, shorter than the 28-day
+    history windows, so a lookback that reads too little history would pass there. Here the
+    history is 2 days (the range needs 1) and the appended day's windows reach back across the
+    previous batch: every generic table must come out as a full refresh makes it."""
+    from simulator.config import SimConfig
+    from tests.test_dbt import _fingerprint
+    from warehouse.land import land_simulation
+    from warehouse.transform import build
+
+    short = {"score_history_days": 2, "range_min_days": 1, "score_lag_hours": 6}
+    db = tmp_path / "w.duckdb"
+    land_simulation(SimConfig(households=2, days=4, seed=5), db=db)
+    build(db=db, dbt_vars=short)
+    land_simulation(db=db, append_days=1)
+    build(db=db, dbt_vars=short)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        incremental = {t: _fingerprint(con, t) for t in GENERIC_TABLES}
+        # the windows did reach across: the appended day's scores stand on 2 days of history
+        # and its range on at least a day of hours
+        history, ranged = con.execute("""
+            select max(history_steps), count(*) filter (where z_range is not null)
+            from intermediate.int_sensor_scores where step_at >= (select max(step_at) - interval 12 hour
+                                                                  from intermediate.int_sensor_scores)""").fetchone()
+    finally:
+        con.close()
+    assert history > 24 * 12 and ranged > 0
+    build(db=db, full_refresh=True, dbt_vars=short)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        full = {t: _fingerprint(con, t) for t in GENERIC_TABLES}
+    finally:
+        con.close()
+    assert incremental == full
