@@ -147,8 +147,9 @@ SWEEP = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 
 def sensor_runs(con: duckdb.DuckDBPyConnection, cooldown_minutes: int = 120) -> pd.DataFrame:
     """int_sensor_incidents before the alert threshold is applied: every run of incident steps
-    (one household, sensor and kind; steps closer than the cooldown merged), with its peak p. The
-    incidents at an alert threshold t are the runs whose peak p is at most t."""
+    (one household, sensor and kind; steps closer than the cooldown merged), with its peak p (0
+    for a run with a stuck or silent step, which alerts at any threshold). The incidents at an
+    alert threshold t are the runs whose peak p is at most t."""
     return con.execute(f"""
         with steps as (
             select *, case when lag(step_at) over w is null
@@ -159,7 +160,9 @@ def sensor_runs(con: duckdb.DuckDBPyConnection, cooldown_minutes: int = 120) -> 
             select *, sum(is_start) over (partition by household_id, sensor, kind order by step_at
                                           rows between unbounded preceding and current row) as run_number
             from steps)
-        select household_id, sensor, kind, min(step_at) as onset_at, max(step_at) as last_at, min(p) as peak_p
+        -- a stuck or silent sensor alerts at any threshold (its steps carry incident_alert_p / 10)
+        select household_id, sensor, kind, min(step_at) as onset_at, max(step_at) as last_at,
+               min(case when channel in ('stuck', 'dropout') then 0 else p end) as peak_p
         from numbered group by household_id, sensor, kind, run_number""").df()
 
 
