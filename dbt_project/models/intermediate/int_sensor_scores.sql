@@ -50,24 +50,83 @@ hours as (
 
 ),
 
-calibration as (
+{%- set counts = [] %}
+{%- for c in channels %}
+{%- do counts.append('n_' ~ c) %}
+{%- for rung in ladder %}
+{%- do counts.append(c ~ '_' ~ loop.index0) %}
+{%- endfor %}
+{%- endfor %}
 
-    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung
+running as (
+
+    -- the counts summed from the series' first hour read: a difference of two of these is the
+    -- sum over any span of hours (a running sum is one pass; a sum over a sliding frame of
+    -- hours, for each of the 13 counts of each channel, cost the model most of its time)
     select
         household_id,
         sensor,
         hour_at,
         {%- set columns = [] %}
-        {%- for c in channels %}
-        {%- do columns.append('coalesce(sum(n_' ~ c ~ ') over past, 0) as n_' ~ c) %}
-        {%- for rung in ladder %}
-        {%- do columns.append('coalesce(sum(' ~ c ~ '_' ~ loop.index0 ~ ') over past, 0) as ' ~ c ~ '_' ~ loop.index0) %}
-        {%- endfor %}
+        {%- for col in counts %}
+        {%- do columns.append('sum(' ~ col ~ ') over upto as ' ~ col) %}
         {%- endfor %}
         {{ columns | join(',\n        ') }}
     from hours
-    window past as (partition by household_id, sensor order by hour_at
-                    range between {{ history }} preceding and {{ lag }} preceding)
+    window upto as (partition by household_id, sensor order by hour_at rows between unbounded preceding and current row)
+
+),
+
+calibration as (
+
+    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung, over
+    -- the hours from score_history_days before it to score_lag_hours before it (both included):
+    -- the running sum at the last hour at most score_lag_hours back, less the running sum at the
+    -- last hour more than score_history_days back
+    select
+        hours.household_id,
+        hours.sensor,
+        hours.hour_at,
+        {%- set columns = [] %}
+        {%- for col in counts %}
+        {%- do columns.append('coalesce(upto.' ~ col ~ ', 0) - coalesce(before.' ~ col ~ ', 0) as ' ~ col) %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from hours
+    asof left join running as upto
+        on hours.household_id = upto.household_id
+        and hours.sensor = upto.sensor
+        and hours.hour_at - {{ lag }} >= upto.hour_at
+    asof left join running as before
+        on hours.household_id = before.household_id
+        and hours.sensor = before.sensor
+        and hours.hour_at - {{ history }} > before.hour_at
+    {% if is_incremental() %}
+    where hours.hour_at >= date_trunc('hour', {{ recompute_from() }})
+    {% endif %}
+
+),
+
+log_tails as (
+
+    -- the log of each rung's tail share, once per hour (not once per step: a step only
+    -- interpolates between two of them)
+    select
+        household_id,
+        sensor,
+        hour_at,
+        n_level as history_steps,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- for i in range(ladder | length) %}
+        {%- do columns.append('ln(' ~ tails[c][i] ~ ') as lt_' ~ c ~ '_' ~ i) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from calibration
+    {% if is_incremental() %}
+    where hour_at >= date_trunc('hour', {{ recompute_from() }})
+    {% endif %}
 
 ),
 
@@ -75,24 +134,24 @@ calibrated as (
 
     select
         deviations.*,
-        calibration.n_level as history_steps,
+        log_tails.history_steps,
         {%- for c in channels %}
         {%- set z = 'abs(deviations.z_' ~ c ~ ')' %}
         case
             when deviations.z_{{ c }} is null then null
             when {{ z }} < {{ ladder[0] }} then 1.0
             {%- for i in range(ladder | length - 1) %}
-            when {{ z }} < {{ ladder[i + 1] }} then exp(ln({{ tails[c][i] }})
-                + ({{ z }} - {{ ladder[i] }}) / {{ ladder[i + 1] - ladder[i] }} * (ln({{ tails[c][i + 1] }}) - ln({{ tails[c][i] }})))
+            when {{ z }} < {{ ladder[i + 1] }} then exp(log_tails.lt_{{ c }}_{{ i }}
+                + ({{ z }} - {{ ladder[i] }}) / {{ ladder[i + 1] - ladder[i] }} * (log_tails.lt_{{ c }}_{{ i + 1 }} - log_tails.lt_{{ c }}_{{ i }}))
             {%- endfor %}
-            else {{ tails[c][-1] }} * exp(-({{ z }} - {{ ladder[-1] }}) / {{ var('score_priors')[c][1] }})
+            else exp(log_tails.lt_{{ c }}_{{ ladder | length - 1 }} - ({{ z }} - {{ ladder[-1] }}) / {{ var('score_priors')[c][1] }})
         end as p_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from deviations
-    inner join calibration
-        on deviations.household_id = calibration.household_id
-        and deviations.sensor = calibration.sensor
-        and date_trunc('hour', deviations.step_at) = calibration.hour_at
+    inner join log_tails
+        on deviations.household_id = log_tails.household_id
+        and deviations.sensor = log_tails.sensor
+        and date_trunc('hour', deviations.step_at) = log_tails.hour_at
 
 ),
 
