@@ -119,10 +119,108 @@ def real_house(seed: int, figures: dict, work: Path) -> None:
                                                 if found.detected.any() else None)
     figures[f"seed{seed}_false_incidents_per_house_week"] = round(len(false) / weeks / copies, 2)
     OUT_DIR.mkdir(exist_ok=True)
+    # the house as it is and the injected copies at each alert threshold of SWEEP (the default
+    # is chosen on the simulator; this shows what the choice means here)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        runs = sensor_runs(con)
+    finally:
+        con.close()
+    rows = []
+    for t in SWEEP:
+        mine = household_incidents(runs[runs.household_id == "belgian"], t, step)
+        alerted = runs[(runs.household_id != "belgian") & (runs.peak_p <= t)].rename(columns={"last_at": "end_at"})
+        rows.append({"alert_p": t, "real_anomaly_per_week": (mine.kind == "anomaly").sum() / weeks,
+                     "real_health_per_week": (mine.kind == "health").sum() / weeks,
+                     "injected_recall": match(alerted, injected, step).detected.mean()})
+    pd.DataFrame(rows).to_csv(OUT_DIR / f"generic_real_sweep_seed{seed}.csv", index=False)
+    print(pd.DataFrame(rows).round(3).to_string(index=False), file=sys.stderr)
     found.assign(alerts_outside_windows_in_copy=found.household_id.map(false.household_id.value_counts()).fillna(0))\
         .to_csv(OUT_DIR / f"generic_windows_seed{seed}.csv", index=False)
     print(found[["household_id", "kind", "sensor", "start_at", "description", "detected", "found_as", "delay_min"]]
           .to_string(index=False), file=sys.stderr)
+
+
+# Alert thresholds the default is chosen among (each at most incident_hold_p: the runs are cut there).
+SWEEP = (1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+
+
+def sensor_runs(con: duckdb.DuckDBPyConnection, cooldown_minutes: int = 120) -> pd.DataFrame:
+    """int_sensor_incidents before the alert threshold is applied: every run of incident steps
+    (one household, sensor and kind; steps closer than the cooldown merged), with its peak p (0
+    for a run with a stuck or silent step, which alerts at any threshold). The incidents at an
+    alert threshold t are the runs whose peak p is at most t."""
+    return con.execute(f"""
+        with steps as (
+            select *, case when lag(step_at) over w is null
+                             or step_at - lag(step_at) over w > interval '{cooldown_minutes} minutes' then 1 else 0 end as is_start
+            from intermediate.int_sensor_incident_steps
+            window w as (partition by household_id, sensor, kind order by step_at)),
+        numbered as (
+            select *, sum(is_start) over (partition by household_id, sensor, kind order by step_at
+                                          rows between unbounded preceding and current row) as run_number
+            from steps)
+        -- a stuck or silent sensor alerts at any threshold (its steps carry incident_alert_p / 10)
+        select household_id, sensor, kind, min(step_at) as onset_at, max(step_at) as last_at,
+               min(case when channel in ('stuck', 'dropout') then 0 else p end) as peak_p
+        from numbered group by household_id, sensor, kind, run_number""").df()
+
+
+def household_incidents(runs: pd.DataFrame, threshold: float, step: pd.Timedelta,
+                        cooldown: pd.Timedelta = pd.Timedelta("120min")) -> pd.DataFrame:
+    """marts.fct_incidents at an alert threshold, from sensor_runs(): the alerted runs of one
+    household and kind that overlap or follow within the cooldown, merged."""
+    alerted = runs[runs.peak_p <= threshold].assign(end_at=lambda f: f.last_at + step)
+    rows = []
+    for (household, kind), group in alerted.sort_values(["onset_at", "sensor"]).groupby(["household_id", "kind"]):
+        current = None
+        for r in group.itertuples():
+            if current is not None and r.onset_at <= current["end_at"] + cooldown:
+                current["end_at"] = max(current["end_at"], r.end_at)
+                current["sensors"].add(r.sensor)
+                continue
+            if current is not None:
+                rows.append(current)
+            current = {"household_id": household, "kind": kind, "onset_at": r.onset_at, "end_at": r.end_at,
+                       "sensors": {r.sensor}}
+        rows.append(current)
+    return pd.DataFrame(rows, columns=["household_id", "kind", "onset_at", "end_at", "sensors"])
+
+
+def incident_scores(incidents: pd.DataFrame, events: pd.DataFrame, household_weeks: float) -> dict:
+    """Recall of the labelled windows (an incident starts inside one, up to an hour after its end),
+    false incidents (overlapping no labelled window) per household-week, and their F1."""
+    hits = 0
+    for ev in events.itertuples():
+        mine = incidents[(incidents.household_id == ev.household_id) & (incidents.onset_at >= ev.start_at - pd.Timedelta("5min"))
+                         & (incidents.onset_at <= ev.end_at + GRACE)]
+        hits += not mine.empty
+    false = 0
+    for inc in incidents.itertuples():
+        mine = events[events.household_id == inc.household_id]
+        false += not ((inc.onset_at <= mine.end_at + GRACE) & (inc.end_at >= mine.start_at)).any()
+    recall = hits / max(len(events), 1)
+    precision = 1 - false / len(incidents) if len(incidents) else 0.0
+    return {"recall": recall, "false_per_household_week": false / household_weeks, "precision": precision,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+
+
+def threshold_sweep(db: Path, days: int) -> pd.DataFrame:
+    """The incident measures of each alert threshold in SWEEP on the simulator's training
+    households (dim_households' split, as models_ml uses it): the default incident_alert_p is the
+    one with the best F1 there."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        train = [h for (h,) in con.execute("select household_id from marts.dim_households where split = 'train'").fetchall()]
+        runs = sensor_runs(con)
+        events = con.execute("""select household_id, start_at, end_at from raw.injected_events
+                                where kind in ('anomaly', 'fault')""").df()
+    finally:
+        con.close()
+    runs, events = runs[runs.household_id.isin(train)], events[events.household_id.isin(train)]
+    rows = [{"alert_p": t, **incident_scores(household_incidents(runs, t, pd.Timedelta("5min")), events,
+                                             len(train) * days / 7)} for t in SWEEP]
+    return pd.DataFrame(rows).assign(train_households=len(train))
 
 
 def simulator(households: int, days: int, figures: dict, work: Path) -> None:
@@ -150,6 +248,14 @@ def simulator(households: int, days: int, figures: dict, work: Path) -> None:
         incidents = con.execute(HOUSEHOLD_INCIDENTS).df()
     finally:
         con.close()
+    sweep = threshold_sweep(db, days)
+    OUT_DIR.mkdir(exist_ok=True)
+    sweep.to_csv(OUT_DIR / "generic_threshold_sweep_train.csv", index=False)
+    print("alert thresholds on the simulator's training households:\n" + sweep.round(4).to_string(index=False), file=sys.stderr)
+    figures["sim_train_households"] = int(sweep.train_households.iloc[0])
+    for row in sweep.itertuples():
+        figures[f"sim_train_alert_p_{row.alert_p:g}_recall"] = round(row.recall, 3)
+        figures[f"sim_train_alert_p_{row.alert_p:g}_false_per_household_week"] = round(row.false_per_household_week, 2)
     figures["sim_step_average_precision"] = round(float(average_precision_score(steps.is_labelled, steps.score.fillna(0))), 3)
     figures["sim_labelled_step_share"] = round(float(steps.is_labelled.mean()), 3)
     hits = 0
@@ -163,6 +269,39 @@ def simulator(households: int, days: int, figures: dict, work: Path) -> None:
         mine = events[events.household_id == inc.household_id]
         false += not ((inc.onset_at <= mine.end_at + GRACE) & (inc.end_at >= mine.start_at)).any()
     figures["sim_false_incidents_per_household_week"] = round(false / (households * days / 7), 2)
+
+
+def subminute(figures: dict, work: Path, alert_p: float) -> None:
+    """Twenty minutes of 1-second readings of one unknown sensor (level 100, noise 0.1), twice:
+    one with its level shifted by +1 (ten noise spreads) from minute 10 on, one left quiet. Built
+    on a 1 s grid: is the shift an incident, how long after it, and how high do the scores go?"""
+    from warehouse.ingest import ingest_files
+    from warehouse.transform import build
+
+    rng = np.random.default_rng(3)
+    at = pd.date_range("2025-06-01 12:00", periods=1200, freq="1s")
+    shift_at = at[600]
+    frames = []
+    for household, shift in (("shifted", 1.0), ("quiet", 0.0)):
+        value = 100 + rng.normal(0, 0.1, len(at))
+        value[600:] += shift
+        frames.append(pd.DataFrame({"household": household, "sensor": "line_pressure", "timestamp": at, "value": value}))
+    csv, db = work / "subminute.csv", work / "subminute.duckdb"
+    pd.concat(frames).to_csv(csv, index=False)
+    ingest_files([csv], db=db)
+    with timed(figures, "subminute_build_s"):
+        build(db=db, step="1s")
+    scores = _read(db, "select household_id, step_at, anomaly_p from intermediate.int_sensor_scores")
+    incidents = _read(db, "select household_id, kind, onset_at, alerted_at from marts.fct_incidents")
+    shifted = incidents[(incidents.household_id == "shifted") & (incidents.onset_at >= shift_at - pd.Timedelta("1s"))]
+    figures["subminute_shift_detected"] = not shifted.empty
+    figures["subminute_delay_s"] = ((shifted.alerted_at.min() - shift_at).total_seconds() if not shifted.empty else None)
+    figures["subminute_shifted_min_p_after_shift"] = float(scores[(scores.household_id == "shifted")
+                                                                  & (scores.step_at >= shift_at)].anomaly_p.min())
+    first = scores[(scores.household_id == "shifted") & (scores.step_at >= shift_at) & (scores.anomaly_p <= alert_p)]
+    figures["subminute_first_step_at_alert_s"] = ((first.step_at.min() - shift_at).total_seconds() if not first.empty else None)
+    figures["subminute_quiet_min_p"] = float(scores[scores.household_id == "quiet"].anomaly_p.min())
+    figures["subminute_quiet_incidents"] = int((incidents.household_id == "quiet").sum())
 
 
 def main() -> None:
@@ -179,6 +318,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in [int(s) for s in args.seeds.split(",")]:
             real_house(seed, figures, Path(tmp))
+        from warehouse.project_vars import dbt_var
+
+        subminute(figures, Path(tmp), float(dbt_var("incident_alert_p")))
         if not args.skip_sim:
             figures["sim_households"], figures["sim_days"] = args.sim_households, args.sim_days
             simulator(args.sim_households, args.sim_days, figures, Path(tmp))

@@ -34,8 +34,9 @@ NOT_SENSORS = ("rv1", "rv2")  # random variables the data set's authors added: n
 
 
 def find_house() -> Path | None:
-    """The house's CSV in ../shared/realdata/ (beside the repository), or None."""
-    for root in (REPO_ROOT.parent / "shared" / "realdata", REPO_ROOT / "shared" / "realdata"):
+    """The house's CSV in shared/realdata/ beside the repository or a folder above it (a git
+    worktree may sit deeper than the main checkout), or None."""
+    for root in [REPO_ROOT / "shared" / "realdata", *(up / "shared" / "realdata" for up in REPO_ROOT.parents)]:
         if (root / HOUSE_CSV).exists():
             return root / HOUSE_CSV
     return None

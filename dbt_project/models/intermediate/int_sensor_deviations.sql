@@ -6,13 +6,18 @@
 --                blended with the trailing 24 h by how many days of that hour it has learned
 --                (n / (n + baseline_blend_days)), so a new series has a score from its first hours
 --   z_sustained  z_level averaged over score_sustained_hours (slow drifts, a failing heater)
+--   z_hold       how far z_level has stayed on one side for all of score_hold_hours: the
+--                smallest |z_level| of those steps, with their sign (0 if it changed sides, null
+--                until the window is full). A departure that persists without the decay a
+--                shower or a cooking spell shows (a leak, a shifted sensor)
 --   z_range      how far the last hour's mean lies outside the series' recent range, in spreads
 --                (once range_min_days of history hold it: a day's range says little)
 -- and whether the value has been unchanged for far longer than its own history says it is
 -- at this hour (is_stuck). int_sensor_scores turns the z values into tail probabilities.
 
 {%- set part = "partition by household_id, sensor order by step_at" %}
-{%- set lookback = "interval '" ~ var('score_sustained_hours') ~ " hours'" %}
+{%- set lookback = "interval '" ~ [var('score_sustained_hours'), var('score_hold_hours')] | max ~ " hours'" %}
+{%- set hold_steps = steps(var('score_hold_hours') * 60) | int %}
 
 with
 
@@ -138,8 +143,12 @@ sustained as (
         ) as stuck_limit_minutes,
         avg(z_level) over (
             {{ part }} rows between {{ steps(var('score_sustained_hours') * 60) | int - 1 }} preceding and current row
-        ) as z_sustained
+        ) as z_sustained,
+        count(z_level) over hold as hold_n,
+        min(z_level) over hold as hold_min,
+        max(z_level) over hold as hold_max
     from deviations
+    window hold as ({{ part }} rows between {{ hold_steps - 1 }} preceding and current row)
 
 ),
 
@@ -159,6 +168,12 @@ final as (
         z_level,
         z_sustained,
         z_range,
+        case
+            when hold_n < {{ hold_steps }} then null
+            when hold_min > 0 then hold_min
+            when hold_max < 0 then hold_max
+            else 0.0
+        end as z_hold,
         minutes_since_change,
         stuck_limit_minutes,
         value is not null and not is_filled and minutes_since_change >= stuck_limit_minutes

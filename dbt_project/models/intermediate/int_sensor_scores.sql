@@ -6,14 +6,14 @@
 -- log-linearly between rungs. A reference tail, a * exp(-|z| / b) per channel, weighs
 -- score_prior_days of steps: it gives a series of a few hours a score, and extrapolates past
 -- the strongest evidence the history holds; with weeks of history the series' own tail rules.
---   anomaly_p      the three anomaly channels' smallest p, times 3 (so one threshold means the
---                  same with one channel or three); anomaly_score = 1 - anomaly_p
+--   anomaly_p      the four anomaly channels' smallest p, times 4 (so one threshold means the
+--                  same with one channel or four); anomaly_score = 1 - anomaly_p
 --   health_p       the spike channel's p, 0 while the sensor is stuck; health_score = 1 - health_p
 -- A score of 0.9999 says: in this series' recent past, about one step in 10,000 had evidence
 -- this strong. One threshold (incident_alert_p) serves every series and household.
 
 {%- set channels = var('score_priors').keys() | list %}
-{%- set anomaly_channels = ['level', 'sustained', 'range'] %}
+{%- set anomaly_channels = ['level', 'sustained', 'range', 'hold'] %}
 {%- set ladder = var('score_ladder') %}
 {%- set prior_steps = steps(var('score_prior_days') * 1440) %}
 {%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
@@ -50,24 +50,83 @@ hours as (
 
 ),
 
-calibration as (
+{%- set counts = [] %}
+{%- for c in channels %}
+{%- do counts.append('n_' ~ c) %}
+{%- for rung in ladder %}
+{%- do counts.append(c ~ '_' ~ loop.index0) %}
+{%- endfor %}
+{%- endfor %}
 
-    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung
+running as (
+
+    -- the counts summed from the series' first hour read: a difference of two of these is the
+    -- sum over any span of hours (a running sum is one pass; a sum over a sliding frame of
+    -- hours, for each of the 13 counts of each channel, cost the model most of its time)
     select
         household_id,
         sensor,
         hour_at,
         {%- set columns = [] %}
-        {%- for c in channels %}
-        {%- do columns.append('coalesce(sum(n_' ~ c ~ ') over past, 0) as n_' ~ c) %}
-        {%- for rung in ladder %}
-        {%- do columns.append('coalesce(sum(' ~ c ~ '_' ~ loop.index0 ~ ') over past, 0) as ' ~ c ~ '_' ~ loop.index0) %}
-        {%- endfor %}
+        {%- for col in counts %}
+        {%- do columns.append('sum(' ~ col ~ ') over upto as ' ~ col) %}
         {%- endfor %}
         {{ columns | join(',\n        ') }}
     from hours
-    window past as (partition by household_id, sensor order by hour_at
-                    range between {{ history }} preceding and {{ lag }} preceding)
+    window upto as (partition by household_id, sensor order by hour_at rows between unbounded preceding and current row)
+
+),
+
+calibration as (
+
+    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung, over
+    -- the hours from score_history_days before it to score_lag_hours before it (both included):
+    -- the running sum at the last hour at most score_lag_hours back, less the running sum at the
+    -- last hour more than score_history_days back
+    select
+        hours.household_id,
+        hours.sensor,
+        hours.hour_at,
+        {%- set columns = [] %}
+        {%- for col in counts %}
+        {%- do columns.append('coalesce(upto.' ~ col ~ ', 0) - coalesce(before.' ~ col ~ ', 0) as ' ~ col) %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from hours
+    asof left join running as upto
+        on hours.household_id = upto.household_id
+        and hours.sensor = upto.sensor
+        and hours.hour_at - {{ lag }} >= upto.hour_at
+    asof left join running as before
+        on hours.household_id = before.household_id
+        and hours.sensor = before.sensor
+        and hours.hour_at - {{ history }} > before.hour_at
+    {% if is_incremental() %}
+    where hours.hour_at >= date_trunc('hour', {{ recompute_from() }})
+    {% endif %}
+
+),
+
+log_tails as (
+
+    -- the log of each rung's tail share, once per hour (not once per step: a step only
+    -- interpolates between two of them)
+    select
+        household_id,
+        sensor,
+        hour_at,
+        n_level as history_steps,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- for i in range(ladder | length) %}
+        {%- do columns.append('ln(' ~ tails[c][i] ~ ') as lt_' ~ c ~ '_' ~ i) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from calibration
+    {% if is_incremental() %}
+    where hour_at >= date_trunc('hour', {{ recompute_from() }})
+    {% endif %}
 
 ),
 
@@ -75,24 +134,24 @@ calibrated as (
 
     select
         deviations.*,
-        calibration.n_level as history_steps,
+        log_tails.history_steps,
         {%- for c in channels %}
         {%- set z = 'abs(deviations.z_' ~ c ~ ')' %}
         case
             when deviations.z_{{ c }} is null then null
             when {{ z }} < {{ ladder[0] }} then 1.0
             {%- for i in range(ladder | length - 1) %}
-            when {{ z }} < {{ ladder[i + 1] }} then exp(ln({{ tails[c][i] }})
-                + ({{ z }} - {{ ladder[i] }}) / {{ ladder[i + 1] - ladder[i] }} * (ln({{ tails[c][i + 1] }}) - ln({{ tails[c][i] }})))
+            when {{ z }} < {{ ladder[i + 1] }} then exp(log_tails.lt_{{ c }}_{{ i }}
+                + ({{ z }} - {{ ladder[i] }}) / {{ ladder[i + 1] - ladder[i] }} * (log_tails.lt_{{ c }}_{{ i + 1 }} - log_tails.lt_{{ c }}_{{ i }}))
             {%- endfor %}
-            else {{ tails[c][-1] }} * exp(-({{ z }} - {{ ladder[-1] }}) / {{ var('score_priors')[c][1] }})
+            else exp(log_tails.lt_{{ c }}_{{ ladder | length - 1 }} - ({{ z }} - {{ ladder[-1] }}) / {{ var('score_priors')[c][1] }})
         end as p_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from deviations
-    inner join calibration
-        on deviations.household_id = calibration.household_id
-        and deviations.sensor = calibration.sensor
-        and date_trunc('hour', deviations.step_at) = calibration.hour_at
+    inner join log_tails
+        on deviations.household_id = log_tails.household_id
+        and deviations.sensor = log_tails.sensor
+        and date_trunc('hour', deviations.step_at) = log_tails.hour_at
 
 ),
 
@@ -118,17 +177,19 @@ final as (
         expected_spread,
         baseline_weight,
         history_steps,
-        z_spike, z_level, z_sustained, z_range,
-        p_spike, p_level, p_sustained, p_range,
+        z_spike, z_level, z_sustained, z_range, z_hold,
+        p_spike, p_level, p_sustained, p_range, p_hold,
         anomaly_p,
         health_p,
         1.0 - anomaly_p as anomaly_score,
         1.0 - health_p as health_score,
+        -- the channel with the smallest p (the first of the list on a tie)
         case
             when anomaly_p >= 1.0 then null
-            when coalesce(p_level, 1.0) <= least(coalesce(p_sustained, 1.0), coalesce(p_range, 1.0)) then 'level'
-            when coalesce(p_sustained, 1.0) <= coalesce(p_range, 1.0) then 'sustained'
-            else 'range'
+            {%- for c in anomaly_channels[:-1] %}
+            when coalesce(p_{{ c }}, 1.0) <= least({% for o in anomaly_channels[loop.index:] %}coalesce(p_{{ o }}, 1.0){{ ", " if not loop.last }}{% endfor %}) then '{{ c }}'
+            {%- endfor %}
+            else '{{ anomaly_channels[-1] }}'
         end as anomaly_channel,
         case when is_stuck then 'stuck' when health_p < 1.0 then 'spike' end as health_kind,
         is_stuck,
