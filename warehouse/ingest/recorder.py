@@ -436,4 +436,3 @@ def _quarantine(con, plan: _Plan, now) -> int:
 def _cleanup(con, drop_temp_tables) -> None:
     drop_temp_tables(con)
     ha.drop_temp_tables(con)
-    con.execute("drop table if exists hw_ha_meta")
