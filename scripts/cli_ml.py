@@ -43,7 +43,8 @@ def cmd_train(args) -> int:
             overrides[name] = getattr(args, name)
     cfg = TrainConfig().with_overrides(**overrides)
     _say("train", f"training a {cfg.arch} on windows of {cfg.window} steps, up to {cfg.epochs} epochs")
-    outcome = train_and_register(args.db, cfg, progress=lambda m: _say("train", m), report_dir=model_reports_dir(args))
+    outcome = train_and_register(args.db, cfg, progress=lambda m: _say("train", m),
+                                 report_dir=model_reports_dir(args))
     m = outcome.metadata["metrics"]
     _say("train", f"{outcome.version}: validation macro-F1 {m['validation_macro_f1']:.4f}, test macro-F1 "
                   f"{m['test_macro_f1']:.4f}; "

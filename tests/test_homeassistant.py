@@ -436,7 +436,8 @@ def test_recorder_readings_follow_the_hold_rule_state_by_state(tmp_path, db, mon
 
     monkeypatch.setattr(rec, "CHUNK_STATES", 7)
     entities = [("sensor.t", {"unit_of_measurement": "°C", "device_class": "temperature"}),
-                ("binary_sensor.door", {"device_class": "door"}), ("sensor.bath_humidity", {"unit_of_measurement": "%"})]
+                ("binary_sensor.door", {"device_class": "door"}),
+                ("sensor.bath_humidity", {"unit_of_measurement": "%"})]
     rng = random.Random(3)
     t, states = E0, []
     for i in range(400):

@@ -188,23 +188,17 @@ def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) 
     t, state, carried); makes temp table hw_ha_words (sid, state, ...).
 
     The work per state is done on whole columns: each distinct state text is made a value once,
-    in SQL (homeassistant.words), and taken by its index (sid).
+    in SQL (homeassistant.words), and taken by its index (sid); batch by batch as read, in threads
+    (numpy lets go of the GIL), with no copy of the columns read.
     """
     # first: fetching all of a result frees the connection for register (DuckDB 2 refuses it while
     # an earlier execute's result is unread)
     rows = con.execute("select entity_id, eid, scale, shift from hw_ha_entities").fetchall()
     states = states.unify_dictionaries()
-    chunks = states.column("state").chunks
-    read = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    batches = [b for b in states.to_batches() if b.num_rows]
+    read = batches[0].column("state").dictionary if batches else pa.array([], pa.string())
     sid_of = {w: i for i, w in enumerate(read.to_pylist())}
     extra_sids = [sid_of.setdefault(r[3], len(sid_of)) for r in extra]
-    col = {name: np.concatenate([_numpy(c) for c in states.column(name).chunks]
-                                + [np.array([r[i] for r in extra], dtype=np.int64)])
-           for i, name in enumerate(("metadata_id", "rn", "t"))}
-    sid = np.concatenate([_numpy(c.indices) for c in chunks]
-                         + [np.array(extra_sids, dtype=np.int32)])
-    carried = np.concatenate([np.zeros(states.num_rows, bool), np.array([r[4] for r in extra], dtype=bool)])
-    del states
     con.register("hw_ha_read", pa.table({"sid": _arrow(np.arange(len(read), dtype=np.int32)), "state": read}))
     try:
         con.execute("create or replace temp table hw_ha_texts as select * from hw_ha_read")
@@ -219,24 +213,41 @@ def _nums(con, states: pa.Table, extra: list[tuple], entity_of: dict[int, str]) 
                 "coalesce(cast(bin_value as double), num_value, 'nan') as v, "
                 "not coalesce(is_binary, false) and num_value is null as null "
                 "from hw_ha_words order by sid").fetchnumpy()
-    lut = np.full(max(max(entity_of, default=0), int(col["metadata_id"].max(initial=0))) + 1, -1, np.int32)
+    parts = [(_numpy(b.column("metadata_id")), _numpy(b.column("rn")), _numpy(b.column("t")),
+              _numpy(b.column("state").indices), np.zeros(b.num_rows, bool)) for b in batches]
+    if extra:
+        parts.append((*(np.array([r[i] for r in extra], dtype=np.int64) for i in range(3)),
+                      np.array(extra_sids, dtype=np.int32), np.array([r[4] for r in extra], dtype=bool)))
+    top = max([max(entity_of, default=0)] + [int(p[0].max()) for p in parts])
+    lut = np.full(top + 1, -1, np.int32)
     eid_of = {r[0]: r[1] for r in rows}
     for metadata_id, entity_id in entity_of.items():
         lut[metadata_id] = eid_of[entity_id]
-    eid = lut[col["metadata_id"]]
-    is_binary = w["b"][sid]
-    value = w["v"][sid]  # a binary word's 1 or 0, else the text as a number: scaled below
-    scaled = [(e, a, b) for _, e, a, b in rows if (a, b) != (1.0, 0.0)]
-    if scaled:
-        scale, shift = np.ones(len(rows)), np.zeros(len(rows))
-        for e, a, b in scaled:
-            scale[e], shift[e] = a, b
-        number = ~is_binary & (eid >= 0)
-        value[number] = value[number] * scale[eid[number]] + shift[eid[number]]
-    return pa.table({"rn": _arrow(col["rn"]), "eid": _arrow(eid), "sid": _arrow(sid),
-                     "changed_at": _arrow(col["t"], pa.timestamp("us")), "carried": _arrow(carried),
-                     "is_missing": _arrow(w["m"][sid]), "is_binary": _arrow(is_binary),
-                     "value": _arrow(value, null=w["null"][sid])})
+    scale, shift = np.ones(max(len(rows), 1)), np.zeros(max(len(rows), 1))
+    for _, e, a, b in rows:
+        scale[e], shift[e] = a, b
+    scaled = bool((scale != 1).any() or (shift != 0).any())
+
+    def batch(part) -> pa.RecordBatch:
+        mid, rn, t, sid, carried = part
+        eid = lut[mid]
+        is_binary = w["b"][sid]
+        value = w["v"][sid]  # a binary word's 1 or 0, else the text as a number: scaled here
+        if scaled:
+            number = ~is_binary & (eid >= 0)
+            value[number] = value[number] * scale[eid[number]] + shift[eid[number]]
+        return pa.RecordBatch.from_arrays(
+            [_arrow(rn), _arrow(eid), _arrow(sid.astype(np.int32, copy=False)), _arrow(t, pa.timestamp("us")),
+             _arrow(carried), _arrow(w["m"][sid]), _arrow(is_binary), _arrow(value, null=w["null"][sid])],
+            schema=_NUMS)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return pa.Table.from_batches(list(pool.map(batch, parts)), schema=_NUMS)
+
+
+_NUMS = pa.schema([("rn", pa.int64()), ("eid", pa.int32()), ("sid", pa.int32()), ("changed_at", pa.timestamp("us")),
+                   ("carried", pa.bool_()), ("is_missing", pa.bool_()), ("is_binary", pa.bool_()),
+                   ("value", pa.float64())])
 
 
 def _numpy(array: pa.Array) -> np.ndarray:
@@ -436,4 +447,3 @@ def _quarantine(con, plan: _Plan, now) -> int:
 def _cleanup(con, drop_temp_tables) -> None:
     drop_temp_tables(con)
     ha.drop_temp_tables(con)
-    con.execute("drop table if exists hw_ha_meta")
