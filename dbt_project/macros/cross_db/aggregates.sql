@@ -15,10 +15,10 @@
 {%- endmacro %}
 
 {#- The value of `value` on the first row in `order_by` order, e.g.
-    xdb_first_by('observed_value', 'severity desc nulls last, step_at'). DuckDB's own
-    `first(value order by ...)`. Spark: min_by over a struct of the keys, each key led by an
-    `is null` flag, so nulls sort last as DuckDB sorts them by default (nulls first if a key says
-    so). A `desc` key must be numeric or a timestamp on Spark (it is negated). -#}
+    xdb_first_by('observed_value', 'severity desc nulls last, step_at'): DuckDB's own
+    `first(value order by ...)`. Spark: the rows' (value, keys) structs sorted by a comparator
+    that follows each key's direction, nulls last unless a key says `nulls first` (DuckDB's
+    default order puts nulls last both ways). -#}
 {% macro xdb_first_by(value, order_by) -%}
     {{ return(adapter.dispatch('xdb_first_by', 'homewatch')(value, order_by)) }}
 {%- endmacro %}
@@ -28,23 +28,26 @@
 {%- endmacro %}
 
 {% macro spark__xdb_first_by(value, order_by) -%}
-    {%- set keys = [] -%}
+    {%- set fields = ['(' ~ value ~ ') as v'] -%}
+    {%- set rules = [] -%}
     {%- for item in order_by.split(',') -%}
         {%- set words = item.strip().split() -%}
         {%- set lower = words | map('lower') | list -%}
-        {%- set n = words | length - (2 if lower[-2:] in [['nulls', 'last'], ['nulls', 'first']] else 0) -%}
-        {%- set nulls_first = lower[-2:] == ['nulls', 'first'] -%}
-        {%- set desc = lower[n - 1] == 'desc' -%}
-        {%- set expr = words[:n - 1] | join(' ') if lower[n - 1] in ['asc', 'desc'] else words[:n] | join(' ') -%}
-        {%- do keys.append(('(' ~ expr ~ ') is not null' if nulls_first else '(' ~ expr ~ ') is null')) -%}
-        {%- if desc -%}
-            {%- do keys.append('-(case when typeof(' ~ expr ~ ') like \'timestamp%\' then unix_micros(cast(' ~ expr
-                               ~ ' as timestamp)) else cast(' ~ expr ~ ' as double) end)') -%}
-        {%- else -%}
-            {%- do keys.append(expr) -%}
-        {%- endif -%}
+        {%- set nulls = lower[-1] if lower[-2:] in [['nulls', 'last'], ['nulls', 'first']] else 'last' -%}
+        {%- set words = words[:-2] if lower[-2:] in [['nulls', 'last'], ['nulls', 'first']] else words -%}
+        {%- set desc = (words[-1] | lower) == 'desc' -%}
+        {%- set words = words[:-1] if (words[-1] | lower) in ['asc', 'desc'] else words -%}
+        {%- set k = 'k' ~ loop.index0 -%}
+        {%- do fields.append('(' ~ words | join(' ') ~ ') as ' ~ k) -%}
+        {%- set n = '1' if nulls == 'last' else '-1' -%}
+        {%- set lt = '1' if desc else '-1' -%}
+        {%- do rules.append('when l.' ~ k ~ ' is null and r.' ~ k ~ ' is not null then ' ~ n
+                            ~ ' when l.' ~ k ~ ' is not null and r.' ~ k ~ ' is null then ' ~ ('-1' if n == '1' else '1')
+                            ~ ' when l.' ~ k ~ ' < r.' ~ k ~ ' then ' ~ lt
+                            ~ ' when l.' ~ k ~ ' > r.' ~ k ~ ' then ' ~ ('-1' if lt == '1' else '1')) -%}
     {%- endfor -%}
-    min_by({{ value }}, struct({{ keys | join(', ') }}))
+    element_at(array_sort(collect_list(struct({{ fields | join(', ') }})),
+                          (l, r) -> case {{ rules | join(' ') }} else 0 end), 1).v
 {%- endmacro %}
 
 {#- The median (interpolated between the two middle values, as DuckDB's median of numbers). -#}
@@ -58,7 +61,7 @@
 
 {% macro spark__xdb_median(expr, over=none) -%}
     {%- if over -%}
-        {{ homewatch.spark_sorted_median('array_sort(collect_list(cast(' ~ expr ~ ' as double)) over ' ~ over ~ ')') }}
+        {{ homewatch.spark_list_median('collect_list(cast(' ~ expr ~ ' as double)) over ' ~ over) }}
     {%- else -%}
         median({{ expr }})
     {%- endif -%}
@@ -73,17 +76,26 @@
     mad({{ expr }}){{ ' over ' ~ over if over }}
 {%- endmacro %}
 
+{#- Spark: the values as an array, bound once to a lambda variable (aggregate over a one-element
+    array is Spark's `let`), then the median of their distances to their median. -#}
 {% macro spark__xdb_mad(expr, over=none) -%}
-    {%- set values = 'collect_list(cast(' ~ expr ~ ' as double))' ~ (' over ' ~ over if over else '') -%}
-    {%- set center = homewatch.spark_sorted_median('array_sort(' ~ values ~ ')') -%}
-    {{ homewatch.spark_sorted_median('array_sort(transform(' ~ values ~ ', v -> abs(v - ' ~ center ~ ')))') }}
+    aggregate(array(collect_list(cast({{ expr }} as double)){{ ' over ' ~ over if over }}), cast(null as double),
+              (acc_, vals_) -> {{ homewatch.spark_sorted_median(
+                  'array_sort(transform(vals_, x_ -> abs(x_ - ' ~ homewatch.spark_sorted_median('array_sort(vals_)', 'm1_')
+                  ~ ')))', 'm2_') }})
 {%- endmacro %}
 
-{#- Spark: the median of a sorted array of doubles (null when it is empty). -#}
-{% macro spark_sorted_median(sorted) -%}
-    (case when size({{ sorted }}) = 0 then cast(null as double)
-          else (element_at({{ sorted }}, (size({{ sorted }}) + 1) div 2)
-                + element_at({{ sorted }}, size({{ sorted }}) div 2 + 1)) / 2 end)
+{#- Spark: the median of an array of doubles (null when it is empty). -#}
+{% macro spark_list_median(values) -%}
+    aggregate(array({{ values }}), cast(null as double), (acc_, vals_) -> {{ homewatch.spark_sorted_median('array_sort(vals_)', 'm_') }})
+{%- endmacro %}
+
+{#- Spark: the median of a sorted array expression, bound to the lambda variable `name`. -#}
+{% macro spark_sorted_median(sorted, name) -%}
+    aggregate(array({{ sorted }}), cast(null as double), (acc_{{ name }}, {{ name }}) ->
+        case when size({{ name }}) = 0 then cast(null as double)
+             else (element_at({{ name }}, cast((size({{ name }}) + 1) div 2 as int))
+                   + element_at({{ name }}, cast(size({{ name }}) div 2 + 1 as int))) / 2 end)
 {%- endmacro %}
 
 {#- An aggregate over the rows where cond holds: `xdb_filtered('count(*)', 'x > 0')`.

@@ -1,5 +1,7 @@
 {#- Casts. `xdb_cast(expr, 'varchar')` is `expr::varchar` on DuckDB and
-    `cast(expr as string)` on Spark. Types are DuckDB's names; Spark's equivalents below. -#}
+    `cast(expr as string)` on Spark. Types are DuckDB's names; Spark's equivalents below.
+    One difference the macro does not hide: a fractional number cast to an integer type is
+    rounded by DuckDB and truncated by Spark (the models cast whole numbers only). -#}
 {% macro xdb_cast(expr, type) -%}
     {{ return(adapter.dispatch('xdb_cast', 'homewatch')(expr, type)) }}
 {%- endmacro %}
