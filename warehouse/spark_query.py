@@ -69,6 +69,8 @@ def spark_session(db=None):
             raise WarehouseError("this process already has a Spark session on another warehouse "
                                  f"({active.conf.get('spark.sql.warehouse.dir')}); Spark allows one per process")
         return active
+    # the Python workers (mapInPandas) run this environment's Python, with its packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("homewatch").enableHiveSupport()
     for key, value in conf.items():
         builder = builder.config(key, value)
