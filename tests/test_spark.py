@@ -121,7 +121,7 @@ def _spark_table(xdb_dir: Path, table: str):
 
 
 def _duckdb_table(xdb_dir: Path, table: str):
-    con = duckdb.connect(str(xdb_dir / "xdb.duckdb"), read_only=True)
+    con = duckdb.connect(str(xdb_dir / "cross_db.duckdb"), read_only=True)
     try:
         return con.execute(f"select * from xdb.{table}").df()
     finally:
