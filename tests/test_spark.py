@@ -78,7 +78,7 @@ def _norm(value):
     import numpy as np
     import pandas as pd
 
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
@@ -88,8 +88,6 @@ def _norm(value):
         return tuple(_norm(v) for v in value)
     if isinstance(value, np.generic):
         return _norm(value.item())
-    if value is pd.NaT:
-        return None
     return value
 
 
