@@ -262,7 +262,7 @@ def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh):
 
     db, spark = spark_wh
     first = score_spark(db, progress=lambda m: None)
-    duck = _duck(db, "select * exclude (run_id, scored_at) from staging.stg_ml__predictions "
+    duck = _duck(db, "select * exclude (score_run_id, scored_at) from staging.stg_ml__predictions "
                      "where model_version = (select model_version from ml.model_registry where status = 'production')")
     assert first.steps_scored == len(duck) > 0
     got = spark.sql("select * from staging.stg_ml__predictions").toPandas()[list(duck.columns)]
