@@ -41,6 +41,16 @@ class SparkUnavailableError(WarehouseError):
     """pyspark or Java is missing."""
 
 
+def require_spark() -> None:
+    """Raise SparkUnavailableError, saying how to install it, when the spark extra is missing."""
+    import importlib.util
+
+    missing = [name for name in ("pyspark", "dbt.adapters.spark") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SparkUnavailableError(f"the Spark target needs {' and '.join(missing)}: run `make spark` (or pip "
+                                    "install -e '.[spark]'); see docs/scale-out.md")
+
+
 def spark_conf(db=None) -> dict[str, str]:
     """The spark target's session settings (profiles.yml) for this warehouse."""
     spark_dir = f"{require_warehouse(db)}.spark"

@@ -235,7 +235,9 @@ def build_spark(*, db=None, full_refresh: bool = False, select: str | None = Non
     from warehouse.connection import reader
     from warehouse.grid import recorded_step
     from warehouse.spark_land import land_for_spark
+    from warehouse.spark_query import require_spark
 
+    require_spark()
     land_for_spark(db, progress=progress)
     dbt_vars = dict(dbt_vars or {})
     if step is None:
