@@ -170,6 +170,7 @@ def test_cross_db_macros_known_values(cross_db):
     assert agg.loc["a", "v_at_top_k"] == 1.0                  # k = 3 is the largest; the null k sorts last
     assert _norm(agg.loc["a", "ts_at_low_k"]) == dt.datetime(2025, 1, 11, 23, 58)   # k = 1 twice: ts desc
     assert agg.loc["a", "v_median"] == 3.0 and agg.loc["a", "v_mad"] == 1.5       # 1, 2, 4, 10
+    assert _norm(agg.loc["b", "hours_seen"]) == ("0", "12", "3")                  # distinct, sorted as text
     assert len(cross_db["spark"]["xdb_grid"]) == 2 * 5
 
 

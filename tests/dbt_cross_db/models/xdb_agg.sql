@@ -7,6 +7,7 @@ select
     {{ xdb_mad('v') }} as v_mad,
     {{ xdb_filtered('count(*)', 'v > 1') }} as n_over_1,
     {{ xdb_filtered(xdb_median('v'), 'k is not null') }} as v_median_keyed,
-    {{ xdb_filtered('max(ts)', 'v is null') }} as ts_missing
+    {{ xdb_filtered('max(ts)', 'v is null') }} as ts_missing,
+    {{ xdb_sorted_distinct_list(xdb_cast(xdb_hour('ts'), 'varchar')) }} as hours_seen
 from {{ ref('xdb_input') }}
 group by g
