@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv spark bench clean
 
 venv: $(STAMP)
 
@@ -14,6 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+## spark: add the optional Spark target (dbt-spark + PySpark, docs/scale-out.md) to .venv, and
+## Java 17 from Debian's packages when `java` is missing (as root or with sudo). Idempotent.
+SPARK_STAMP := $(VENV)/.spark-installed
+spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP)
+	command -v java >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	command -v java >/dev/null 2>&1 || { echo "make spark: java is still missing (Spark needs Java 17)" >&2; exit 1; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
 
 ## run: the main job end to end on the embedded DuckDB warehouse
 run: $(STAMP)

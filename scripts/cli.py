@@ -137,7 +137,7 @@ def cmd_build(args) -> int:
 
     started = time.perf_counter()
     build(db=args.db, full_refresh=args.full_refresh, select=args.select, step=args.step,
-          unit_tests=args.unit_tests, progress=lambda m: _say("build", m))
+          unit_tests=args.unit_tests, progress=lambda m: _say("build", m), target=args.target)
     _say("build", f"dbt build finished in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -250,6 +250,10 @@ def cmd_query(args) -> int:
 
     from warehouse.connection import QueryError, query_error, reader
 
+    if args.target == "spark":
+        from warehouse.spark_query import query_spark
+
+        return query_spark(args.db, args.sql, csv=args.csv, max_rows=args.max_rows)
     with reader(args.db, sandboxed=True) as con:
         try:
             relation = con.sql(args.sql)
@@ -352,6 +356,12 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="warehouse file (default: $HOMEWATCH_DB, else warehouse/data/homewatch.duckdb)")
 
 
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", choices=["dev", "spark"], default="dev",
+                   help="dev: the DuckDB warehouse (default); spark: its Spark side, <warehouse>.spark/ "
+                        "(needs `make spark`; docs/scale-out.md)")
+
+
 def _sub(subs, name: str, func, help_text: str, example: str) -> argparse.ArgumentParser:
     p = subs.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the grid step in minutes (same as --step Nmin)")
     p.add_argument("--unit-tests", action="store_true",
                    help="also run the dbt unit tests (logic on hand-written rows; the test suite runs them)")
+    _add_target(p)
 
     p = _sub(subs, "check", cmd_check, "Check a batch's data quality and drift, store the results in dq.*, write "
              "the HTML report; exit 1 if a critical expectation failed.",
@@ -467,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql", help="a SELECT (or DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) statement")
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     p.add_argument("--max-rows", type=int, default=40, help="rows to show in a table (default 40)")
+    _add_target(p)
 
     _sub(subs, "status", cmd_status, "Summarise what the warehouse holds.", "homewatch status --db /tmp/w.duckdb")
 

@@ -69,6 +69,12 @@ def cmd_score(args) -> int:
     from models_ml.score import score
     from warehouse.connection import writer
 
+    if getattr(args, "target", "dev") == "spark":   # docs/scale-out.md
+        from models_ml.spark_score import score_spark
+
+        score_spark(args.db, args.version, progress=lambda m: _say("score", m))
+        return 0
+
     with writer(args.db) as con:
         result = score(con, args.version, args.precision, progress=lambda m: _say("score", m), force=args.force)
     if result.steps_scored == 0:
@@ -203,6 +209,8 @@ def add_commands(subs, sub) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
                    help="which ONNX file to run (default auto: int8 when it kept the validation macro-F1)")
     p.add_argument("--force", action="store_true", help="score even batches that failed a critical quality check")
+    p.add_argument("--target", choices=["dev", "spark"], default="dev",
+                   help="spark: score the warehouse's Spark side with mapInPandas (docs/scale-out.md)")
 
     p = sub(subs, "model", cmd_model, "List model versions, force one into production, roll back, or carry a "
             "model to another warehouse: `export VERSION PATH` writes a checksummed package (a folder, or PATH.zip), "

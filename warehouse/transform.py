@@ -42,17 +42,20 @@ def dbt_target_path(db_path: Path) -> Path:
     return Path(f"{db_path}.dbt")
 
 
-def _command_args(args: Sequence[str], path: Path, dbt_vars: dict | None) -> list[str]:
+def _command_args(args: Sequence[str], path: Path, dbt_vars: dict | None, target: str | None = None) -> list[str]:
     out = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if "--target-path" not in args:
-        out += ["--target-path", str(dbt_target_path(path))]
+    if target:
+        out += ["--target", target]
+    if "--target-path" not in args:   # the Spark target's artifacts stay apart (another profile)
+        out += ["--target-path", str(Path(f"{path}.spark") / "dbt" if target == "spark" else dbt_target_path(path))]
     if dbt_vars:
         out += ["--vars", json.dumps(dbt_vars)]
     return out
 
 
 def _dbt_env(path: Path) -> dict:
-    return {**os.environ, "HOMEWATCH_DB": str(path), "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
+    return {**os.environ, "HOMEWATCH_DB": str(path), "HOMEWATCH_SPARK_DIR": f"{path}.spark",  # warehouse/spark_land.py
+            "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
 
 
 class _Worker:
@@ -125,11 +128,13 @@ def run_dbt(
     db=None,
     dbt_vars: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    target: str | None = None,
 ) -> str:
     """Run `dbt <args>` on the warehouse (in the open dbt_session's worker, if any); return
-    its output, raise TransformError on failure."""
+    its output, raise TransformError on failure. target: a profiles.yml target (default dev,
+    DuckDB; 'spark': the warehouse's Spark side, docs/scale-out.md)."""
     path = require_warehouse(db)
-    command = _command_args(args, path, dbt_vars)
+    command = _command_args(args, path, dbt_vars, target)
     lines: list[str] = []
 
     def on_line(line: str) -> None:
@@ -180,8 +185,9 @@ def _failure_lines(lines: list[str]) -> list[str]:
 
 def build(*, db=None, full_refresh: bool = False, select: str | None = None, exclude: str | None = None,
           dbt_vars: dict | None = None, unit_tests: bool = False, progress=None,
-          step: int | str | None = None) -> str:
+          step: int | str | None = None, target: str | None = None) -> str:
     """`dbt build`: models, seeds and data tests; incremental unless full_refresh.
+    target='spark' builds the warehouse's Spark side instead (build_spark).
 
     The grid step is the warehouse's (warehouse/grid.py): the one recorded by its first build,
     which records `step` (seconds, or '10s', '5min', '1h'; or the var step_seconds /
@@ -196,6 +202,9 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None, exc
 
     dbt_vars = dict(dbt_vars or {})
     requested = _requested_step(step, dbt_vars, parse_step)
+    if target == "spark":
+        return build_spark(db=db, full_refresh=full_refresh, select=select, exclude=exclude, dbt_vars=dbt_vars,
+                           unit_tests=unit_tests, progress=progress, step=requested)
     with writer(db) as con:  # opening a writer applies pending migrations (dbt reads ml.*, dq.*)
         grid_step, full_refresh, note = plan_build(con, requested, full_refresh, select)
         record_start(con, grid_step, full_refresh, select)
@@ -215,6 +224,34 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None, exc
     with writer(db) as con:
         record_built(con, grid_step)
     return output
+
+
+def build_spark(*, db=None, full_refresh: bool = False, select: str | None = None, exclude: str | None = None,
+                dbt_vars: dict | None = None, unit_tests: bool = False, progress=None, step: int | None = None) -> str:
+    """`dbt build --target spark` (docs/scale-out.md): land what is new in raw.* as Parquet
+    (warehouse/spark_land.py), register it as Spark sources, build. One dbt process (one Spark
+    session) for both commands. The grid step: `step`, else the DuckDB side's recorded one, else
+    the project's default. The DuckDB warehouse is only read."""
+    from warehouse.connection import reader
+    from warehouse.grid import recorded_step
+    from warehouse.spark_land import land_for_spark
+    from warehouse.spark_query import require_spark
+
+    require_spark()
+    land_for_spark(db, progress=progress)
+    dbt_vars = dict(dbt_vars or {})
+    if step is None:
+        with reader(db) as con:
+            recorded = recorded_step(con)
+        step = recorded[0] if recorded else None
+    if step is not None:
+        dbt_vars["step_seconds"] = step
+    args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select] if select else []),
+            *(["--exclude", exclude] if exclude else []),
+            *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
+    with dbt_session(db):
+        run_dbt(["run-operation", "spark_register_sources"], db=db, target="spark", progress=progress)
+        return run_dbt(args, db=db, dbt_vars=dbt_vars, progress=progress, target="spark")
 
 
 def _requested_step(step, dbt_vars: dict, parse_step) -> int | None:

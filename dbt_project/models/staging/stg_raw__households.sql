@@ -9,7 +9,7 @@ source as (
 renamed as (
 
     select
-        household_id::varchar as household_id,
+        {{ xdb_cast('household_id', 'varchar') }} as household_id,
         source as household_source,
         timezone,
         profile,

@@ -10,13 +10,13 @@ renamed as (
 
     select
         event_id,
-        household_id::varchar as household_id,
+        {{ xdb_cast('household_id', 'varchar') }} as household_id,
         kind as event_kind,
-        anomaly_class::integer as anomaly_class,
+        {{ xdb_cast('anomaly_class', 'integer') }} as anomaly_class,
         event_type,
         sensor,
-        start_at::timestamp as start_at,
-        end_at::timestamp as end_at,
+        {{ xdb_cast('start_at', 'timestamp') }} as start_at,
+        {{ xdb_cast('end_at', 'timestamp') }} as end_at,
         intensity,
         description
     from source

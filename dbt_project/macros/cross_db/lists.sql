@@ -1,0 +1,38 @@
+{#- Lists (DuckDB) / arrays (Spark). -#}
+{% macro xdb_list_contains(list, element) -%}
+    {{ return(adapter.dispatch('xdb_list_contains', 'homewatch')(list, element)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_list_contains(list, element) -%}
+    list_contains({{ list }}, {{ element }})
+{%- endmacro %}
+
+{% macro spark__xdb_list_contains(list, element) -%}
+    array_contains({{ list }}, {{ element }})
+{%- endmacro %}
+
+{#- An empty list of `type` elements (DuckDB infers it from the context: `[]`). -#}
+{% macro xdb_empty_list(type='varchar') -%}
+    {{ return(adapter.dispatch('xdb_empty_list', 'homewatch')(type)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_empty_list(type='varchar') -%}
+    []
+{%- endmacro %}
+
+{% macro spark__xdb_empty_list(type='varchar') -%}
+    cast(array() as array<{{ 'string' if type in ('varchar', 'text') else type }}>)
+{%- endmacro %}
+
+{#- The distinct values of expr, sorted, as a list (an aggregate). -#}
+{% macro xdb_sorted_distinct_list(expr) -%}
+    {{ return(adapter.dispatch('xdb_sorted_distinct_list', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_sorted_distinct_list(expr) -%}
+    list(distinct {{ expr }} order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__xdb_sorted_distinct_list(expr) -%}
+    array_sort(collect_set({{ expr }}))
+{%- endmacro %}

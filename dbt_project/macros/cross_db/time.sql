@@ -1,0 +1,92 @@
+{#- Time arithmetic and extraction. Durations are a number and a unit (second, minute, hour, day;
+    singular or plural), as the models write them: `interval '24 hours'` on DuckDB. -#}
+
+{#- An interval literal: `xdb_interval(24, 'hours')` -> interval '24 hours' (DuckDB),
+    interval 24 hours (Spark). Also valid in a RANGE window frame on both. -#}
+{% macro xdb_interval(amount, unit) -%}
+    {{ return(adapter.dispatch('xdb_interval', 'homewatch')(amount, unit)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_interval(amount, unit) -%}
+    interval '{{ amount }} {{ unit }}'
+{%- endmacro %}
+
+{% macro spark__xdb_interval(amount, unit) -%}
+    interval {{ amount }} {{ unit }}
+{%- endmacro %}
+
+{#- Whole `part`s (second, minute, hour, day) between two timestamps, counted as DuckDB's
+    date_diff counts them: boundaries crossed (both ends truncated to the part), not elapsed
+    time rounded down. -#}
+{% macro xdb_date_diff(part, start, end) -%}
+    {{ return(adapter.dispatch('xdb_date_diff', 'homewatch')(part, start, end)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_date_diff(part, start, end) -%}
+    date_diff('{{ part }}', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__xdb_date_diff(part, start, end) -%}
+    {%- set micros = {'second': 1000000, 'minute': 60000000, 'hour': 3600000000, 'day': 86400000000}[part] -%}
+    cast((unix_micros(date_trunc('{{ part }}', cast({{ end }} as timestamp)))
+          - unix_micros(date_trunc('{{ part }}', cast({{ start }} as timestamp)))) div {{ micros }} as bigint)
+{%- endmacro %}
+
+{#- Hour of the day (0-23), minute of the hour, ISO day of the week (Monday 1 ... Sunday 7). -#}
+{% macro xdb_hour(ts) -%}
+    {{ return(adapter.dispatch('xdb_hour', 'homewatch')(ts)) }}
+{%- endmacro %}
+
+{% macro default__xdb_hour(ts) -%}
+    hour({{ ts }})
+{%- endmacro %}
+
+{% macro xdb_minute(ts) -%}
+    {{ return(adapter.dispatch('xdb_minute', 'homewatch')(ts)) }}
+{%- endmacro %}
+
+{% macro default__xdb_minute(ts) -%}
+    minute({{ ts }})
+{%- endmacro %}
+
+{% macro xdb_isodow(ts) -%}
+    {{ return(adapter.dispatch('xdb_isodow', 'homewatch')(ts)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_isodow(ts) -%}
+    isodow({{ ts }})
+{%- endmacro %}
+
+{% macro spark__xdb_isodow(ts) -%}
+    (weekday({{ ts }}) + 1)
+{%- endmacro %}
+
+{#- The start of the `seconds`-long bucket holding ts (seconds divides a day, as grid steps do:
+    buckets then line up on midnight on both engines). The DuckDB text is what the models write
+    with step_interval(): time_bucket(interval 'N seconds', ts). -#}
+{% macro xdb_time_bucket(seconds, ts) -%}
+    {{ return(adapter.dispatch('xdb_time_bucket', 'homewatch')(seconds, ts)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_time_bucket(seconds, ts) -%}
+    time_bucket(interval '{{ seconds | trim }} seconds', {{ ts }})
+{%- endmacro %}
+
+{% macro spark__xdb_time_bucket(seconds, ts) -%}
+    {%- set width = (seconds | trim | int) * 1000000 -%}
+    timestamp_micros(unix_micros(cast({{ ts }} as timestamp)) - pmod(unix_micros(cast({{ ts }} as timestamp)), {{ width }}))
+{%- endmacro %}
+
+{#- One row per step from start to stop (both included), every `seconds`: the grid. Use in a
+    select list, as the models do: `xdb_step_series(a, b, 300) as step_at`. -#}
+{% macro xdb_step_series(start, stop, seconds) -%}
+    {{ return(adapter.dispatch('xdb_step_series', 'homewatch')(start, stop, seconds)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_step_series(start, stop, seconds) -%}
+    unnest(generate_series({{ start }}, {{ stop }}, interval '{{ seconds | trim }} seconds'))
+{%- endmacro %}
+
+{% macro spark__xdb_step_series(start, stop, seconds) -%}
+    explode(sequence(cast({{ start }} as timestamp), cast({{ stop }} as timestamp), interval {{ seconds | trim }} seconds))
+{%- endmacro %}

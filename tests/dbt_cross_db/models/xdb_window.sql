@@ -1,0 +1,9 @@
+select
+    g,
+    ts,
+    {{ xdb_median('v', 'w3') }} as v_median_3,
+    {{ xdb_mad('v', 'w3') }} as v_mad_3,
+    avg(v) over (partition by g order by ts range between {{ xdb_interval(1, 'hour') }} preceding and current row)
+        as v_mean_1h
+from {{ ref('xdb_input') }}
+window w3 as (partition by g order by ts rows between 2 preceding and current row)

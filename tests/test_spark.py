@@ -1,0 +1,289 @@
+"""The Spark target (docs/scale-out.md): the cross-database macros on both engines, the
+replace_window strategy on Spark, staging built on Spark from the Parquet landing zone, the
+read-only `homewatch query --target spark`, and scoring with mapInPandas against DuckDB's.
+
+Spark is slow to start (about 20 s a session here), so these are few tests on tiny data, in
+two module fixtures: one dbt process per engine for the tiny cross-database project, and one
+dbt build plus one in-process Spark session for the warehouse. They need the spark extra
+(`make spark`); without pyspark they skip, except in CI (.ci/run sets
+HOMEWATCH_REQUIRE_SPARK=1, so a missing install fails there).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+try:
+    import pyspark  # noqa: F401
+except ImportError:
+    if os.environ.get("HOMEWATCH_REQUIRE_SPARK"):
+        raise
+    pytest.skip("the Spark extra is not installed (make spark)", allow_module_level=True)
+
+from warehouse.connection import REPO_ROOT, QueryError
+
+CROSS_DB = REPO_ROOT / "tests" / "dbt_cross_db"
+STAGING = ["stg_ml__model_registry", "stg_ml__predictions", "stg_raw__batches", "stg_raw__households",
+           "stg_raw__injected_events"]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+class _Dbt:
+    """One warehouse/dbt_worker.py process on the tiny cross-database project."""
+
+    def __init__(self, xdb_dir: Path) -> None:
+        env = {**os.environ, "XDB_DIR": str(xdb_dir), "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false",
+               "PYTHONPATH": str(REPO_ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "warehouse.dbt_worker"], cwd=CROSS_DB, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, bufsize=1)
+        self.xdb_dir = xdb_dir
+
+    def __call__(self, *args: str, target: str, version: int) -> None:
+        from warehouse.dbt_worker import DONE
+
+        command = [*args, "--profiles-dir", str(CROSS_DB), "--target", target,
+                   "--target-path", str(self.xdb_dir / f"target-{target}"), "--log-path", str(self.xdb_dir / "logs"),
+                   "--vars", json.dumps({"data_version": version})]
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        lines = []
+        for line in self.proc.stdout:
+            if line.startswith(DONE):
+                assert line.split()[1] == "0", f"dbt {' '.join(args)} on {target} failed:\n" + "".join(lines[-30:])
+                return
+            lines.append(line)
+        raise AssertionError("the dbt worker died:\n" + "".join(lines[-30:]))
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=120)
+        self.proc.stdout.close()
+
+
+def _norm(value):
+    """A value as both engines' rows compare: timestamps naive UTC at microseconds, dates as
+    dates, lists as tuples, NaN as None."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_norm(v) for v in value)
+    if isinstance(value, np.generic):
+        return _norm(value.item())
+    return value
+
+
+def _rows(frame) -> list[tuple]:
+    rows = [tuple(_norm(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+    return sorted(rows, key=lambda r: tuple((v is None, str(v)) for v in r))
+
+
+def _assert_same_rows(left: list[tuple], right: list[tuple], what: str, rel: float = 1e-9) -> None:
+    assert len(left) == len(right), f"{what}: {len(left)} rows against {len(right)}"
+    for a, b in zip(left, right):
+        assert len(a) == len(b), what
+        for x, y in zip(a, b):
+            if isinstance(x, float) and isinstance(y, float):
+                assert math.isclose(x, y, rel_tol=rel, abs_tol=1e-12), f"{what}: {a} != {b}"
+            else:
+                assert x == y, f"{what}: {a} != {b}"
+
+
+def _spark_table(xdb_dir: Path, table: str):
+    """A table the Spark target wrote, read from its Parquet files (hive-style partitions)."""
+    folder = xdb_dir / "spark" / "warehouse" / "xdb.db" / table
+    con = duckdb.connect()
+    try:
+        frame = con.execute(f"select * from read_parquet('{folder}/**/*.parquet', hive_partitioning = true)").df()
+    finally:
+        con.close()
+    return frame
+
+
+def _duckdb_table(xdb_dir: Path, table: str):
+    con = duckdb.connect(str(xdb_dir / "cross_db.duckdb"), read_only=True)
+    try:
+        return con.execute(f"select * from xdb.{table}").df()
+    finally:
+        con.close()
+
+
+# --- the cross-database macros ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cross_db(tmp_path_factory):
+    """The tiny project built on both engines: every macro model, then the replace_window model
+    incrementally from data version 1 to 2, then fully refreshed on 2. Returns the rows per
+    engine and model ('incremental' and 'full' for the two states of xdb_incremental)."""
+    xdb_dir = tmp_path_factory.mktemp("xdb")
+    out = {}
+    for target, read in (("duckdb", _duckdb_table), ("spark", _spark_table)):
+        dbt = _Dbt(xdb_dir)
+        try:
+            dbt("build", target=target, version=1)
+            got = {m: read(xdb_dir, m) for m in ("xdb_scalar", "xdb_agg", "xdb_window", "xdb_grid")}
+            dbt("run", "--select", "xdb_incremental", target=target, version=2)
+            got["incremental"] = read(xdb_dir, "xdb_incremental")
+            dbt("run", "--select", "xdb_incremental", "--full-refresh", target=target, version=2)
+            got["full"] = read(xdb_dir, "xdb_incremental")
+        finally:
+            dbt.close()
+        out[target] = got
+    return out
+
+
+@pytest.mark.parametrize("model", ["xdb_scalar", "xdb_agg", "xdb_window", "xdb_grid"])
+def test_cross_db_macros_give_the_same_rows_on_duckdb_and_spark(cross_db, model):
+    duck, spark = cross_db["duckdb"][model], cross_db["spark"][model]
+    assert list(duck.columns) == list(spark.columns)
+    assert len(duck) > 0
+    _assert_same_rows(_rows(duck), _rows(spark[duck.columns]), model)
+
+
+def test_cross_db_macros_known_values(cross_db):
+    """A few values worked out by hand, so that both engines being wrong the same way fails."""
+    scalar = cross_db["spark"]["xdb_scalar"].set_index("ts")
+    row = scalar.loc[_norm(dt.datetime(2025, 1, 6, 0, 59, 59))]
+    assert row["minutes_since"] == 59 and row["hours_since"] == 0 and row["days_since"] == 1
+    assert row["iso_dow"] == 1 and row["hour_of_day"] == 0   # 2025-01-06 is a Monday
+    assert _norm(row["bucket_5min"]) == dt.datetime(2025, 1, 6, 0, 55)
+    agg = cross_db["spark"]["xdb_agg"].set_index("g")
+    assert agg.loc["a", "v_at_top_k"] == 1.0                  # k = 3 is the largest; the null k sorts last
+    assert _norm(agg.loc["a", "ts_at_low_k"]) == dt.datetime(2025, 1, 11, 23, 58)   # k = 1 twice: ts desc
+    assert agg.loc["a", "v_median"] == 3.0 and agg.loc["a", "v_mad"] == 1.5       # 1, 2, 4, 10
+    assert _norm(agg.loc["b", "hours_seen"]) == ("0", "12", "3")                  # distinct, sorted as text
+    assert len(cross_db["spark"]["xdb_grid"]) == 2 * 5
+
+
+def test_replace_window_incremental_equals_full_refresh_on_both_engines(cross_db):
+    rows = {(engine, state): _rows(cross_db[engine][state][["household_id", "step_at", "value"]])
+            for engine in ("duckdb", "spark") for state in ("incremental", "full")}
+    expected = rows[("duckdb", "full")]
+    assert [r[1].date() for r in expected if r[0] == "h1"] == [dt.date(2025, 1, 1), dt.date(2025, 1, 2),
+                                                                 dt.date(2025, 1, 2)]
+    for key, got in rows.items():
+        # on Spark the 2025-01-03 day of h1 had to be dropped: no new row lands in it
+        _assert_same_rows(got, expected, f"xdb_incremental {key}")
+
+
+# --- the warehouse on Spark -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark_wh(trained, tmp_path_factory):
+    """A copy of the trained tiny warehouse: scored on DuckDB, then its five converted staging
+    models built on Spark (`homewatch build --target spark`), and DuckDB's marts.fct_ml_features
+    put on the Spark side as a table (the features models are not converted yet). Returns the
+    warehouse path and the in-process Spark session (opened after dbt has let go of the catalog)."""
+    from models_ml.score import score
+    from warehouse.connection import writer
+    from warehouse.spark_query import spark_session
+    from warehouse.transform import build
+
+    db = tmp_path_factory.mktemp("spark_wh") / "w.duckdb"
+    shutil.copy(trained[0], db)
+    with writer(db) as con:
+        score(con, progress=lambda m: None, force=True)
+        features = Path(f"{db}.spark") / "lake" / "marts" / "fct_ml_features"
+        features.mkdir(parents=True)
+        con.execute(f"copy marts.fct_ml_features to '{features / 'part-0.parquet'}' (format parquet)")
+    build(db=db, target="spark", select=" ".join(STAGING))
+    spark = spark_session(db)
+    spark.sql("create database if not exists marts")
+    spark.sql(f"create table marts.fct_ml_features using parquet location '{features}'")
+    return db, spark
+
+
+def _duck(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("model", [m for m in STAGING if m != "stg_ml__predictions"])
+def test_staging_on_spark_matches_duckdb(spark_wh, model):
+    db, spark = spark_wh
+    duck = _duck(db, f"select * from staging.{model}")
+    got = spark.sql(f"select * from staging.{model}").toPandas()
+    assert list(got.columns) == list(duck.columns)
+    assert len(duck) > 0
+    _assert_same_rows(_rows(got), _rows(duck), model)
+
+
+def test_query_on_spark_reads_and_refuses_every_write(spark_wh, capsys):
+    from scripts.cli import main
+
+    db, spark = spark_wh
+    before = spark.sql("select count(*) from raw.batches").collect()[0][0]
+    assert main(["query", "--target", "spark", "--db", str(db), "--csv",
+                 "select household_id from staging.stg_raw__households order by 1"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == "household_id" and printed[1:] == sorted(_duck(db, "select household_id from raw.households")
+                                                                   ["household_id"])
+    from warehouse.spark_query import run_read_only
+
+    for sql in ["insert into raw.batches select * from raw.batches",
+                "with b as (select * from raw.batches) insert into raw.batches select * from b",
+                "from raw.batches insert into raw.batches select * insert into raw.batches select *",
+                "drop table raw.batches", "create table raw.x as select 1 as a", "set spark.sql.runSQLOnFiles=true",
+                "cache table raw.batches", "select reflect('java.lang.System', 'getProperty', 'user.home')",
+                "select transform(batch_id) using 'cat' as (b) from raw.batches",
+                f"select * from parquet.`{db}.spark/lake/raw/batches`",
+                "select 1; drop table raw.batches"]:
+        with pytest.raises(QueryError):
+            run_read_only(db, sql)
+    assert main(["query", "--target", "spark", "--db", str(db), "drop table raw.batches"]) == 2
+    assert spark.sql("select count(*) from raw.batches").collect()[0][0] == before
+    assert spark.catalog.tableExists("raw.x") is False
+
+
+def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh):
+    from models_ml.spark_score import score_spark
+
+    db, spark = spark_wh
+    first = score_spark(db, progress=lambda m: None)
+    duck = _duck(db, "select * exclude (score_run_id, scored_at) from staging.stg_ml__predictions "
+                     "where model_version = (select model_version from ml.model_registry where status = 'production')")
+    assert first.steps_scored == len(duck) > 0
+    got = spark.sql("select * from staging.stg_ml__predictions").toPandas()[list(duck.columns)]
+    key = ["household_id", "step_at"]
+    both = duck.merge(got, on=key, suffixes=("_duck", "_spark"))
+    assert len(both) == len(duck) == len(got)
+    assert (both["predicted_class_duck"] == both["predicted_class_spark"]).all()
+    for c in [c for c in duck.columns if c.startswith("p_")] + ["confidence"]:
+        assert (both[f"{c}_duck"] - both[f"{c}_spark"]).abs().max() <= 1e-5, c
+    # a re-run finds nothing to do and writes nothing
+    files = sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db", "predictions").rglob("*.parquet"))
+    assert score_spark(db, progress=lambda m: None).steps_scored == 0
+    assert sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db", "predictions").rglob("*.parquet")) == files
+    # a household-day that lost its predictions is rescored, replacing (never duplicating) rows
+    household, day = spark.sql("select household_id, step_date from ml.predictions limit 1").collect()[0]
+    n_day = spark.sql(f"select count(*) from ml.predictions where household_id = '{household}' "
+                      f"and step_date = date'{day}'").collect()[0][0]
+    spark.sql(f"alter table ml.predictions drop partition (model_version = '{first.model_version}', "
+              f"step_date = date'{day}')")
+    again = score_spark(db, progress=lambda m: None)
+    assert again.steps_scored >= n_day
+    total = spark.sql("select count(*), count(distinct household_id, step_at) from ml.predictions").collect()[0]
+    assert total[0] == total[1] == len(duck)
