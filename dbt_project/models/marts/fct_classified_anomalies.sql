@@ -10,13 +10,26 @@
 -- fct_classified_anomalies`; the batch job does both). Empty until a model has scored.
 -- Steps the scorer flagged out of the model's training distribution (models_ml/ood.py) raise
 -- no anomaly unless var alert_out_of_distribution is true; then an anomaly says how many of
--- its steps were out of distribution (ood_steps).
+-- its steps were out of distribution (ood_steps). Humidity-anomaly steps inside a shower the
+-- bathroom's temperature confirms (only homes with a bathroom_temperature sensor; see the
+-- humidity rule) raise no anomaly unless var classifier_shower_veto is false.
 
 with
 
 production as (
 
     select model_version from {{ ref('stg_ml__model_registry') }} where model_status = 'production'
+
+),
+
+-- steps inside a shower that the bathroom's own temperature confirms and that has not yet
+-- lasted longer than the household's own long showers (int_household_rules_flagged): the
+-- classifier cannot see a bathroom temperature, the humidity rule can
+confirmed_showers as (
+
+    select household_id, step_at
+    from {{ ref('int_household_rules_flagged') }}
+    where is_shower_warmed and humidity_high_minutes < humidity_long_minutes
 
 ),
 
@@ -28,6 +41,12 @@ predicted_steps as (
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
+    {%- endif %}
+    {%- if var('classifier_shower_veto') %}
+        and not (predictions.predicted_class = 2
+                 and exists (select 1 from confirmed_showers
+                             where confirmed_showers.household_id = predictions.household_id
+                               and confirmed_showers.step_at = predictions.step_at))
     {%- endif %}
 
 ),
