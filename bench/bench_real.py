@@ -88,7 +88,8 @@ def measure(seed: int, copies: int, package: Path, figures: dict, work: Path) ->
     long["sensor"] = long["sensor"].replace(SENSOR_MAP)
     csv = work / f"house_seed{seed}.csv"
     long.rename(columns={"reading_at": "timestamp"}).to_csv(csv, index=False)
-    db = work / f"house_seed{seed}.duckdb"
+    (work / f"seed{seed}").mkdir()  # a warehouse keeps its imported models beside it: one folder each
+    db = work / f"seed{seed}" / "house.duckdb"
     step = package_step(package)
     # as the README's walk-through: ingest, import the model, then the batch job (raw checks,
     # the build on the model's step, the layer checks, scoring, the marts)
@@ -99,7 +100,7 @@ def measure(seed: int, copies: int, package: Path, figures: dict, work: Path) ->
         # --force: the injector's spikes on the weather station (now outdoor_temperature, a known
         # sensor with a physical range) can be physically impossible, which the raw checks rightly
         # call critical; the untouched house passes them on its own
-        homewatch("batch", "--db", str(db), "--reports-dir", str(work / "reports"), "--force")
+        homewatch("batch", "--db", str(db), "--reports-dir", str(db.parent / "reports"), "--force")
     rules, classified = _read(db, RULE_EVENTS), _read(db, CLASSIFIED)
     weeks = (wide.index[-1] - wide.index[0]) / pd.Timedelta("7D")
     real_rules = rules[rules.household_id == "belgian"]
