@@ -13,3 +13,17 @@ import os
 
 # Great Expectations must never try the network (no analytics events): set before it is imported.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Great Expectations probes for Spark Connect when PySpark is installed (the `spark` extra), and
+# pyspark.sql.connect's import-time check, seeing a __main__ without __file__ or __spec__ (a
+# `python -c`, a pytest-xdist worker), takes itself for a doctest run and exits the process with
+# status 0. Give such a __main__ a name, so importing GX works wherever HomeWatch runs.
+def _name_anonymous_main() -> None:
+    import sys
+
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        main.__file__ = "<homewatch>"
+
+
+_name_anonymous_main()
