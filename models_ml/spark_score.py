@@ -109,7 +109,10 @@ def _score_partition(model_key: str, model: bytes, columns: list[str], window: i
             "predicted_class": predicted,
             **{c: probs[:, j].astype(np.float64) for j, c in enumerate(PROBABILITY_COLUMNS)},
             "confidence": probs[np.arange(len(predicted)), predicted].astype(np.float64),
-            "scored_at": scored_at, "model_version": version,
+            "scored_at": scored_at,
+            # the out-of-distribution check (models_ml/ood.py) does not run on Spark yet
+            "is_out_of_distribution": False, "ood_score": np.nan,
+            "model_version": version,
         })
         out["step_date"] = pd.to_datetime(out["step_at"]).dt.date
         return out
@@ -138,6 +141,7 @@ def _ddl(spark) -> None:
             run_id string, household_id string, step_at timestamp, predicted_class int,
             p_normal double, p_temperature_failure double, p_humidity_anomaly double, p_fridge_failure double,
             p_door_at_night double, p_fire double, confidence double, scored_at timestamp,
+            is_out_of_distribution boolean, ood_score double,
             model_version string, step_date date
         ) using parquet partitioned by (model_version, step_date)""")
 
@@ -192,6 +196,7 @@ def score_spark(db=None, version: str | None = None, progress: Callable[[str], N
         T.StructField("step_at", T.TimestampType()), T.StructField("predicted_class", T.IntegerType()),
         *[T.StructField(c, T.DoubleType()) for c in PROBABILITY_COLUMNS],
         T.StructField("confidence", T.DoubleType()), T.StructField("scored_at", T.TimestampType()),
+        T.StructField("is_out_of_distribution", T.BooleanType()), T.StructField("ood_score", T.DoubleType()),
         T.StructField("model_version", T.StringType()), T.StructField("step_date", T.DateType())])
     scorer = _score_partition(f"{version}:{len(model)}", model, columns, window, meta.get("decision_weights"),
                               version, run_id, utcnow())

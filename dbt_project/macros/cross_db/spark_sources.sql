@@ -31,6 +31,7 @@
         run_id string, household_id string, step_at timestamp, predicted_class int,
         p_normal double, p_temperature_failure double, p_humidity_anomaly double, p_fridge_failure double,
         p_door_at_night double, p_fire double, confidence double, scored_at timestamp,
+            is_out_of_distribution boolean, ood_score double,
         model_version string, step_date date
     ) using parquet partitioned by (model_version, step_date)
 {%- endmacro %}
