@@ -119,3 +119,14 @@ def _append_markdown(entry: dict) -> None:
         lines.append(f"| {key} | {value} | {target} | {met} |")
     with RESULTS_MD.open("a") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+def read_sql(db, sql: str):
+    """The rows of `sql` on the warehouse file `db`, as a pandas frame (opened read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()

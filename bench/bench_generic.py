@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import realhouse  # noqa: E402
-from bench._harness import record, timed  # noqa: E402
+from bench._harness import read_sql as _read, record, timed  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 STEP_MINUTES_REAL = 10  # the house reports every 10 minutes
@@ -58,13 +58,6 @@ def _build(db: Path, dbt_vars: dict | None = None) -> None:
 
     build(db=db, dbt_vars=dbt_vars)
 
-
-def _read(db: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 def match(incidents: pd.DataFrame, injected: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:

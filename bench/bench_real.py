@@ -33,12 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import realhouse  # noqa: E402
-from bench._harness import record, timed  # noqa: E402
+from bench._harness import read_sql as _read, record, timed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGE = REPO / "warehouse" / "data" / "model-packages" / "latest"
@@ -58,13 +57,6 @@ def homewatch(*args: str) -> None:
     if done.returncode != 0:
         sys.exit(f"bench_real: homewatch {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
-
-def _read(db: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 def package_step(package: Path) -> str:
