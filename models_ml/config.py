@@ -65,7 +65,7 @@ class TrainConfig:
     # absent sensors: a share of the training windows lose whole sensors at random (each known
     # sensor with probability sensor_mask_drop, one always kept), written as a home without the
     # sensor reads, so the model works on homes with any subset (models_ml/sensors.py)
-    sensor_mask_share: float = 0.3
+    sensor_mask_share: float = 0.15
     sensor_mask_drop: float = 0.5
     ood_sample_rows: int = 200_000  # training steps sampled for the out-of-distribution ranges (models_ml/ood.py)
     seed: int = 7
