@@ -89,11 +89,19 @@ run_lengths as (
 
 ),
 
+onsets as (
+
+    -- the first high step of the current high run (within the context_hours cap)
+    select *, step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }} as humidity_onset_at
+    from run_lengths
+
+),
+
 with_history as (
 
     -- the household's shower history, looked up at the current high run's onset
     select
-        run_lengths.*,
+        onsets.* exclude (humidity_onset_at),
         shower_patterns.shower_pattern_share,
         -- how long before a high spell is longer than a shower: max_shower_minutes, or for a
         -- shower the bathroom's warming confirms, the household's own long showers
@@ -104,15 +112,13 @@ with_history as (
                           {{ var('shower_history_factor') }} * shower_patterns.typical_long_minutes)
             else {{ var('shower_warmed_minutes') }}
         end as humidity_long_minutes
-    from run_lengths
+    from onsets
     left join shower_patterns
-        on humidity_high_minutes > 0
-        and shower_patterns.household_id = run_lengths.household_id
-        and shower_patterns.pattern_date
-            = (run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }})::date
-        and shower_patterns.slot = floor((
-            hour(run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }}) * 60
-            + minute(run_lengths.step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }})) / 30)
+        on onsets.humidity_high_minutes > 0
+        and shower_patterns.household_id = onsets.household_id
+        and shower_patterns.pattern_date = onsets.humidity_onset_at::date
+        and shower_patterns.slot
+            = floor((hour(onsets.humidity_onset_at) * 60 + minute(onsets.humidity_onset_at)) / 30)
 
 ),
 
