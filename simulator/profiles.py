@@ -41,6 +41,8 @@ import zlib
 
 import numpy as np
 
+from simulator.config import SENSORS
+
 
 def stream(seed: int, household: int, name: str, *extra: int) -> np.random.Generator:
     """An independent generator for one named quantity of one household."""
@@ -128,8 +130,6 @@ CLIMATE_KIT = ("temperature", "humidity", "outdoor_temperature", "bathroom_tempe
 
 
 def _sensor_kit(u: np.ndarray) -> tuple[str, ...]:
-    from simulator.config import SENSORS
-
     if u[0] < CLIMATE_KIT_SHARE:
         return tuple(s for s in SENSORS if s in CLIMATE_KIT)
     absent = set()
