@@ -131,6 +131,10 @@ pairs as (
     select h.household_id, s.sensor
     from (select unnest($expected_households::varchar[]) as household_id) as h
     cross join (select distinct sensor from batch) as s
+    -- a simulated home expects only the sensors of its kit (its profile lists them)
+    left join raw.households as kits on kits.household_id = h.household_id
+    where json_extract(kits.profile, '$.sensors') is null
+       or list_contains(json_extract(kits.profile, '$.sensors')::varchar[], s.sensor)
 ),
 
 -- each sensor's reading interval, measured on the batch's newest day (a cadence does not change by the day)

@@ -10,9 +10,13 @@ from warehouse.taxonomy import ANOMALY_CLASSES, CLASS_OF  # noqa: F401 - re-expo
 
 # Bump when a change alters the generated data for the same parameters: append
 # refuses to continue a warehouse simulated by another generator version.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: varied homes (issue 16: showers, heating seasons, quantised, sensor kits)
 
-SENSORS: tuple[str, ...] = ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm")
+# The sensors a fully equipped home has (faults and dropouts pick among these, in this order)...
+CORE_SENSORS: tuple[str, ...] = ("temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm")
+# ...and the context sensors some homes also have (the domain rules read them; profiles.py shares).
+CONTEXT_SENSORS: tuple[str, ...] = ("outdoor_temperature", "bathroom_temperature")
+SENSORS: tuple[str, ...] = CORE_SENSORS + CONTEXT_SENSORS
 CONTINUOUS_SENSORS: tuple[str, ...] = ("temperature", "humidity", "fridge_power")
 SENSOR_UNITS = {
     "temperature": "degC",
@@ -21,7 +25,12 @@ SENSOR_UNITS = {
     "motion": "0/1",
     "door": "0/1 open",
     "fire_alarm": "0/1",
+    "outdoor_temperature": "degC",
+    "bathroom_temperature": "degC",
 }
+# The sensor whose readings show each anomaly: a home without it gets no such anomaly.
+EVIDENCE_SENSOR = {"heating_failure": "temperature", "humidity_leak": "humidity", "humidity_steam": "humidity",
+                   "fridge_failure": "fridge_power", "door_at_night": "door", "fire": "fire_alarm"}
 
 @dataclasses.dataclass(frozen=True)
 class EventSpec:

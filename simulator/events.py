@@ -4,12 +4,20 @@ Activities are drawn per day; injected events per 7-day block from a stream of
 their own, so a block's events never depend on the length of the run. Each
 event is a dict with step indices `s` (inclusive) and `e` (exclusive), which
 generate.py paints onto the signals and lands as ground truth.
+
+Two-time households (profiles.py) shower in the morning or the evening, chosen each day from a
+stream of its own (`variety_shower_days`). Humidity anomalies keep away from every habitual
+shower time of the household, by 2.5 h plus twice the shower jitter beyond 0.6 h, so a leak or
+steam never looks like a shower by construction. `fit_to_home` drops what a home cannot show:
+events of a sensor it lacks, and heating failures while its heating is off for the season (a
+failed heating that is switched off changes nothing; a failure running into the switch-off ends
+there).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.config import BLOCK_DAYS, CONTINUOUS_SENSORS, EVENT_SPECS, SENSORS
+from simulator.config import BLOCK_DAYS, CONTINUOUS_SENSORS, CORE_SENSORS, EVENT_SPECS, EVIDENCE_SENSOR
 from simulator.profiles import Profile, stream
 from simulator.routine import Routine, Timeline
 
@@ -33,6 +41,18 @@ def preferred_shower_hour(prof: Profile) -> float:
     return prof.shower_evening_time if prof.shower_evening else prof.wake_weekday + prof.shower_offset
 
 
+def shower_hours(prof: Profile) -> tuple[float, ...]:
+    """The household's habitual shower times of day (two for a two-time household)."""
+    if prof.shower_two_times:
+        return (prof.wake_weekday + prof.shower_offset, prof.shower_evening_time)
+    return (preferred_shower_hour(prof),)
+
+
+def shower_avoid_hours(prof: Profile) -> float:
+    """How far humidity anomalies keep from a habitual shower time."""
+    return 2.5 + 2.0 * max(0.0, prof.shower_jitter - 0.6)
+
+
 def draw_activities(tl: Timeline, prof: Profile, routine: Routine, outdoor_daily, seed, hh) -> list[dict]:
     """Showers (and the odd late one), cooking, window airing in cold months, fridge defrost."""
     days = tl.n_days_drawn
@@ -42,7 +62,10 @@ def draw_activities(tl: Timeline, prof: Profile, routine: Routine, outdoor_daily
     wake, sleep = routine.wake_h, routine.sleep_h
     out = []
 
-    first = np.where(prof.shower_evening, base + prof.shower_evening_time, wake + prof.shower_offset)
+    evening = prof.shower_evening
+    if prof.shower_two_times:
+        evening = stream(seed, hh, "variety_shower_days").random(days) < prof.shower_evening_share
+    first = np.where(evening, base + prof.shower_evening_time, wake + prof.shower_offset)
     first = first + prof.shower_jitter * az[:, 0]
     second = first + 0.35 + 0.8 * a[:, 3]
     late = np.maximum(sleep - 1.0 * a[:, 6], first + 2.0)
@@ -94,7 +117,7 @@ def draw_injected(tl: Timeline, prof: Profile, routine: Routine, seed: int, hh: 
     """Anomalies (classes 1-5) and sensor faults, a Poisson number per type per block."""
     events = []
     block_h = 24.0 * BLOCK_DAYS
-    shower_hour = preferred_shower_hour(prof)
+    shower_hour = (shower_hours(prof), shower_avoid_hours(prof))
     for block in range(tl.n_blocks):
         r = stream(seed, hh, "injected", block)
         for event_type, spec in EVENT_SPECS.items():
@@ -115,10 +138,16 @@ def _make(event_type, spec, tl, prof, routine, start_h, minutes, u, shower_hour,
     length = 1 if event_type == "spike" else int(tl.steps(minutes))
     hours = length * tl.step_min / 60.0
     if event_type in ("humidity_leak", "humidity_steam"):
-        # Keep humidity anomalies away from the household's shower pattern.
-        gap = abs((start_h % 24.0) - shower_hour % 24.0)
-        if min(gap, 24.0 - gap) < 2.5:
+        # Keep humidity anomalies away from the household's shower pattern (6 h later, at
+        # most three times; a home whose shower times leave no room gets none).
+        habitual, avoid = shower_hour
+        for _ in range(4):
+            gaps = [abs((start_h % 24.0) - h % 24.0) for h in habitual]
+            if min(min(g, 24.0 - g) for g in gaps) >= avoid:
+                break
             start_h += 6.0
+        else:
+            return None
     if event_type == "door_at_night":
         day = int(start_h // 24.0)
         lo, hi = routine.sleep_h[day] + 0.75, routine.wake_h[day + 1] - 0.75
@@ -169,10 +198,32 @@ def _make_fault(event_type, tl, s, e, hours, u, key):
         return _event(event_type, "fault", 0, sensor, s, e, factor, text, key)
     if event_type == "dropout":
         hub = u[5] < 0.4
-        sensor = None if hub else SENSORS[int(u[4] * len(SENSORS))]
+        sensor = None if hub else CORE_SENSORS[int(u[4] * len(CORE_SENSORS))]
         text = f"{'hub offline: no sensor' if hub else sensor + ' sensor'} reports for {hours:.1f} h"
         return _event(event_type, "fault", 0, sensor, s, e, None, text, key)
     sensor = "temperature" if u[4] < 0.5 else "humidity"  # drift
     size = (2.0 + 3.0 * u[2] if sensor == "temperature" else 8.0 + 12.0 * u[2]) * (1 if u[3] < 0.5 else -1)
     text = f"{sensor} sensor drifts by {size:+.1f} over {hours / 24:.1f} days, then is recalibrated"
     return _event(event_type, "fault", 0, sensor, s, e, size, text, key)
+
+
+def fit_to_home(events: list[dict], prof: Profile, heating_on: np.ndarray) -> list[dict]:
+    """The events this home can show: none on a sensor it lacks (anomalies by their evidence
+    sensor, faults and normal events by their own), no heating failure while the heating is
+    off for the season (heating_on: per step, reaching past every event's end so that a prefix
+    of the run records the same events), and one running into the switch-off ends there."""
+    present, out = set(prof.sensors), []
+    n = len(heating_on)
+    for ev in events:
+        sensor = EVIDENCE_SENSOR.get(ev["event_type"], ev["sensor"])
+        if sensor is not None and sensor not in present:
+            continue
+        if ev["event_type"] == "heating_failure" and ev["s"] < n:
+            if not heating_on[ev["s"]]:
+                continue
+            off = np.flatnonzero(~heating_on[ev["s"] : min(ev["e"], n)])
+            if off.size:
+                ev = {**ev, "e": ev["s"] + int(off[0]),
+                      "description": ev["description"] + ", until the heating is switched off for the season"}
+        out.append(ev)
+    return out

@@ -2,6 +2,12 @@
 
 `simulate_household` is the whole recipe for one home; `iter_households`
 streams a run one household at a time so memory stays bounded.
+
+A home reports only the sensors of its kit (profile.sensors; the others are never valid, and no
+event is recorded for them), each at its resolution (profile.temperature_step for every
+temperature sensor, profile.humidity_step), rounded after the faults: a sensor reports what it
+senses in its own steps. The context sensors draw their noise and losses from streams of their
+own (`noise_context`, `lost_context`), so the six core sensors' draws stay as they were.
 """
 from __future__ import annotations
 
@@ -10,11 +16,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from simulator.config import SENSORS, SimConfig
-from simulator.events import draw_activities, draw_injected
+from simulator.config import CONTEXT_SENSORS, CORE_SENSORS, SENSORS, SimConfig
+from simulator.events import draw_activities, draw_injected, fit_to_home
 from simulator.profiles import Profile, draw_profile, stream
 from simulator.routine import Timeline, build_routine, paint
-from simulator.signals import fridge_power, humidity, pulses, temperature, weather
+from simulator.signals import (
+    bathroom_temperature,
+    fridge_power,
+    heating_season,
+    humidity,
+    pulses,
+    temperature,
+    weather,
+)
 
 
 @dataclasses.dataclass
@@ -40,9 +54,11 @@ def simulate_household(config: SimConfig, index: int) -> HouseholdSim:
     n, per_h = tl.n_steps, 60.0 / tl.step_min
     prof = draw_profile(seed, index)
     routine = build_routine(tl, prof, seed, index)
-    injected = draw_injected(tl, prof, routine, seed, index)
     outdoor_daily, outdoor = weather(tl, prof, seed, index)
-    activities = draw_activities(tl, prof, routine, outdoor_daily, seed, index)
+    heating_on_all = np.repeat(heating_season(prof, outdoor_daily), tl.spd)
+    heating_on = heating_on_all[:n]
+    injected = fit_to_home(draw_injected(tl, prof, routine, seed, index), prof, heating_on_all)
+    activities = fit_to_home(draw_activities(tl, prof, routine, outdoor_daily, seed, index), prof, heating_on_all)
     z = stream(seed, index, "noise").standard_normal((n, 4))
     u = stream(seed, index, "noise_u").random((n, 2))
 
@@ -54,7 +70,7 @@ def simulate_household(config: SimConfig, index: int) -> HouseholdSim:
         + _pulse(n, fires, [e["intensity"] for e in fires], 0.15 * per_h, 1.0 * per_h)
     )
     failures = [(e["s"], e["e"], e["intensity"]) for e in _of(injected, "heating_failure")]
-    clean_temp, temp = temperature(tl, prof, routine, outdoor, failures, temp_pulses, z[:, 0])
+    clean_temp, temp = temperature(tl, prof, routine, outdoor, failures, temp_pulses, z[:, 0], heating_on)
 
     # Showers, leaks and steam drive humidity toward a level: base + shape * (level - base).
     showers = _of(activities, "shower", "late_shower")
@@ -79,15 +95,35 @@ def simulate_household(config: SimConfig, index: int) -> HouseholdSim:
     alarm = paint(n, [e["s"] for e in fires], [e["e"] for e in fires]).astype(float)
     motion[alarm == 1.0] = np.maximum(motion[alarm == 1.0], (u[alarm == 1.0, 1] < 0.5))
 
+    # Context sensors: the outdoor temperature, and the bathroom's warming with each shower.
+    zc = stream(seed, index, "noise_context").standard_normal((n, 2))
+    warmings = 1.0 + 2.0 * stream(seed, index, "bathroom_warming").random((tl.n_days_drawn, 3))
+    bath = bathroom_temperature(tl, prof, clean_temp - temp_pulses, [e["s"] for e in showers], [e["e"] for e in showers],
+                                [warmings[e["key"]] for e in showers], zc[:, 1])
+
     values = {"temperature": temp, "humidity": hum, "fridge_power": power, "motion": motion, "door": door,
-              "fire_alarm": alarm}
+              "fire_alarm": alarm, "outdoor_temperature": np.round(outdoor + 0.2 * zc[:, 0], 1),
+              "bathroom_temperature": bath}
     valid = _apply_faults(values, injected, z[:, 3], n)
-    lost = stream(seed, index, "lost").random((n, len(SENSORS))) < prof.dropout_rate  # background, unlabelled
+    lost = stream(seed, index, "lost").random((n, len(CORE_SENSORS))) < prof.dropout_rate  # background, unlabelled
+    lost_context = stream(seed, index, "lost_context").random((n, len(CONTEXT_SENSORS))) < prof.dropout_rate
+    lost = np.hstack([lost, lost_context])
     for k, sensor in enumerate(SENSORS):
         valid[sensor] &= ~lost[:, k]
+        if sensor not in prof.sensors:
+            valid[sensor][:] = False
+    for sensor in ("temperature", "outdoor_temperature", "bathroom_temperature"):
+        values[sensor] = _quantise(values[sensor], prof.temperature_step)
+    values["humidity"] = _quantise(values["humidity"], prof.humidity_step)
     hh_id = config.household_id(index)
-    events = [ev for ev in injected + activities + routine.normal_events if ev["s"] < n]
+    routine_events = fit_to_home(routine.normal_events, prof, heating_on_all)
+    events = [ev for ev in injected + activities + routine_events if ev["s"] < n]
     return HouseholdSim(hh_id, prof, values, valid, events)
+
+
+def _quantise(v: np.ndarray, step: float) -> np.ndarray:
+    """Readings in the sensor's steps (0.1 steps: rounded to one decimal, as before)."""
+    return np.round(v, 1) if step == 0.1 else np.round(np.round(v / step) * step, 1)
 
 
 def _apply_faults(values: dict, injected: list[dict], z: np.ndarray, n: int) -> dict[str, np.ndarray]:

@@ -3,6 +3,13 @@
 Everything is causal (a step depends only on earlier steps) and vectorized over
 the whole timeline: first-order lags use scipy's IIR filter, events are painted
 as intervals or decaying pulses.
+
+Heating seasons (profiles.py: a share of households): the heating is off on a day once the
+outdoor daily mean has stayed at or above heating_off_above for heating_off_days days in a
+row, and on again once it has stayed below heating_off_above - 3 degC as long; while off the
+room runs free (the outdoor temperature lagged through the house, plus internal and solar
+gains), with no thermostat cycles. The bathroom temperature follows the house, below the
+living room, and warms with each shower.
 """
 from __future__ import annotations
 
@@ -57,16 +64,48 @@ def triangle(phase: np.ndarray) -> np.ndarray:
     return 4.0 * np.abs(phase - np.floor(phase + 0.5)) - 1.0
 
 
+WEATHER_EXTRA_DAYS = 8  # daily weather beyond the drawn days: the heating season past any event's end
+
+
 def weather(tl: Timeline, prof: Profile, seed: int, hh: int) -> tuple[np.ndarray, np.ndarray]:
-    """Daily mean outdoor temperature (drawn days) and outdoor temperature per step."""
-    z = stream(seed, REGION_KEY + hh % N_WEATHER_REGIONS, "weather").standard_normal(tl.n_days_drawn)
+    """Daily mean outdoor temperature (drawn days and WEATHER_EXTRA_DAYS more; a longer run
+    draws the same first days) and outdoor temperature per step."""
+    n_days = tl.n_days_drawn + WEATHER_EXTRA_DAYS
+    z = stream(seed, REGION_KEY + hh % N_WEATHER_REGIONS, "weather").standard_normal(n_days)
     phi = 0.8  # day-to-day persistence of weather spells
     spell = lfilter([2.5 * np.sqrt(1 - phi**2)], [1.0, -phi], z)
-    day_mid = np.arange(tl.n_days_drawn) + 0.5
+    day_mid = np.arange(n_days) + 0.5
     coldest = 2 * np.pi * 20 / 365.25  # around 20 January
     daily = prof.climate_mean - prof.climate_amp * np.cos(tl.year_angle(day_mid) - coldest) + spell
     diurnal = -4.0 * np.cos(2 * np.pi * (tl.hour - 4.0) / 24.0)  # coldest near 04:00
     return daily, np.interp(tl.t_days, day_mid, daily) + diurnal
+
+
+def heating_season(prof: Profile, outdoor_daily: np.ndarray) -> np.ndarray:
+    """Per day: whether the heating is on. Always, unless the household switches it off for the
+    season; then decided each morning from the previous days' outdoor daily means."""
+    on = np.ones(len(outdoor_daily), dtype=bool)
+    if not prof.heating_seasonal:
+        return on
+    k, state = prof.heating_off_days, True
+    mild = outdoor_daily >= prof.heating_off_above
+    cold = outdoor_daily < prof.heating_off_above - 3.0
+    for d in range(k, len(outdoor_daily)):
+        if state and mild[d - k : d].all():
+            state = False
+        elif not state and cold[d - k : d].all():
+            state = True
+        on[d] = state
+    return on
+
+
+def bathroom_temperature(tl, prof, house_temp, shower_starts, shower_ends, warmings, z) -> np.ndarray:
+    """Bathroom temperature as measured before faults: the house's temperature less an offset,
+    warming toward +warming degC with each shower (time constant 5 min), cooling back with
+    the household's bathroom_cool_min."""
+    per_min = 1.0 / tl.step_min
+    warm = pulses(tl.n_steps, shower_starts, shower_ends, warmings, 5.0 * per_min, prof.bathroom_cool_min * per_min)
+    return np.round(house_temp - prof.bathroom_offset + warm + 0.05 * z, 1)
 
 
 def sensor_drift(tl: Timeline, per_year: float, wave: float, wave_days: float, phase: float) -> np.ndarray:
@@ -74,15 +113,18 @@ def sensor_drift(tl: Timeline, per_year: float, wave: float, wave_days: float, p
     return per_year * tl.t_days / 365.25 + wave * np.sin(2 * np.pi * tl.t_days / wave_days + phase)
 
 
-def temperature(tl, prof, routine: Routine, outdoor, failures, pulse_terms, z) -> tuple[np.ndarray, np.ndarray]:
+def temperature(tl, prof, routine: Routine, outdoor, failures, pulse_terms, z, heating_on=None) -> tuple[np.ndarray, np.ndarray]:
     """Living-room temperature (clean, then as measured before faults).
 
     failures: list of (start, end, drop) heating failures; pulse_terms: extra
-    additive signals (cooking, airing, fire) already on the step grid.
+    additive signals (cooking, airing, fire) already on the step grid; heating_on:
+    per step, False while the heating is off for the season (the room runs free).
     """
     steps_per_h = 60.0 / tl.step_min
     free = lag(outdoor, 6 * steps_per_h) + prof.internal_gains + 1.0 * np.clip(np.sin(np.pi * (tl.hour - 8) / 10), 0, None)
     setpoint = prof.setpoint_day - prof.night_setback * routine.asleep - prof.away_setback * ~routine.home
+    if heating_on is not None:
+        setpoint = np.where(heating_on, setpoint, -np.inf)
     target = np.maximum(setpoint, free)
     broken = np.zeros(tl.n_steps, dtype=bool)
     for s, e, drop in failures:

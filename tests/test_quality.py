@@ -6,6 +6,7 @@ batch"), breaks one thing in it with SQL, and runs the whole check.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 
 import duckdb
@@ -127,7 +128,7 @@ def test_a_household_whose_sensor_drifted_fails_the_household_drift_check(append
     failed = _failed(result)
     assert "household_mean_within_reference" in failed, result.summary()
     observed = failed["household_mean_within_reference"].observed
-    assert observed.startswith("1 of 12 rows: H0002/temperature"), observed
+    assert re.match(r"1 of \d+ rows: H0002/temperature", observed), observed  # one home-sensor of them all
     assert not _failed(result, config.CRITICAL)  # drift of one home warns; it does not stop scoring
 
 

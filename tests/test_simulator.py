@@ -7,9 +7,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from simulator.config import ANOMALY_TYPES, EVENT_SPECS, FAULT_TYPES, NORMAL_TYPES, SimConfig
-from simulator.events import preferred_shower_hour
+import json
+
+import simulator.generate as generate
+from simulator.config import ANOMALY_TYPES, EVENT_SPECS, EVIDENCE_SENSOR, FAULT_TYPES, NORMAL_TYPES, SENSORS, SimConfig
+from simulator.events import shower_avoid_hours, shower_hours
 from simulator.generate import _apply_faults, simulate_household
+from simulator.profiles import draw_profile
 from simulator.routine import paint
 from simulator.signals import pulses
 from tests.conftest import SAMPLE, TINY, checksum
@@ -75,9 +79,12 @@ def test_readings_are_long_format_with_dropouts_missing_not_zero(tiny_db):
         "where e.event_type = 'dropout' and (e.sensor is null or e.sensor = r.sensor)"
     ).fetchone()[0]
     n_dropouts = con.execute("select count(*) from raw.injected_events where event_type = 'dropout'").fetchone()[0]
+    kits = [json.loads(p)["sensors"] for (p,) in con.execute("select profile from raw.households").fetchall()]
     con.close()
-    assert set(per_sensor) == {"temperature", "humidity", "fridge_power", "motion", "door", "fire_alarm"}
-    assert all(0.97 * total_steps < n < total_steps for n in per_sensor.values())
+    assert set(per_sensor) == {s for kit in kits for s in kit}  # every sensor some home has, none other
+    for sensor, n in per_sensor.items():
+        having = sum(sensor in kit for kit in kits) * TINY.n_steps  # a home lacking a sensor reports none
+        assert 0.97 * having < n < having, sensor
     assert n_dropouts > 0 and in_hub_dropouts == 0
 
 
@@ -189,8 +196,8 @@ def test_humidity_peaks_at_each_households_shower_time(sample_sims):
     for sim in sample_sims:
         bad = _mask_around(sim, SAMPLE.n_steps, spd, types=("late_shower",)).reshape(-1, spd).any(axis=1)
         peak_hour = sim.values["humidity"].reshape(-1, spd).argmax(axis=1) * SAMPLE.step_minutes / 60
-        gap = np.abs(peak_hour - preferred_shower_hour(sim.profile))
-        near = np.minimum(gap, 24 - gap)[weekday & ~bad] < 1.5
+        gap = np.min([np.abs(peak_hour - h) for h in shower_hours(sim.profile)], axis=0)
+        near = np.minimum(gap, 24 - gap)[weekday & ~bad] < max(1.5, 2 * sim.profile.shower_jitter)
         assert near.size >= 10 and near.mean() >= 0.7, sim.household_id
 
 
@@ -240,3 +247,140 @@ def test_bad_parameters_are_rejected_with_a_reason():
         SimConfig(step_minutes=7)
     with pytest.raises(ConfigError, match="households must be at least 1"):
         SimConfig(households=0)
+
+
+# --- varied homes (issue 16 §1) ------------------------------------------------------------
+
+
+def _household_where(seed, predicate, limit=400) -> int:
+    return next(i for i in range(limit) if predicate(draw_profile(seed, i)))
+
+
+def test_homes_vary_within_the_reading_budget():
+    """Sensor kits: about a quarter of homes have each context sensor, some lack core sensors,
+    and a home has about as many sensors as before (the reading count stays within +10 %)."""
+    profiles = [draw_profile(42, i) for i in range(1000)]
+    kits = [set(p.sensors) for p in profiles]
+    for context in ("outdoor_temperature", "bathroom_temperature"):
+        assert 0.22 <= np.mean([context in k for k in kits]) <= 0.34, context
+    assert np.mean([len(k) for k in kits]) <= 6 * 1.10
+    assert np.mean([len(k) < 6 and "fridge_power" not in k for k in kits]) > 0.05
+    assert any(k == {"temperature", "humidity", "outdoor_temperature", "bathroom_temperature"} for k in kits)
+    assert all({"temperature", "humidity"} <= k for k in kits)
+    assert all(("door" in k) == ("motion" in k) for k in kits)  # the door rule learns sleep from motion
+    assert np.mean([p.shower_two_times for p in profiles]) > 0.15
+    assert np.mean([p.shower_decay_min >= 40 for p in profiles]) > 0.2
+    assert np.mean([p.heating_seasonal for p in profiles]) > 0.25
+    assert np.mean([p.temperature_step == 0.5 for p in profiles]) > 0.1
+    assert np.mean([p.humidity_step == 1.0 for p in profiles]) > 0.1
+
+
+def test_a_home_without_a_sensor_reports_nothing_and_shows_no_event_of_it():
+    seed = 42
+    index = _household_where(seed, lambda p: "fridge_power" not in p.sensors and "door" not in p.sensors)
+    sim = simulate_household(SimConfig(households=index + 1, days=42, seed=seed), index)
+    absent = set(SENSORS) - set(sim.profile.sensors)
+    assert {"fridge_power", "motion", "door", "fire_alarm"} <= absent  # the climate kit
+    assert not any(sim.valid[s].any() for s in absent)
+    assert all(sim.valid[s].mean() > 0.9 for s in sim.profile.sensors)
+    for ev in sim.events:
+        assert EVIDENCE_SENSOR.get(ev["event_type"], ev["sensor"]) not in absent, ev["event_type"]
+    types = {ev["event_type"] for ev in sim.events}
+    assert {"heating_failure", "shower"} <= types and not types & {"fridge_failure", "door_at_night", "fire", "defrost"}
+
+
+def test_context_sensors_read_the_outside_and_the_bathroom_warming_with_showers():
+    seed = 42
+    index = _household_where(seed, lambda p: {"outdoor_temperature", "bathroom_temperature"} <= set(p.sensors))
+    config = SimConfig(households=index + 1, days=28, seed=seed)
+    sim = simulate_household(config, index)
+    v, per_30min = sim.values, 30 // config.step_minutes
+    assert np.median(v["outdoor_temperature"]) < np.median(v["temperature"]) - 8  # January outside
+    warmed, stayed = [], []
+    for ev in sim.events:
+        s = ev["s"]
+        if s < per_30min or s + per_30min >= config.n_steps:
+            continue
+        rise = v["bathroom_temperature"][s : s + per_30min].max() - v["bathroom_temperature"][s - per_30min : s].min()
+        if ev["event_type"] == "shower":
+            warmed.append(rise)
+        elif ev["event_type"] in ("humidity_leak", "humidity_steam"):
+            stayed.append(rise)
+    assert len(warmed) > 20 and np.mean(np.array(warmed) >= 1.0) > 0.8  # what the humidity rule reads
+    assert all(r < 1.0 for r in stayed)  # leaks and steam do not warm the bathroom
+
+
+def _humid_spans(sim, step_minutes):
+    """Minutes bathroom humidity stays at 75 %RH or more after each first shower of a day."""
+    high, spans = sim.values["humidity"] >= 75.0, []
+    for ev in sim.events:
+        if ev["event_type"] == "shower" and ev["key"][1] == 0 and high[ev["s"] + 1]:
+            spans.append(np.argmin(high[ev["s"] + 1 :]) * step_minutes)
+    return np.array(spans)
+
+
+def test_slow_bathrooms_stay_humid_longer(monkeypatch):
+    seed = 42
+    index = _household_where(seed, lambda p: p.shower_decay_min >= 90)
+    config = SimConfig(households=index + 1, days=28, seed=seed)
+    slow = _humid_spans(simulate_household(config, index), config.step_minutes)
+    real_draw = generate.draw_profile
+    monkeypatch.setattr(generate, "draw_profile",
+                        lambda s, i: dataclasses.replace(real_draw(s, i), shower_decay_min=20.0))
+    fast = _humid_spans(simulate_household(config, index), config.step_minutes)
+    assert len(slow) > 10 and np.median(slow) >= 30 and np.median(slow) >= np.median(fast) + 10
+
+
+def test_two_time_households_shower_morning_and_evening_and_anomalies_keep_away():
+    seed = 42
+    index = _household_where(seed, lambda p: p.shower_two_times)
+    config = SimConfig(households=index + 1, days=84, seed=seed)
+    sim = simulate_household(config, index)
+    hours = shower_hours(sim.profile)
+    starts = np.array([ev["s"] % config.steps_per_day * config.step_minutes / 60
+                       for ev in sim.events if ev["event_type"] == "shower" and ev["key"][1] == 0])
+    near = [np.abs(starts - h) < 2.0 for h in hours]
+    assert min(m.mean() for m in near) > 0.2 and np.mean(near[0] | near[1]) > 0.8
+    avoid, leaks = shower_avoid_hours(sim.profile), 0
+    for ev in sim.events:
+        if ev["event_type"] in ("humidity_leak", "humidity_steam"):
+            hour = ev["s"] % config.steps_per_day * config.step_minutes / 60
+            gaps = [min(abs(hour - h), 24 - abs(hour - h)) for h in hours]
+            assert min(gaps) >= avoid - config.step_minutes / 60
+            leaks += 1
+    assert leaks > 0
+
+
+def test_heating_switched_off_for_the_season_lets_the_room_run_free(monkeypatch):
+    seed = 42
+    index = _household_where(seed, lambda p: p.heating_seasonal)
+    config = SimConfig(households=index + 1, days=200, seed=seed)
+    seasonal = simulate_household(config, index)
+    real_draw = generate.draw_profile
+    monkeypatch.setattr(generate, "draw_profile",
+                        lambda s, i: dataclasses.replace(real_draw(s, i), heating_seasonal=False))
+    always = simulate_household(config, index)
+    spd = config.steps_per_day
+    differs = (seasonal.values["temperature"] != always.values["temperature"]).reshape(-1, spd).mean(axis=1) > 0.5
+    first_off = int(np.argmax(differs))
+    assert differs.any() and 90 < first_off < 200  # switched off in spring, never in winter
+    # heating failures only while the heating is on: none begins in the heating-off days
+    off_days = set(np.flatnonzero(differs))
+    failures = [ev for ev in seasonal.events if ev["event_type"] == "heating_failure"]
+    assert failures and all(ev["s"] // spd not in off_days for ev in failures)
+    assert len(failures) < len([ev for ev in always.events if ev["event_type"] == "heating_failure"])
+    # running free the room is cooler than the set-point on the mornings the heating would have warmed
+    mornings = (np.arange(config.n_steps) % spd) // (spd // 24) == 7
+    off = np.repeat(differs, spd) & mornings
+    assert np.mean(seasonal.values["temperature"][off]) < np.mean(always.values["temperature"][off]) - 0.5
+
+
+def test_quantised_sensors_report_in_their_steps():
+    seed = 42
+    index = _household_where(seed, lambda p: p.temperature_step == 0.5 and p.humidity_step == 1.0)
+    sim = simulate_household(SimConfig(households=index + 1, days=14, seed=seed), index)
+    for sensor in sim.profile.sensors:
+        step = {"humidity": 1.0}.get(sensor, 0.5 if "temperature" in sensor else None)
+        if step is not None:
+            v = sim.values[sensor][sim.valid[sensor]]
+            assert np.allclose(v / step, np.round(v / step)), sensor
