@@ -227,9 +227,18 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     columns, window = meta["feature_columns"], int(meta["window"])
     weights = meta.get("decision_weights")   # per-class, fitted on validation (models_ml/metrics.py)
     check_grid_step(con, version, meta)
-    if columns != data.feature_columns(con):
-        raise ScoringError(f"model {version} was trained on other feature columns than marts.fct_ml_features has "
-                           f"now; retrain with `homewatch train`, or import a model exported by this HomeWatch version")
+    # the model reads its own columns by name, in its own order: a column a newer HomeWatch added
+    # to the table is not among them, so a model keeps scoring after an upgrade (or in another
+    # warehouse); one it was trained on that the table lacks cannot be fed
+    missing = [c for c in columns if c not in set(data.feature_columns(con))]
+    if not missing and not any(c.endswith("_available") for c in columns):
+        raise ScoringError(f"model {version} predates sensor availability (no <sensor>_available inputs): it would read "
+                           f"a sensor a home does not have as a failed one; retrain with `homewatch train`, or import a "
+                           f"model exported by this HomeWatch version")
+    if missing:
+        raise ScoringError(f"model {version} was trained on feature columns marts.fct_ml_features does not have: "
+                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; retrain with "
+                           f"`homewatch train`, or import a model exported by this HomeWatch version")
     step = np.timedelta64(package.model_step_seconds(meta), "s")
     ood_ref = meta.get("ood") or None
     if ood_ref is None:
@@ -288,8 +297,9 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
             progress(f"{household}: {share:.0%} of the steps scored are out of the model's training distribution "
                      f"(most often outside: {', '.join(f'{c} {v:.0%}' for c, v in features) or '-'}); "
                      "the anomaly tables raise no alert from them (dbt var alert_out_of_distribution)")
-        con.executemany("insert into ml.scored_batches (batch_id, model_version, processed_at, run_id, scored_at) "
-                        "values (?, ?, ?, ?, ?)", [(b, version, p, run_id, scored_at) for b, p in batches])
+        if batches:   # steps left unscored (deleted predictions) can come without a new batch
+            con.executemany("insert into ml.scored_batches (batch_id, model_version, processed_at, run_id, scored_at) "
+                            "values (?, ?, ?, ?, ?)", [(b, version, p, run_id, scored_at) for b, p in batches])
         con.execute("insert into ml.score_runs (run_id, model_version, model_file, started_at, finished_at, "
                     "households, steps_scored, anomaly_steps) values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, version, model_file, scored_at, utcnow(), households, done, n_anomalies])

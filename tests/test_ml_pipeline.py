@@ -274,9 +274,10 @@ def test_a_training_stopped_by_sigterm_leaves_no_model_behind(trained, tmp_path)
     assert _q(db, "select model_version, status from ml.model_registry order by 1") == before
 
 
-def test_the_scorer_refuses_a_model_trained_on_other_feature_columns(trained, tmp_path, capsys):
-    """A warehouse upgraded with a new feature column, or a model whose columns come in another
-    order: scoring would feed the network the wrong inputs, so it stops, writing nothing."""
+def test_a_model_scores_after_new_feature_columns_and_refuses_missing_ones(trained, tmp_path, capsys):
+    """A warehouse upgraded with a new feature column still scores with an older model (it reads
+    its own columns by name: the same predictions as before the column came); a model trained on
+    a column the table lacks stops, naming it, and writes nothing."""
     from models_ml.score import ScoringError, score
     from scripts.cli import main
 
@@ -284,26 +285,37 @@ def test_the_scorer_refuses_a_model_trained_on_other_feature_columns(trained, tm
     folder = tmp_path / "models" / trained[1].version
     con = duckdb.connect(str(db))
     con.execute("update ml.model_registry set artifact_dir = ?", [str(folder)])
-    con.execute("alter table marts.fct_ml_features add column humidity_trend_6h double default 0")
     con.close()
-    with writer(db) as con, pytest.raises(ScoringError, match="trained on other feature columns"):
+    with writer(db) as con:
+        assert score(con, force=True, progress=lambda m: None).steps_scored > 0
+    query = "select household_id, step_at, predicted_class, confidence from ml.predictions order by all"
+    before = _q(db, query)
+    con = duckdb.connect(str(db))
+    con.execute("delete from ml.predictions")
+    # a new column, placed first so that every old column moves: scoring must read by name
+    con.execute("create or replace table marts.fct_ml_features as "
+                "select 7.0::double as a_new_trend_6h, * from marts.fct_ml_features")
+    con.close()
+    with writer(db) as con:
+        score(con, force=True, progress=lambda m: None)
+    assert _q(db, query) == before
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["feature_columns"] = [*meta["feature_columns"], "humidity_trend_6h"]   # trained on a column the table lacks
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    con = duckdb.connect(str(db))
+    con.execute("delete from ml.predictions")
+    con.close()
+    with writer(db) as con, pytest.raises(ScoringError, match="does not have: humidity_trend_6h"):
         score(con, force=True, progress=lambda m: None)
     assert main(["score", "--db", str(db), "--force"]) == 2
     assert "retrain with `homewatch train`" in capsys.readouterr().err
-    con = duckdb.connect(str(db))
-    con.execute("alter table marts.fct_ml_features drop column humidity_trend_6h")
-    con.close()
-    meta = json.loads((folder / "metadata.json").read_text())
-    columns = meta["feature_columns"]
-    meta["feature_columns"] = [columns[1], columns[0], *columns[2:]]           # same columns, another order
+    # a model from before sensor availability (no <s>_available inputs) would read an absent
+    # sensor as a failed one: refused, though the table has every column it reads
+    meta["feature_columns"] = [c for c in meta["feature_columns"][:-1] if not c.endswith("_available")]
     (folder / "metadata.json").write_text(json.dumps(meta))
-    with writer(db) as con, pytest.raises(ScoringError, match="trained on other feature columns"):
+    with writer(db) as con, pytest.raises(ScoringError, match="predates sensor availability"):
         score(con, force=True, progress=lambda m: None)
     assert _q(db, "select count(*) from ml.predictions")[0][0] == 0
-    meta["feature_columns"] = columns                                          # as trained: it scores
-    (folder / "metadata.json").write_text(json.dumps(meta))
-    with writer(db) as con:
-        assert score(con, force=True, progress=lambda m: None).steps_scored > 0
 
 
 def test_int8_scores_only_if_it_keeps_the_validation_f1_and_promotion_compares_what_scores(trained, tmp_path, monkeypatch):

@@ -54,6 +54,9 @@ runs_measured as (
         count(case when humidity is null or humidity < {{ var('humidity_high_rh') }} then 1 end)
             over history as humidity_run_id,
         avg(outdoor_temperature) over last_day as outdoor_mean_24h,
+        -- the room's own last day (the classifier's season context: a room floating cool for
+        -- days with the heating off for the season is not a room cooling after a failure)
+        avg(temperature) over last_day as temperature_mean_24h,
         -- the warmest the room was over the whole sustained window (null unless read throughout)
         case when count(temperature) over sustained_window >= {{ var('sustained_minutes') }} / {{ step_minutes() }} + 1
              then max(temperature) over sustained_window end as temperature_max_sustained,
@@ -183,6 +186,7 @@ classified as (
         shower_pattern_share,
         is_shower_warmed,
         outdoor_mean_24h,
+        temperature_mean_24h,
         fridge_off_minutes,
         is_heating_failure, is_humidity_anomaly, is_fridge_failure, is_door_at_night, is_fire,
         heating_failure_severity, humidity_anomaly_severity, fridge_failure_severity,

@@ -79,6 +79,14 @@ features as (
         -- the level itself, not only against the baseline: a home that is new (no baseline
         -- yet) or whose baseline has learned a long failure still shows a cold room
         coalesce(grid.temperature, 0) / 10.0 as temperature_c_10,
+        -- the season: the room's and (where the home has the sensor) the outside's last 24 h.
+        -- The model's window is an hour; a heating failure and heating switched off for the
+        -- season both read as a cool room within it
+        coalesce(rules.temperature_mean_24h, 0) / 10.0 as temperature_mean_24h_c_10,
+        coalesce(rules.outdoor_mean_24h, 0) / 10.0 as outdoor_temperature_mean_24h_c_10,
+        -- a humid spell the bathroom's warming confirms as a shower (homes with a bathroom
+        -- temperature sensor; the humidity rule's evidence)
+        case when rules.is_shower_warmed then 1.0 else 0.0 end as bathroom_temperature_shower_warmed,
         -- watts span orders of magnitude: on a log scale an idle draw of 2 W stands apart from
         -- the 0 W of a power cut, which W / 100 squeezes together
         ln(1 + greatest(coalesce(grid.fridge_power, 0), 0)) as fridge_power_log_w,
