@@ -369,3 +369,17 @@ def test_a_dbt_session_runs_its_commands_in_one_process_and_frees_the_file_betwe
         assert transform._WORKERS[key] is worker and worker.proc.poll() is None
         assert "Done. PASS=" in output
     assert worker.proc.poll() == 0 and key not in transform._WORKERS
+
+
+def test_a_table_built_with_other_columns_names_the_fix(built_db, tmp_path):
+    """An upgrade that adds a column to an incremental model meets a table built before it: the
+    build stops (dbt's on_schema_change: fail) and says to rebuild once with --full-refresh."""
+    db = tmp_path / "older.duckdb"
+    shutil.copy(built_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("alter table intermediate.int_household_rules_flagged drop column temperature_mean_24h")
+    con.close()
+    with pytest.raises(TransformError) as info:
+        build(db=db, select="int_household_rules_flagged")
+    assert "int_household_rules_flagged" in str(info.value)
+    assert "homewatch build --full-refresh" in str(info.value)

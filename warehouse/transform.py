@@ -162,8 +162,13 @@ def run_dbt(
         )
     if returncode != 0:
         failures = _failure_lines(lines)
+        hint = ""
+        if "schemas on this incremental model are out of sync" in output:
+            # dbt's on_schema_change=fail: the table was built by a HomeWatch whose model had other columns
+            hint = ("\na table was built by an earlier HomeWatch with other columns (an upgrade added some): "
+                    "run `homewatch build --full-refresh` once to rebuild the tables from the raw readings")
         raise TransformError(
-            f"dbt {args[0]} failed (exit {returncode}) on {path}:\n  " + "\n  ".join(failures)
+            f"dbt {args[0]} failed (exit {returncode}) on {path}:\n  " + "\n  ".join(failures) + hint
             + f"\nfull log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'}"
         )
     return output
