@@ -72,14 +72,20 @@ def select_windows(series: data.HouseholdSeries, events: list[tuple], cfg: Train
         quota = max(cfg.max_per_class // n_households, 1)
         chosen.append(idx if len(idx) <= quota else np.sort(rng.choice(idx, quota, replace=False)))
     normal = labels == 0
-    hard = normal & (_dilate(labels != 0, cfg.context_steps) | (series.rule_class != 0)
-                     | _event_mask(series.steps, events, ("normal", "fault")))
-    plain = normal & ~hard & (rng.random(len(labels)) < cfg.normal_keep)
-    quota = max(cfg.max_normal // n_households, 1)
-    # hard normal windows take up to two thirds of the normal quota, plain ones the rest
-    for mask, share in ((hard, 2 / 3), (plain, 1.0)):
+    # the rules' false alarms (a rule fired, nothing happened: heating switched off for the
+    # season, a long shower) are where the model must learn to say no; among the other hard
+    # negatives (anomalies' surroundings, normal events, faults) they would be a small share
+    rule_wrong = normal & (series.rule_class != 0)
+    hard = normal & ~rule_wrong & (_dilate(labels != 0, cfg.context_steps)
+                                   | _event_mask(series.steps, events, ("normal", "fault")))
+    plain = normal & ~hard & ~rule_wrong & (rng.random(len(labels)) < cfg.normal_keep)
+    full = max(cfg.max_normal // n_households, 1)
+    # the rules' false alarms take up to a third of the normal quota, hard normal windows
+    # together up to two thirds, plain ones the rest
+    quota = full
+    for mask, cap in ((rule_wrong, full / 3), (hard, 2 * full / 3), (plain, full)):
         idx = np.flatnonzero(mask)
-        take = min(len(idx), int(quota * share))
+        take = max(min(len(idx), int(cap - (full - quota)), quota), 0)
         chosen.append(np.sort(rng.choice(idx, take, replace=False)) if take < len(idx) else idx)
         quota -= take
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)

@@ -440,3 +440,28 @@ def test_a_home_unlike_training_is_out_of_distribution_and_a_short_anomaly_is_no
     mixed = np.concatenate([home(1000), home(1000, temperature=4.5)])
     first = np.flatnonzero(ood.flags(ood.scores(mixed, cols, ref), ref))[0]
     assert 1000 + 140 <= first <= 1000 + 148
+
+
+def test_training_windows_keep_the_rules_false_alarms_first():
+    """Normal steps where a rule fired (the rules' false alarms: heating switched off for the
+    season) get their own share of the normal quota, ahead of the many other hard negatives
+    (here a normal event covering most of the series), which keep at most two thirds together."""
+    from models_ml.train import select_windows
+
+    n = 20_000
+    steps = np.datetime64("2025-01-01T00:00", "us") + np.arange(n) * np.timedelta64(5, "m")
+    labels = np.zeros(n, dtype=np.int64)
+    labels[100:110] = 1                                     # one anomaly
+    rule_class = np.zeros(n, dtype=np.int64)
+    rule_class[5_000:5_600] = 1                             # 600 steps the heating rule got wrong
+    events = [("H", "normal", 0, "defrost", steps[1_000].item(), steps[19_000].item())]  # 18,000 hard steps
+    series = data.HouseholdSeries("H", steps, np.zeros((n, 1), np.float32), rule_class, labels)
+    cfg = TrainConfig(max_normal=3_000, normal_keep=1.0)    # a quota of 3,000 normal windows
+    chosen = select_windows(series, events, cfg, np.random.default_rng(0), n_households=1)
+    normal = chosen[labels[chosen] == 0]
+    rule_wrong = np.flatnonzero(rule_class != 0)
+    assert np.isin(rule_wrong, chosen).all()                # every one of them, though 30x fewer
+    hard = normal[(normal >= 1_000) & (normal < 19_000) & (rule_class[normal] == 0)]
+    assert len(rule_wrong) + len(hard) <= 2_000             # hard ones together: two thirds
+    assert len(normal) == 3_000                             # plain windows fill the rest
+    assert np.isin(np.arange(100, 110), chosen).all()       # the anomaly's steps, all of them
