@@ -157,10 +157,11 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | 
     state instead (_read_chunk_text), which gives what earlier versions gave."""
     if bits is None:
         return _read_chunk_text(path, lo, hi, with_ids)
+    read_ids = with_ids[0]  # once: another range's thread may set it meanwhile
     sq = _open(path)
     sq.text_factory = bytes  # pyarrow reads the bytes as they are: no decoding to str and back
     try:
-        ids = "group_concat(state_id, char(10)), " if with_ids[0] else ""
+        ids = "group_concat(state_id, char(10)), " if read_ids else ""
         count, *texts = sq.execute(
             f"select count(*), group_concat({_TS} * {1 << bits} + metadata_id, char(10)), {ids}"
             f"group_concat(coalesce(state, ''), char(10)) {_WHERE}", [lo, hi]).fetchone()
@@ -168,7 +169,7 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | 
         sq.close()
     if not count:
         return _SCHEMA.empty_table()
-    if not with_ids[0] and count != hi - lo:
+    if not read_ids and count != hi - lo:
         with_ids[0] = True
         return _read_chunk(path, lo, hi, with_ids, bits)
     try:
@@ -180,7 +181,7 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | 
     if not columns or any(len(c) != count or c.null_count for c in columns):
         return _read_chunk_text(path, lo, hi, with_ids)
     key = _numpy(columns[0])
-    rn = columns[1] if with_ids[0] else _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64))
+    rn = columns[1] if read_ids else _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64))
     return pa.Table.from_arrays([_arrow(key & ((1 << bits) - 1)), rn, _arrow(key >> bits), columns[-1]],
                                 schema=_SCHEMA)
 
@@ -200,15 +201,16 @@ def _read_chunk_text(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.T
     commas and quotes in it need no escaping), parsed by pyarrow: the read of a range _read_chunk
     cannot split into columns. A line break inside a state splits its line: the second part is
     dropped and the state, cut, is quarantined as text."""
-    names = _SCHEMA.names if with_ids[0] else [n for n in _SCHEMA.names if n != "rn"]
+    read_ids = with_ids[0]  # once: another range's thread may set it meanwhile
+    names = _SCHEMA.names if read_ids else [n for n in _SCHEMA.names if n != "rn"]
     sq = _open(path)
     sq.text_factory = bytes
     try:
         # one printf per state is cheaper in SQLite than concatenating its fields
         (text,) = sq.execute(
-            f"select group_concat(printf(?, metadata_id, {'state_id, ' if with_ids[0] else ''}"
+            f"select group_concat(printf(?, metadata_id, {'state_id, ' if read_ids else ''}"
             f"{_TS}, coalesce(state, '')), char(10)) {_WHERE}",
-            [_US.join(("%d", "%d", "%lld", "%s") if with_ids[0] else ("%d", "%lld", "%s")), lo, hi]).fetchone()
+            [_US.join(("%d", "%d", "%lld", "%s") if read_ids else ("%d", "%lld", "%s")), lo, hi]).fetchone()
     finally:
         sq.close()
     if not text:
