@@ -465,7 +465,7 @@ def test_recorder_readings_follow_the_hold_rule_state_by_state(tmp_path, db, mon
 
 
 @pytest.mark.parametrize("odd", ["none", "line break", "carriage return", "separator", "real id", "text id",
-                                 "large id", "empty last", "gap"])
+                                 "large id", "empty last", "gap", "no id", "no time", "no ids"])
 def test_the_column_read_gives_what_the_text_read_gives(tmp_path, monkeypatch, odd):
     """recorder.read_states asks SQLite for one text per column; ranges that text cannot carry (a
     line break in a state, ids that are not small integers, a number too large for 64 bits) are
@@ -486,7 +486,10 @@ def test_the_column_read_gives_what_the_text_read_gives(tmp_path, monkeypatch, o
               "text id": "update states set metadata_id = 'x' where state_id = 4",
               "large id": "update states set metadata_id = 100000 where state_id = 3",
               "empty last": "update states set state = NULL where state_id in (5, 10)",
-              "gap": "delete from states where state_id in (2, 13)"}.get(odd)
+              "gap": "delete from states where state_id in (2, 13)",
+              "no id": "update states set metadata_id = NULL where state_id = 6",
+              "no time": "update states set last_updated_ts = NULL where state_id = 14",
+              "no ids": "update states set metadata_id = NULL where state_id between 11 and 15"}.get(odd)
     if change:
         con.execute(change)
         con.commit()
@@ -495,4 +498,4 @@ def test_the_column_read_gives_what_the_text_read_gives(tmp_path, monkeypatch, o
     for lo in range(0, to_id, rec.CHUNK_STATES):
         parts.append(rec._read_chunk_text(path, lo, min(lo + rec.CHUNK_STATES, to_id), with_ids))
     rows = rec.read_states(path, 0, to_id).to_pylist()
-    assert len(rows) >= 22 and rows == rec.pa.concat_tables(parts).to_pylist()
+    assert len(rows) >= 19 and rows == rec.pa.concat_tables(parts).to_pylist()

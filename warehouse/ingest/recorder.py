@@ -164,7 +164,10 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | 
         ids = "group_concat(state_id, char(10)), " if read_ids else ""
         count, *texts = sq.execute(
             f"select count(*), group_concat({_TS} * {1 << bits} + metadata_id, char(10)), {ids}"
-            f"group_concat(coalesce(state, ''), char(10)) {_WHERE}", [lo, hi]).fetchone()
+            # no test of NULL ids and times here: NULL keys are left out of their text (None when
+            # all are), which is then shorter than the states', and the range is read as text
+            f"group_concat(coalesce(state, ''), char(10)) from states where state_id > ? and state_id <= ?",
+            [lo, hi]).fetchone()
     finally:
         sq.close()
     if not count:
