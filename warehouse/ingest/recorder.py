@@ -161,12 +161,13 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | 
     sq = _open(path)
     sq.text_factory = bytes  # pyarrow reads the bytes as they are: no decoding to str and back
     try:
-        ids = "group_concat(state_id, char(10)), " if read_ids else ""
+        # the separator is a literal: char(10) would be called again for every state (a third of the time)
+        ids = "group_concat(state_id, '\n'), " if read_ids else ""
         count, *texts = sq.execute(
-            f"select count(*), group_concat({_TS} * {1 << bits} + metadata_id, char(10)), {ids}"
+            f"select count(*), group_concat({_TS} * {1 << bits} + metadata_id, '\n'), {ids}"
             # no test of NULL ids and times here: NULL keys are left out of their text (None when
             # all are), which is then shorter than the states', and the range is read as text
-            f"group_concat(coalesce(state, ''), char(10)) from states where state_id > ? and state_id <= ?",
+            f"group_concat(coalesce(state, ''), '\n') from states where state_id > ? and state_id <= ?",
             [lo, hi]).fetchone()
     finally:
         sq.close()
