@@ -16,8 +16,9 @@ start, and loads from that step on. Readings the warehouse already holds are ski
 files, so a database copied elsewhere (a new path, no watermark) adds nothing it already gave.
 
 Speed: the states are read in state_id ranges by a pool of threads, each asking SQLite for
-one CSV text per range (group_concat runs in C, with the GIL released) that pyarrow parses,
-the state as a dictionary; each distinct state text is then made a value once (_nums) and the
+one text per column of the range, one value a line (group_concat runs in C, with the GIL
+released; the time and metadata_id as one number), that pyarrow parses, the state as a
+dictionary (_read_chunk); each distinct state text is then made a value once (_nums) and the
 rest is whole numpy columns handed to DuckDB as Arrow, which holds the states on the grid
 (homeassistant.expand). No per-state Python, and pandas is never imported.
 """
