@@ -462,3 +462,40 @@ def test_recorder_readings_follow_the_hold_rule_state_by_state(tmp_path, db, mon
     heat = sorted(r[0] for r in kept if r[2] == "heat")  # quarantined: line_number is the state_id
     assert res.rows_quarantined == len(heat) and heat[-1] > 350
     assert query(db, "select line_number from raw.quarantine order by 1") == [(i,) for i in heat]
+
+
+@pytest.mark.parametrize("odd", ["none", "line break", "carriage return", "separator", "real id", "text id",
+                                 "large id", "empty last", "gap", "no id", "no time", "no ids"])
+def test_the_column_read_gives_what_the_text_read_gives(tmp_path, monkeypatch, odd):
+    """recorder.read_states asks SQLite for one text per column; ranges that text cannot carry (a
+    line break in a state, ids that are not small integers, a number too large for 64 bits) are
+    read as one text a state, as before: state by state, both reads give the same rows."""
+    from warehouse.ingest import recorder as rec
+
+    monkeypatch.setattr(rec, "CHUNK_STATES", 5)
+    states = [(e, s, E0 + 30 * i) for i, (e, s) in enumerate(
+        [("sensor.t", "20.5"), ("binary_sensor.door", "on"), ("sensor.t", ""), ("binary_sensor.door", "off"),
+         ("sensor.t", "21"), ("sensor.t", "unknown"), ("binary_sensor.door", "on"), ("sensor.t", "21.5")] * 3)]
+    path = tmp_path / "odd.db"
+    con = create_recorder_db(path, [("sensor.t", {"device_class": "temperature"}),
+                                    ("binary_sensor.door", {"device_class": "door"})], states)
+    change = {"line break": "update states set state = 'a' || char(10) || '21' where state_id = 7",
+              "carriage return": "update states set state = '22' || char(13) where state_id = 12",
+              "separator": "update states set state = '2' || char(31) || '3' where state_id = 9",
+              "real id": "update states set metadata_id = 1.5 where state_id = 8",
+              "text id": "update states set metadata_id = 'x' where state_id = 4",
+              "large id": "update states set metadata_id = 100000 where state_id = 3",
+              "empty last": "update states set state = NULL where state_id in (5, 10)",
+              "gap": "delete from states where state_id in (2, 13)",
+              "no id": "update states set metadata_id = NULL where state_id = 6",
+              "no time": "update states set last_updated_ts = NULL where state_id = 14",
+              "no ids": "update states set metadata_id = NULL where state_id between 11 and 15"}.get(odd)
+    if change:
+        con.execute(change)
+        con.commit()
+    to_id = con.execute("select max(state_id) from states").fetchone()[0]
+    with_ids, parts = [False], []
+    for lo in range(0, to_id, rec.CHUNK_STATES):
+        parts.append(rec._read_chunk_text(path, lo, min(lo + rec.CHUNK_STATES, to_id), with_ids))
+    rows = rec.read_states(path, 0, to_id).to_pylist()
+    assert len(rows) >= 19 and rows == rec.pa.concat_tables(parts).to_pylist()

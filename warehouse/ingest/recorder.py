@@ -16,8 +16,9 @@ start, and loads from that step on. Readings the warehouse already holds are ski
 files, so a database copied elsewhere (a new path, no watermark) adds nothing it already gave.
 
 Speed: the states are read in state_id ranges by a pool of threads, each asking SQLite for
-one CSV text per range (group_concat runs in C, with the GIL released) that pyarrow parses,
-the state as a dictionary; each distinct state text is then made a value once (_nums) and the
+one text per column of the range, one value a line (group_concat runs in C, with the GIL
+released; the time and metadata_id as one number), that pyarrow parses, the state as a
+dictionary (_read_chunk); each distinct state text is then made a value once (_nums) and the
 rest is whole numpy columns handed to DuckDB as Arrow, which holds the states on the grid
 (homeassistant.expand). No per-state Python, and pandas is never imported.
 """
@@ -135,25 +136,86 @@ _SCHEMA = pa.schema([("metadata_id", pa.int64()), ("rn", pa.int64()), ("t", pa.i
 _US = "\x1f"  # the field separator of the text SQLite makes: no state holds it
 
 
-def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
-    """States lo < state_id <= hi as one text from SQLite (fields split by _US, the state last, so
-    commas and quotes in it need no escaping), parsed by pyarrow. A line break inside a state
-    splits its line: the second part is dropped and the state, cut, is quarantined as text.
+_PARSED = {"key": pa.int64(), "rn": pa.int64(), "state": _SCHEMA.field("state").type}
+_TS = "cast(last_updated_ts * 1000000 as integer)"  # microseconds
+_WHERE = ("from states where state_id > ? and state_id <= ? and metadata_id is not null "
+          "and last_updated_ts is not null")
 
-    The text leaves out the state_id when every id of the range is there (SQLite scans them in
-    order: the rows are lo + 1 to hi); when some are not (deleted, or no entity or time), the
-    range is read again with them, and so are the ranges after it (with_ids[0] is set)."""
-    names = _SCHEMA.names if with_ids[0] else [n for n in _SCHEMA.names if n != "rn"]
+
+def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool], bits: int | None) -> pa.Table:
+    """States lo < state_id <= hi: one text per column from SQLite (group_concat, one value a
+    line), each parsed by pyarrow. The time (in microseconds) and the metadata_id come as one
+    number, time * 2**bits + metadata_id, split again in numpy: a column fewer for SQLite to make
+    text of, which costs it more than reading the states (and no printf per state). bits: what
+    every metadata_id of the table fits in (read_states), None when they are not all integers
+    from 0.
+
+    The state_id is left out when every id of the range is there (SQLite scans them in order: the
+    rows are lo + 1 to hi); when some are not (deleted, or no entity or time), the range is read
+    with them, and so are the ranges after it (with_ids[0] is set). A range whose columns do not
+    come back as one integer or text per state (a line break in a state, a metadata_id stored as a
+    real, a time too far out for 64 bits: SQLite makes the number a real) is read as one text a
+    state instead (_read_chunk_text), which gives what earlier versions gave."""
+    if bits is None:
+        return _read_chunk_text(path, lo, hi, with_ids)
+    read_ids = with_ids[0]  # once: another range's thread may set it meanwhile
     sq = _open(path)
     sq.text_factory = bytes  # pyarrow reads the bytes as they are: no decoding to str and back
     try:
+        # the separator is a literal: char(10) would be called again for every state (a third of the time)
+        ids = "group_concat(state_id, '\n'), " if read_ids else ""
+        count, *texts = sq.execute(
+            f"select count(*), group_concat({_TS} * {1 << bits} + metadata_id, '\n'), {ids}"
+            # no test of NULL ids and times here: NULL keys are left out of their text (None when
+            # all are), which is then shorter than the states', and the range is read as text
+            f"group_concat(coalesce(state, ''), '\n') from states where state_id > ? and state_id <= ?",
+            [lo, hi]).fetchone()
+    finally:
+        sq.close()
+    if not count:
+        return _SCHEMA.empty_table()
+    if not read_ids and count != hi - lo:
+        with_ids[0] = True
+        return _read_chunk(path, lo, hi, with_ids, bits)
+    try:
+        # the states' text ends with a line break: an empty last state is a line too
+        columns = ([_parse_column(t, n) for t, n in zip(texts[:-1], ("key", "rn"))]
+                   + [_parse_column(texts[-1] + b"\n", "state")])
+    except pa.ArrowInvalid:  # a number SQLite made a real
+        columns = []
+    if not columns or any(len(c) != count or c.null_count for c in columns):
+        return _read_chunk_text(path, lo, hi, with_ids)
+    key = _numpy(columns[0])
+    rn = columns[1] if read_ids else _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64))
+    return pa.Table.from_arrays([_arrow(key & ((1 << bits) - 1)), rn, _arrow(key >> bits), columns[-1]],
+                                schema=_SCHEMA)
+
+
+def _parse_column(text: bytes, name: str) -> pa.Array:
+    """One value a line (as _read_chunk asks SQLite for them) as an Arrow column of _SCHEMA's type."""
+    table = pacsv.read_csv(
+        io.BytesIO(text), read_options=pacsv.ReadOptions(column_names=[name], use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=_US, quote_char=False, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(column_types={name: _PARSED[name]},
+                                             strings_can_be_null=False))
+    return table.column(0).combine_chunks()
+
+
+def _read_chunk_text(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
+    """States lo < state_id <= hi as one text from SQLite (fields split by _US, the state last, so
+    commas and quotes in it need no escaping), parsed by pyarrow: the read of a range _read_chunk
+    cannot split into columns. A line break inside a state splits its line: the second part is
+    dropped and the state, cut, is quarantined as text."""
+    read_ids = with_ids[0]  # once: another range's thread may set it meanwhile
+    names = _SCHEMA.names if read_ids else [n for n in _SCHEMA.names if n != "rn"]
+    sq = _open(path)
+    sq.text_factory = bytes
+    try:
         # one printf per state is cheaper in SQLite than concatenating its fields
         (text,) = sq.execute(
-            f"select group_concat(printf(?, metadata_id, {'state_id, ' if with_ids[0] else ''}"
-            "cast(last_updated_ts * 1000000 as integer), coalesce(state, '')), char(10)) "
-            "from states where state_id > ? and state_id <= ? and metadata_id is not null "
-            "and last_updated_ts is not null",
-            [_US.join(("%d", "%d", "%lld", "%s") if with_ids[0] else ("%d", "%lld", "%s")), lo, hi]).fetchone()
+            f"select group_concat(printf(?, metadata_id, {'state_id, ' if read_ids else ''}"
+            f"{_TS}, coalesce(state, '')), char(10)) {_WHERE}",
+            [_US.join(("%d", "%d", "%lld", "%s") if read_ids else ("%d", "%lld", "%s")), lo, hi]).fetchone()
     finally:
         sq.close()
     if not text:
@@ -166,7 +228,7 @@ def _read_chunk(path: Path, lo: int, hi: int, with_ids: list[bool]) -> pa.Table:
         return table
     if table.num_rows != hi - lo:
         with_ids[0] = True
-        return _read_chunk(path, lo, hi, with_ids)
+        return _read_chunk_text(path, lo, hi, with_ids)
     return table.add_column(1, "rn", _arrow(np.arange(lo + 1, hi + 1, dtype=np.int64)))
 
 
@@ -176,9 +238,16 @@ def read_states(path: Path, after_id: int, to_id: int) -> pa.Table:
     if to_id <= after_id:
         return _SCHEMA.empty_table()
     bounds = [(lo, min(lo + CHUNK_STATES, to_id)) for lo in range(after_id, to_id, CHUNK_STATES)]
+    sq = _open(path)
+    try:  # each by the index on (metadata_id, last_updated_ts), where there is one
+        low, high = (sq.execute(f"select {f}(metadata_id) from states").fetchone()[0] for f in ("min", "max"))
+    finally:
+        sq.close()
+    # the bits the metadata_ids need; None (ids that are not all integers from 0): read as text
+    bits = max(1, high.bit_length()) if type(low) is int and type(high) is int and low >= 0 else None
     with_ids = [False]
     with ThreadPoolExecutor(THREADS) as pool:
-        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1], with_ids), bounds))
+        parts = list(pool.map(lambda b: _read_chunk(path, b[0], b[1], with_ids, bits), bounds))
     return pa.concat_tables(parts)
 
 
