@@ -80,14 +80,15 @@ def _replay(base: Path, work: Path, weeks: int, feedback_weeks: int, label: bool
                     verdict = "true" if _truth_overlaps(truth, h, cls, onset, end) else "false"
                     record_label(con, config, alert_id, verdict, note="bench: scripted from ground truth")
                     labels += 1
-        alerts = con.execute("select household_id, alert_class, onset_at, end_at, suppressed_by from ops.alerts"
-                             ).fetchall()
+        alerts = con.execute("select household_id, alert_class, onset_at, end_at, suppressed_by, alert_id, detectors, "
+                             "severity, observed_value, expected_value from ops.alerts").fetchall()
+        zones = dict(con.execute("select household_id, timezone from raw.households").fetchall())
         events = con.execute("select household_id, start_at, end_at from raw.injected_events where kind = 'anomaly'"
                              ).fetchall()
         n_households = con.execute("select count(*) from raw.households").fetchone()[0]
         adaptations = con.execute("select count(*) from ops.alert_adaptations").fetchone()[0]
     return {"start": start, "truth": truth, "alerts": alerts, "events": events, "households": n_households,
-            "labels": labels, "adaptations": adaptations}
+            "labels": labels, "adaptations": adaptations, "zones": zones}
 
 
 def _measure(run: dict, first_week: int, weeks: int) -> tuple[float, float, int]:
@@ -95,7 +96,7 @@ def _measure(run: dict, first_week: int, weeks: int) -> tuple[float, float, int]
     lo = run["start"] + dt.timedelta(weeks=first_week)
     hi = run["start"] + dt.timedelta(weeks=weeks)
     sent = [a for a in run["alerts"] if a[4] is None]
-    false = sum(1 for h, c, s, e, _ in sent if lo <= s < hi and not _truth_overlaps(run["truth"], h, c, s, e))
+    false = sum(1 for h, c, s, e, *_ in sent if lo <= s < hi and not _truth_overlaps(run["truth"], h, c, s, e))
     events = [ev for ev in run["events"] if lo <= ev[1] < hi]
     found = sum(1 for h, s, e in events if any(a[0] == h and a[2] < e and s < a[3] for a in sent))
     household_weeks = run["households"] * (weeks - first_week)
