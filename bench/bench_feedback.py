@@ -22,7 +22,9 @@ bench small); an alert the classifier also saw would count as two detectors.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
+import os
 import shutil
 import sys
 import tempfile
@@ -103,6 +105,15 @@ def _measure(run: dict, first_week: int, weeks: int) -> tuple[float, float, int]
     return false / household_weeks, (found / len(events) if events else float("nan")), len(events)
 
 
+def _false_by_class(run: dict, first_week: int, weeks: int) -> str:
+    """The false alarms sent over weeks first_week+1 .. weeks by class, most first: what is left."""
+    lo = run["start"] + dt.timedelta(weeks=first_week)
+    hi = run["start"] + dt.timedelta(weeks=weeks)
+    counts = collections.Counter(c for h, c, s, e, held, *_ in run["alerts"] if held is None and lo <= s < hi
+                                 and not _truth_overlaps(run["truth"], h, c, s, e))
+    return ", ".join(f"{c} {n}" for c, n in counts.most_common()) or "none"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=12)
@@ -111,7 +122,8 @@ def main() -> None:
     parser.add_argument("--feedback-weeks", type=int, default=4)
     parser.add_argument("--db", type=Path, help="a built warehouse to reuse (default: simulate and build one)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="an [alerts] setting of homewatch.toml for both replays, e.g. pattern_labels=1")
+                        help="an [alerts] setting of homewatch.toml for both replays, e.g. pattern_labels=1; "
+                        "fleet_min_labels=1000 turns off what the labels of all homes add (the adaptation before it)")
     args = parser.parse_args()
     weeks = args.days // 7
     if weeks <= args.feedback_weeks:
@@ -143,6 +155,9 @@ def main() -> None:
         "event_recall_after_no_feedback": round(recall_plain, 3),
         "event_recall_after_feedback": round(recall_taught, 3),
         "recall_change": round(recall_taught - recall_plain, 3),
+        "false_alarms_after_no_feedback_by_class": _false_by_class(plain, args.feedback_weeks, weeks),
+        "false_alarms_after_feedback_by_class": _false_by_class(taught, args.feedback_weeks, weeks),
+        "load_average": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     })
     record("feedback", figures, {"false_alarm_ratio": ("<=", 0.5), "recall_change": (">=", -0.01)})
