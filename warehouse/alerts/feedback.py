@@ -19,6 +19,16 @@ What the labels of one household and class change (bounded, logged, reversible):
   that window and lasting at most `pattern_shape_factor` (2) times that long are held back; one
   that goes on longer is sent at the next batch (store.py asks again). A `true` label near that
   hour removes the pattern.
+- what the labels of all homes (the fleet) add; the household's own label is always needed:
+  one false alarm makes a quiet pattern where false alarms of the class near that hour came
+  from at least `fleet_min_labels` (3) homes and at most `fleet_max_true_share` (0.2) of the
+  labels near it were true; and a duration gate: `pattern_labels` false alarms of the
+  household and class, none of its true ones as short as the gate (pattern_shape_factor x the
+  longest false one, at least pattern_shape_min_minutes), hold back its alerts up to the gate
+  until they outlast it, where at least fleet_min_labels true alerts of the class exist in all
+  homes and at most fleet_max_true_share of them are that short (real failures last longer
+  than the blips; a class whose real alerts are short, a door at night, never gets one).
+  A label therefore recomputes every household of its class.
 - a fire is never held back, whatever the labels.
 
 Every change is a row of ops.alert_adaptations (old and new value, the label that caused it
