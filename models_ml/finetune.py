@@ -9,8 +9,9 @@ The alerts are split by id into a part to train on and a held-out part
 
 Starting from the production model's weights (and its normalisation), a few epochs at a low
 learning rate go over the simulated training windows (models_ml.train.build_training_set, as
-`homewatch train` picks them) together with the labelled windows, repeated `feedback_repeat`
-times. The result is a new registry version (weights.npz, model.onnx, metadata.json: never a
+`homewatch train` picks them) together with the labelled windows (at most `steps_per_alert`
+of each alert, drawn with replacement to `feedback_share` of all windows: the labels steer,
+the simulated data keep what the model knew). The result is a new registry version (weights.npz, model.onnx, metadata.json: never a
 pickle), origin `finetuned`, and it is promoted only if
 
 - on the simulator's held-out (test) households its macro-F1 is not lower than the production
@@ -48,7 +49,8 @@ class FinetuneConfig:
     epochs: int = 3
     lr: float = 3e-4               # a tenth of training's: move the weights, do not retrain
     batch_size: int = 256
-    feedback_repeat: int = 20      # each labelled window counts this many times (few against the simulated ones)
+    feedback_share: float = 0.2    # the labelled windows, drawn with replacement, make this share of the whole
+    steps_per_alert: int = 24      # at most this many steps of one alert (a long one must not outweigh the rest)
     heldout_tenths: int = 3        # alerts with alert_id % 10 below this judge, the rest train
     max_per_class: int = 4000      # simulated windows per anomaly class (the train split's share)
     max_normal: int = 12000
@@ -71,8 +73,10 @@ class FinetuneOutcome:
     figures: dict
 
 
-def labelled_steps(con, columns: list[str], window: int, heldout_tenths: int) -> tuple[LabelledSteps, LabelledSteps]:
-    """(train part, held-out part) of the labelled alerts' steps (see the module doc)."""
+def labelled_steps(con, columns: list[str], window: int, heldout_tenths: int,
+                   steps_per_alert: int = 24) -> tuple[LabelledSteps, LabelledSteps]:
+    """(train part, held-out part) of the labelled alerts' steps (see the module doc), at most
+    steps_per_alert of each alert, spread over it."""
     if not has_table(con, "ops", "alert_feedback"):
         raise FinetuneError("no ops.alert_feedback in this warehouse: label alerts first (`homewatch label`)")
     rows = con.execute(
@@ -96,8 +100,9 @@ def labelled_steps(con, columns: list[str], window: int, heldout_tenths: int) ->
         if hi <= lo:
             continue
         xs, ys, ids = parts[alert_id % 10 < heldout_tenths]
-        xs.append(np.array(steps_windows[lo:hi]))
-        ys.append(np.full(hi - lo, cls, dtype=np.int64))
+        take = np.unique(np.linspace(lo, hi - 1, min(hi - lo, steps_per_alert)).round().astype(np.int64))
+        xs.append(np.array(steps_windows[take]))
+        ys.append(np.full(len(take), cls, dtype=np.int64))
         ids.add(alert_id)
 
     def pack(xs, ys, ids) -> LabelledSteps:
@@ -181,7 +186,7 @@ def finetune(db, ft: FinetuneConfig = FinetuneConfig(), progress=print) -> Finet
                                 "train a new model (`homewatch train`) instead")
         cfg = TrainConfig.from_dict(base_meta["config"]).with_overrides(
             max_per_class=ft.max_per_class, max_normal=ft.max_normal, seed=ft.seed)
-        train_part, heldout = labelled_steps(con, columns, window, ft.heldout_tenths)
+        train_part, heldout = labelled_steps(con, columns, window, ft.heldout_tenths, ft.steps_per_alert)
         progress(f"labelled steps: {len(train_part.y)} from {train_part.alerts} alerts to train on, "
                  f"{len(heldout.y)} from {heldout.alerts} held out")
         splits, labelled = data.household_splits(con), data.labelled_households(con)
@@ -190,8 +195,10 @@ def finetune(db, ft: FinetuneConfig = FinetuneConfig(), progress=print) -> Finet
             raise FinetuneError("no simulated train household: fine-tuning keeps the simulator's data in the mix "
                                 "(`homewatch simulate`, `homewatch build`)")
         X_sim, y_sim, _ = build_training_set(con, train_ids, columns, cfg, progress)
-        X = np.concatenate([X_sim, np.repeat(train_part.X, ft.feedback_repeat, axis=0)])
-        y = np.concatenate([y_sim, np.repeat(train_part.y, ft.feedback_repeat)])
+        n_feedback = int(len(y_sim) * ft.feedback_share / (1 - ft.feedback_share))
+        pick = np.random.default_rng(ft.seed).choice(len(train_part.y), n_feedback, replace=True)
+        X = np.concatenate([X_sim, train_part.X[pick]])
+        y = np.concatenate([y_sim, train_part.y[pick]])
         folder_base = Path(con.execute("select artifact_dir from ml.model_registry where model_version = ?",
                                        [base_version]).fetchone()[0])
         model = WindowClassifier(len(columns), cfg)
@@ -215,6 +222,16 @@ def finetune(db, ft: FinetuneConfig = FinetuneConfig(), progress=print) -> Finet
                                       "train_alerts": train_part.alerts, "train_steps": int(len(train_part.y)),
                                       "heldout_alerts": heldout.alerts, "heldout_steps": int(len(heldout.y))}})
             sess = session(folder / registry.ONNX_FP32, cfg.threads)
+            if base_meta.get("decision_weights") is not None:
+                # the production model's per-class decision weights were fitted to its own
+                # probabilities: fit the fine-tuned model's again, on the validation households
+                from models_ml.metrics import fit_decision_weights
+                from models_ml.pipeline import _val_probabilities
+
+                val_ids = sorted(h for h, s in splits.items() if s == "validation" and h in labelled)
+                bridge = max(int(ev.dbt_var("event_bridge_minutes")) // int(meta["step_minutes"]), 1)
+                meta["decision_weights"], _ = fit_decision_weights(
+                    _val_probabilities(sess, con, meta, val_ids), bridge, ev.min_steps(int(meta["step_minutes"])))
             progress("judging both models on the simulator's test households and the held-out labels")
             base_eval = ev.evaluate(con, base_sess, base_meta, "test", lambda m: None, with_baselines=False)
             new_eval = ev.evaluate(con, sess, meta, "test", lambda m: None, with_baselines=False)

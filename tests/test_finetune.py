@@ -61,7 +61,7 @@ def test_finetuning_makes_a_new_version_of_plain_files_and_a_worse_one_is_not_pr
     before = _registry(labelled)
     assert before[base] == "production/trained"
     # a learning rate a thousand times too high wrecks the model: it must not be promoted
-    outcome = finetune(labelled, FinetuneConfig(epochs=2, lr=0.3, feedback_repeat=50), progress=lambda m: None)
+    outcome = finetune(labelled, FinetuneConfig(epochs=2, lr=0.3, feedback_share=0.8), progress=lambda m: None)
     assert outcome.base_version == base and outcome.version != base
     f = outcome.figures
     # it learnt to call the held-out labelled steps right (false alarms: normal) more often, but at
