@@ -271,8 +271,8 @@ def finetune(db, ft: FinetuneConfig = FinetuneConfig(), progress=print) -> Finet
 def describe(outcome: FinetuneOutcome) -> str:
     f = outcome.figures
     verdict = ("promoted: production now" if outcome.promoted else
-               "kept as a candidate, production unchanged (it must not lose test macro-F1 and must beat the "
-               "production model on the held-out labels)")
+               "kept as a candidate, production unchanged (it must keep the test households' macro-F1, event recall and "
+               "false alarms, and beat the production model on the held-out labels)")
     return (f"{outcome.version} fine-tuned from {outcome.base_version}: test macro-F1 {f['test_macro_f1']:.4f} "
             f"(production {f['base_test_macro_f1']:.4f}), held-out labelled steps right "
             f"{f['heldout_label_accuracy']:.3f} (production {f['base_heldout_label_accuracy']:.3f}); {verdict}")
