@@ -11,11 +11,13 @@ Starting from the production model's weights (and its normalisation), a few epoc
 learning rate go over the simulated training windows (models_ml.train.build_training_set, as
 `homewatch train` picks them) together with the labelled windows (at most `steps_per_alert`
 of each alert, drawn with replacement to `feedback_share` of all windows: the labels steer,
-the simulated data keep what the model knew). The result is a new registry version (weights.npz, model.onnx, metadata.json: never a
-pickle), origin `finetuned`, and it is promoted only if
+the simulated data keep what the model knew). The result is a new registry version
+(weights.npz, model.onnx, metadata.json: never a pickle), origin `finetuned`, with decision
+weights fitted again on the validation households, and it is promoted only if
 
-- on the simulator's held-out (test) households its macro-F1 is not lower than the production
-  model's, both scored by the same evaluation (models_ml.evaluate), and
+- on the simulator's held-out (test) households its macro-F1 and event recall are not lower and
+  its false alarms per household-week not higher than the production model's, both scored by
+  the same evaluation (models_ml.evaluate), and
 - on the held-out labelled steps its accuracy is higher than the production model's.
 
 Otherwise it stays a candidate (`homewatch model promote` can still force it). Nothing here
