@@ -22,7 +22,9 @@ bench small); an alert the classifier also saw would count as two detectors.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
+import os
 import shutil
 import sys
 import tempfile
@@ -80,14 +82,15 @@ def _replay(base: Path, work: Path, weeks: int, feedback_weeks: int, label: bool
                     verdict = "true" if _truth_overlaps(truth, h, cls, onset, end) else "false"
                     record_label(con, config, alert_id, verdict, note="bench: scripted from ground truth")
                     labels += 1
-        alerts = con.execute("select household_id, alert_class, onset_at, end_at, suppressed_by from ops.alerts"
-                             ).fetchall()
+        alerts = con.execute("select household_id, alert_class, onset_at, end_at, suppressed_by, alert_id, detectors, "
+                             "severity, observed_value, expected_value from ops.alerts").fetchall()
+        zones = dict(con.execute("select household_id, timezone from raw.households").fetchall())
         events = con.execute("select household_id, start_at, end_at from raw.injected_events where kind = 'anomaly'"
                              ).fetchall()
         n_households = con.execute("select count(*) from raw.households").fetchone()[0]
         adaptations = con.execute("select count(*) from ops.alert_adaptations").fetchone()[0]
     return {"start": start, "truth": truth, "alerts": alerts, "events": events, "households": n_households,
-            "labels": labels, "adaptations": adaptations}
+            "labels": labels, "adaptations": adaptations, "zones": zones}
 
 
 def _measure(run: dict, first_week: int, weeks: int) -> tuple[float, float, int]:
@@ -95,11 +98,20 @@ def _measure(run: dict, first_week: int, weeks: int) -> tuple[float, float, int]
     lo = run["start"] + dt.timedelta(weeks=first_week)
     hi = run["start"] + dt.timedelta(weeks=weeks)
     sent = [a for a in run["alerts"] if a[4] is None]
-    false = sum(1 for h, c, s, e, _ in sent if lo <= s < hi and not _truth_overlaps(run["truth"], h, c, s, e))
+    false = sum(1 for h, c, s, e, *_ in sent if lo <= s < hi and not _truth_overlaps(run["truth"], h, c, s, e))
     events = [ev for ev in run["events"] if lo <= ev[1] < hi]
     found = sum(1 for h, s, e in events if any(a[0] == h and a[2] < e and s < a[3] for a in sent))
     household_weeks = run["households"] * (weeks - first_week)
     return false / household_weeks, (found / len(events) if events else float("nan")), len(events)
+
+
+def _false_by_class(run: dict, first_week: int, weeks: int) -> str:
+    """The false alarms sent over weeks first_week+1 .. weeks by class, most first: what is left."""
+    lo = run["start"] + dt.timedelta(weeks=first_week)
+    hi = run["start"] + dt.timedelta(weeks=weeks)
+    counts = collections.Counter(c for h, c, s, e, held, *_ in run["alerts"] if held is None and lo <= s < hi
+                                 and not _truth_overlaps(run["truth"], h, c, s, e))
+    return ", ".join(f"{c} {n}" for c, n in counts.most_common()) or "none"
 
 
 def main() -> None:
@@ -110,7 +122,8 @@ def main() -> None:
     parser.add_argument("--feedback-weeks", type=int, default=4)
     parser.add_argument("--db", type=Path, help="a built warehouse to reuse (default: simulate and build one)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="an [alerts] setting of homewatch.toml for both replays, e.g. pattern_labels=1")
+                        help="an [alerts] setting of homewatch.toml for both replays, e.g. pattern_labels=1; "
+                        "fleet_min_labels=1000 turns off what the labels of all homes add (the adaptation before it)")
     args = parser.parse_args()
     weeks = args.days // 7
     if weeks <= args.feedback_weeks:
@@ -142,6 +155,9 @@ def main() -> None:
         "event_recall_after_no_feedback": round(recall_plain, 3),
         "event_recall_after_feedback": round(recall_taught, 3),
         "recall_change": round(recall_taught - recall_plain, 3),
+        "false_alarms_after_no_feedback_by_class": _false_by_class(plain, args.feedback_weeks, weeks),
+        "false_alarms_after_feedback_by_class": _false_by_class(taught, args.feedback_weeks, weeks),
+        "load_average": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     })
     record("feedback", figures, {"false_alarm_ratio": ("<=", 0.5), "recall_change": (">=", -0.01)})

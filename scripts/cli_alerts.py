@@ -126,6 +126,16 @@ def cmd_label(args) -> int:
         raise AlertError(str(exc)) from None
 
 
+def cmd_finetune(args) -> int:
+    from models_ml.finetune import FinetuneConfig, describe, finetune
+    from warehouse.connection import require_warehouse
+
+    require_warehouse(args.db)
+    outcome = finetune(args.db, FinetuneConfig(epochs=args.epochs, lr=args.lr), progress=lambda m: _say("finetune", m))
+    print(describe(outcome))
+    return 0
+
+
 def add_commands(subs, sub) -> None:
     """Register the subcommands on the main parser (`sub` is scripts.cli._sub)."""
     from pathlib import Path
@@ -165,3 +175,12 @@ def add_commands(subs, sub) -> None:
     p.add_argument("--note", help="a note kept with the label")
     p.add_argument("--csv", type=Path, help="record every label of this CSV (all or none)")
     p.add_argument("--config", help="alert settings and sinks (default: $HOMEWATCH_CONFIG, else ./homewatch.toml)")
+
+    p = sub(subs, "finetune", cmd_finetune,
+            "Fine-tune the production classifier on the labelled alerts (true: their class, false: normal) with "
+            "the simulated training windows, as a new model version (weights, ONNX, JSON metadata). It becomes "
+            "production only if it does not lose macro-F1 on the simulator's test households and beats the "
+            "production model on the held-out labels (alerts whose ID ends in 0, 1 or 2); else it stays a candidate.",
+            "homewatch finetune   |   homewatch finetune --epochs 5 --lr 1e-4")
+    p.add_argument("--epochs", type=int, default=3, help="passes over the windows (default 3)")
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4, a tenth of training's)")

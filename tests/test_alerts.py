@@ -371,3 +371,66 @@ def test_a_true_alert_near_a_quiet_pattern_removes_it(wh):
     assert wh.execute("select new_value from ops.alert_adaptations where kind = 'quiet_pattern' and hour_of_day = 23 "
                       "order by adaptation_id desc limit 1").fetchone()[0] == 0
     assert wh.execute("select suppressed_by from ops.alerts where alert_id = ?", [_night(wh, 5)]).fetchone()[0] is None
+
+
+def _homes(con, *households):
+    for h in households:
+        con.execute("insert into raw.households values (?, 'file', 'UTC', null, 'b', now())", [h])
+
+
+def _sync_rule(con, eid, h, cls, name, start, end, sensors):
+    rule(con, eid, h, cls, name, start, end, sensors=sensors)
+    data_until(con, end)
+    sync(con, CFG)
+    return con.execute("select alert_id, suppressed_by from ops.alerts where household_id = ? and onset_at = ?",
+                       [h, start]).fetchone()
+
+
+def test_one_false_alarm_makes_a_pattern_where_other_homes_saw_false_alarms_at_that_hour(wh):
+    _homes(wh, "H3", "H4")
+    door = lambda eid, h, hours: _sync_rule(wh, eid, h, 4, "door_at_night", at(hours), at(hours + 0.1), ("door",))  # noqa: E731
+    first, held = door("a0", "H1", 8)
+    record_label(wh, CFG, first, "false", note="leaving for work")
+    assert door("a1", "H1", 24 + 8.2)[1] is None             # one label of its own, no other home: no pattern
+    for eid, h, hours in (("c2", "H3", 48 + 8), ("d2", "H4", 48 + 8.3)):
+        record_label(wh, CFG, door(eid, h, hours)[0], "false")
+    held_id, held = door("a3", "H1", 72 + 8.1)                # three homes' false alarms near 08:00: held back
+    assert held == "feedback"
+    assert "across all homes, false alarms near 08:00 in 3 home(s), 0 of 3 true" in explain(wh, held_id)
+    assert door("b3", "H2", 72 + 7)[1] is None                # 08:00 in Paris, but H2 said nothing itself
+    for eid, h, hours in (("c4", "H3", 96 + 8.5), ("d4", "H4", 96 + 8.4)):
+        record_label(wh, CFG, door(eid, h, hours)[0], "true")  # real ones near 08:00 elsewhere: 2 of 5 true
+    assert wh.execute("select new_value, reason from ops.alert_adaptations where household_id = 'H1' "
+                      "and kind = 'quiet_pattern' and hour_of_day = 8 order by adaptation_id desc limit 1"
+                      ).fetchone()[0] == 0                    # H1's pattern is gone (logged with H4's label)
+    assert door("a5", "H1", 120 + 8)[1] is None
+
+
+def test_a_duration_gate_holds_back_short_alerts_where_false_alarms_were_short_and_real_ones_long(wh):
+    _homes(wh, "H3", "H4")
+    fridge = lambda eid, h, hours, length: _sync_rule(  # noqa: E731
+        wh, eid, h, 3, "fridge_failure", at(hours), at(hours + length), ("fridge_power",))
+    for n, hour in enumerate((3, 15)):                        # two 10-minute blips of H1 at unrelated hours
+        record_label(wh, CFG, fridge(f"f{n}", "H1", 24 * n + hour, 1 / 6)[0], "false", note="defrost")
+    assert fridge("f2", "H1", 48 + 20, 1 / 6)[1] is None      # nothing says yet that real failures last longer
+    for h in ("H2", "H3", "H4"):                              # real failures of hours in three other homes
+        record_label(wh, CFG, fridge(f"t{h}", h, 72 + 1, 5)[0], "true")
+    gate = wh.execute("select new_value, reason from ops.alert_adaptations where household_id = 'H1' "
+                      "and kind = 'duration_gate' order by adaptation_id desc limit 1").fetchone()
+    assert gate[0] == 60 and "0 of 3 true alerts of the class lasted 60 min or less" in gate[1]
+    held_id, held = fridge("f4", "H1", 96 + 20, 1 / 6)
+    assert held == "feedback"
+    assert fridge("f4", "H1", 96 + 20, 3)[1] is None          # it goes on for 3 h: sent at the next batch
+    assert ("%d:2" % held_id, "opened") in outbox(wh)
+    record_label(wh, CFG, fridge("f6", "H1", 144 + 9, 1 / 4)[0], "true")   # a short real one of H1: gate off
+    assert fridge("f7", "H1", 168 + 14, 1 / 6)[1] is None
+    # a class whose real alerts are short too (a door opened at night) never gets a gate
+    for n, hour in enumerate((2, 14)):
+        record_label(wh, CFG, _sync_rule(wh, f"n{n}", "H1", 4, "door_at_night", at(24 * n + hour),
+                                         at(24 * n + hour + 0.2), ("door",))[0], "false")
+    for h in ("H2", "H3", "H4"):
+        record_label(wh, CFG, _sync_rule(wh, f"r{h}", h, 4, "door_at_night", at(72 + 3), at(72 + 3.2),
+                                         ("door",))[0], "true")
+    assert _sync_rule(wh, "n9", "H1", 4, "door_at_night", at(200 + 19), at(200 + 19.2), ("door",))[1] is None
+    assert not wh.execute("select count(*) from ops.alert_adaptations where alert_class = 'door_at_night' "
+                          "and kind = 'duration_gate' and new_value > 0").fetchone()[0]

@@ -43,6 +43,14 @@ class AlertSettings:
     pattern_window_hours: int = 1
     pattern_shape_factor: float = 2.0   # a pattern holds back alerts up to this times its longest false alarm ...
     pattern_shape_min_minutes: int = 60  # ... or up to this long, if that is longer (steps are coarse)
+    # what the labels of all homes (the fleet) add: one false alarm of a household makes a quiet
+    # pattern where false alarms of the class near that hour came from at least fleet_min_labels
+    # homes and at most fleet_max_true_share of the labels near it were true; and a duration gate
+    # (pattern_labels short false alarms of a household+class, none of its true ones as short)
+    # needs at least fleet_min_labels true alerts of the class in all homes, at most
+    # fleet_max_true_share of them as short as the gate
+    fleet_min_labels: int = 3
+    fleet_max_true_share: float = 0.2
 
 
 @dataclasses.dataclass

@@ -19,6 +19,16 @@ What the labels of one household and class change (bounded, logged, reversible):
   that window and lasting at most `pattern_shape_factor` (2) times that long are held back; one
   that goes on longer is sent at the next batch (store.py asks again). A `true` label near that
   hour removes the pattern.
+- what the labels of all homes (the fleet) add; the household's own label is always needed:
+  one false alarm makes a quiet pattern where false alarms of the class near that hour came
+  from at least `fleet_min_labels` (3) homes and at most `fleet_max_true_share` (0.2) of the
+  labels near it were true; and a duration gate: `pattern_labels` false alarms of the
+  household and class, none of its true ones as short as the gate (pattern_shape_factor x the
+  longest false one, at least pattern_shape_min_minutes), hold back its alerts up to the gate
+  until they outlast it, where at least fleet_min_labels true alerts of the class exist in all
+  homes and at most fleet_max_true_share of them are that short (real failures last longer
+  than the blips; a class whose real alerts are short, a door at night, never gets one).
+  A label therefore recomputes every household of its class.
 - a fire is never held back, whatever the labels.
 
 Every change is a row of ops.alert_adaptations (old and new value, the label that caused it
@@ -28,6 +38,7 @@ them; they never touch an alert already sent.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -58,21 +69,23 @@ def parse_class(text: str | None) -> str | None:
     raise FeedbackError(f"class {text!r} is not a class number 0-5 or one of {', '.join(KNOWN_CLASSES)}")
 
 
-def current_adaptations(con) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], int]]:
+def current_adaptations(con) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], int],
+                                      dict[tuple[str, str], int]]:
     """(strictness by household+class, active quiet patterns: (household, class, local hour) ->
-    the longest false alarm of the pattern in minutes) from the adaptation log."""
+    the longest false alarm of the pattern in minutes, duration gates by household+class: alerts
+    lasting at most that many minutes are held back) from the adaptation log."""
     rows = con.execute(
         "select household_id, alert_class, kind, hour_of_day, new_value from ops.alert_adaptations "
         "qualify row_number() over (partition by household_id, alert_class, kind, hour_of_day "
         "order by adaptation_id desc) = 1").fetchall()
     strictness = {(h, c): v for h, c, k, _, v in rows if k == "strictness" and v}
     patterns = {(h, c, hour): v for h, c, k, hour, v in rows if k == "quiet_pattern" and v}
-    return strictness, patterns
+    gates = {(h, c): v for h, c, k, _, v in rows if k == "duration_gate" and v}
+    return strictness, patterns, gates
 
 
-def _local_hour(con, household: str, at: dt.datetime) -> int:
-    zone = con.execute("select timezone from raw.households where household_id = ?", [household]).fetchone()
-    return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone[0] if zone else "UTC")).hour
+def _local_hour(zones: dict[str, str], household: str, at: dt.datetime) -> int:
+    return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zones.get(household) or "UTC")).hour
 
 
 def _minutes(start: dt.datetime, end: dt.datetime) -> int:
@@ -106,37 +119,95 @@ def _record(con, config, alert_id, label, corrected_class, note, source) -> int:
     return feedback_id
 
 
+@dataclasses.dataclass
+class _Label:
+    household: str
+    hour: int          # local hour of the onset
+    minutes: int       # how long the alert lasted when it was labelled (or since)
+    label: str
+
+
 def _adapt(con, config: AlertConfig, household: str, alert_class: str, feedback_id: int) -> None:
-    """Recompute the household+class strictness and patterns from its alerts' newest labels and
-    log what changed."""
-    labelled = con.execute(
-        "select a.onset_at, a.end_at, f.label from ops.alerts a join (select * from ops.alert_feedback qualify row_number() "
-        "over (partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
-        "where a.household_id = ? and a.alert_class = ?", [household, alert_class]).fetchall()
-    n_false = sum(1 for *_, lab in labelled if lab == "false")
-    n_true = sum(1 for *_, lab in labelled if lab == "true")
-    strictness, patterns = current_adaptations(con)
-    cap = config.alerts.max_strictness if alert_class in GENERIC else config.alerts.max_strictness_named
-    level = max(0, min(cap, n_false - n_true))
+    """Recompute the adaptations of the class from its alerts' newest labels and log what
+    changed: the labelled household's, and every other household's of the class whose quiet
+    patterns or duration gate lean on the labels of all homes (the fleet)."""
+    zones = dict(con.execute("select household_id, timezone from raw.households").fetchall())
+    labels = [_Label(h, _local_hour(zones, h, at), _minutes(at, end), lab) for h, at, end, lab in con.execute(
+        "select a.household_id, a.onset_at, a.end_at, f.label from ops.alerts a join (select * from ops.alert_feedback "
+        "qualify row_number() over (partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
+        "where a.alert_class = ? and f.label <> 'unsure' order by a.alert_id", [alert_class]).fetchall()]
+    adaptations = current_adaptations(con)
+    for h in sorted({household} | {x.household for x in labels}):
+        _adapt_household(con, config, h, alert_class, labels, adaptations, feedback_id)
+
+
+def _fleet_hour(config: AlertConfig, labels: list[_Label], hour: int) -> tuple[bool, str]:
+    """Whether the labels of all homes say that alerts of this class starting near `hour` are
+    false alarms: false alarms near it in at least fleet_min_labels homes, and at most
+    fleet_max_true_share of the labels near it true. (yes or no, the figures)."""
+    near = [x for x in labels if _near(x.hour, hour, config.alerts.pattern_window_hours)]
+    homes = len({x.household for x in near if x.label == "false"})
+    n_true = sum(1 for x in near if x.label == "true")
+    share = n_true / len(near) if near else 1.0
+    ok = homes >= config.alerts.fleet_min_labels and share <= config.alerts.fleet_max_true_share
+    return ok, f"across all homes, false alarms near {hour:02d}:00 in {homes} home(s), {n_true} of {len(near)} true"
+
+
+def _gate_limit(config: AlertConfig, longest_false: int) -> int:
+    return int(max(config.alerts.pattern_shape_min_minutes, config.alerts.pattern_shape_factor * longest_false))
+
+
+def _adapt_household(con, config: AlertConfig, household: str, alert_class: str, labels: list[_Label],
+                     adaptations, feedback_id: int) -> None:
+    strictness, patterns, gates = adaptations
+    settings = config.alerts
+    own = [x for x in labels if x.household == household]
+    false = [x for x in own if x.label == "false"]
+    true = [x for x in own if x.label == "true"]
+    cap = settings.max_strictness if alert_class in GENERIC else settings.max_strictness_named
+    level = max(0, min(cap, len(false) - len(true)))
     old = strictness.get((household, alert_class), 0)
     if level != old:
         _log(con, household, alert_class, "strictness", None, old, level, feedback_id,
-             f"{n_false} false and {n_true} true label(s) for {household} {alert_class}: strictness "
-             f"clamp({n_false} - {n_true}, 0, {cap}) = {level}")
-    false = [(_local_hour(con, household, at), _minutes(at, end)) for at, end, lab in labelled if lab == "false"]
-    hours_true = [_local_hour(con, household, at) for at, _, lab in labelled if lab == "true"]
-    width = config.alerts.pattern_window_hours
+             f"{len(false)} false and {len(true)} true label(s) for {household} {alert_class}: strictness "
+             f"clamp({len(false)} - {len(true)}, 0, {cap}) = {level}")
+    width = settings.pattern_window_hours
     for hour in range(24):
-        near = [minutes for h, minutes in false if _near(h, hour, width)]
-        active = (any(h == hour for h, _ in false) and len(near) >= config.alerts.pattern_labels
-                  and not any(_near(h, hour, width) for h in hours_true))
+        near = [x.minutes for x in false if _near(x.hour, hour, width)]
+        started = any(x.hour == hour for x in false)
+        blocked = any(_near(x.hour, hour, width) for x in true)
+        fleet_ok, fleet_why = _fleet_hour(config, labels, hour) if started and not blocked else (False, "")
+        active = started and not blocked and (len(near) >= settings.pattern_labels or (near and fleet_ok))
         value = max(1, max(near)) if active else 0     # the pattern's shape: its longest false alarm, minutes
         was = patterns.get((household, alert_class, hour), 0)
         if value != was:
-            why = (f"{len(near)} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time, "
-                   f"the longest {value} min" if active
-                   else f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)")
+            if not active:
+                why = f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)"
+            else:
+                why = (f"{len(near)} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time, "
+                       f"the longest {value} min")
+                if len(near) < settings.pattern_labels:
+                    why += f"; {fleet_why} (share at most {settings.fleet_max_true_share})"
             _log(con, household, alert_class, "quiet_pattern", hour, was, value, feedback_id, why)
+    # the duration gate: this home's false alarms of the class are all short, its real ones (and
+    # nearly all real ones of the class in every home) last longer than the gate
+    gate, why = 0, f"{household} {alert_class}: no duration gate (or a relabel)"
+    if len(false) >= settings.pattern_labels:
+        limit = _gate_limit(config, max(x.minutes for x in false))
+        fleet_true = [x for x in labels if x.label == "true"]
+        short = sum(1 for x in fleet_true if x.minutes <= limit)
+        if not any(x.minutes <= limit for x in true) and len(fleet_true) >= settings.fleet_min_labels \
+                and short / len(fleet_true) <= settings.fleet_max_true_share:
+            gate = limit
+            why = (f"{len(false)} false alarm(s) of {household} {alert_class}, the longest "
+                   f"{max(x.minutes for x in false)} min, none of its true ones that short; across all homes "
+                   f"{short} of {len(fleet_true)} true alerts of the class lasted {limit} min or less: alerts up to "
+                   f"{limit} min are held back until they outlast it")
+        elif any(x.minutes <= limit for x in true):
+            why = f"a true alert of {household} {alert_class} lasted {limit} min or less: no duration gate"
+    was = gates.get((household, alert_class), 0)
+    if gate != was:
+        _log(con, household, alert_class, "duration_gate", None, was, gate, feedback_id, why)
 
 
 def _log(con, household, alert_class, kind, hour, old, new, feedback_id, reason) -> None:

@@ -37,11 +37,11 @@ def _context(con, config: AlertConfig, as_of: dt.datetime | None) -> suppression
     zones = dict(con.execute("select household_id, timezone from raw.households").fetchall()) \
         if has_table(con, "raw", "households") else {}
     snoozes = con.execute("select household_id, sensor, from_at, until_at from ops.alert_snoozes").fetchall()
-    strictness, patterns = current_adaptations(con)
+    strictness, patterns, gates = current_adaptations(con)
     last = dict(((h, c), e) for h, c, e in con.execute(
         "select household_id, alert_class, max(end_at) from ops.alerts where suppressed_by is null group by all"
     ).fetchall())
-    return suppression.Context(config, data_now, zones, snoozes, strictness, patterns, last)
+    return suppression.Context(config, data_now, zones, snoozes, strictness, patterns, last, gates)
 
 
 def _match(existing: dict[str, list[dict]], c: Cluster, gap: dt.timedelta) -> dict | None:

@@ -8,7 +8,9 @@
    holds back low severity, 2 also alerts only one detector saw, 3 all of them; a quiet
    pattern holds back alerts starting within ``pattern_window_hours`` of the local hour of
    recurring false alarms and no longer than ``pattern_shape_factor`` times the longest of them
-   (or ``pattern_shape_min_minutes``, if that is longer).
+   (or ``pattern_shape_min_minutes``, if that is longer); a duration gate holds back alerts of
+   the household and class no longer than the gate (its false alarms were short, its real
+   ones long), until they outlast it.
 5. high severity is sent from here on: quiet hours and the cooldown are for routine alerts.
 6. ``quiet_hours``: low severity starting in the household's quiet hours (local time).
 7. ``cooldown``: the last alert sent for this household and class ended less than
@@ -37,6 +39,7 @@ class Context:
     strictness: dict[tuple[str, str], int]             # (household, class) -> 0..3
     patterns: dict[tuple[str, str, int], int]          # (household, class, local hour) -> shape, minutes
     last_sent_end: dict[tuple[str, str], dt.datetime]  # (household, class) -> end of the last alert sent
+    gates: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)  # (household, class) -> minutes
 
 
 def local_hour(ctx: Context, household: str, at: dt.datetime) -> int:
@@ -69,6 +72,8 @@ def reason(c: Cluster, ctx: Context) -> str | None:
     limit = lambda shape: max(ctx.config.alerts.pattern_shape_min_minutes,  # noqa: E731
                               ctx.config.alerts.pattern_shape_factor * shape)
     if any(shape and minutes <= limit(shape) for shape in shapes):
+        return "feedback"
+    if minutes <= ctx.gates.get(key, 0):
         return "feedback"
     if c.severity == "high":
         return None
