@@ -4,7 +4,7 @@ mean what the README says they mean.
 The demo warehouse here is the session's `batched` one (built, checked, scored, marts and
 reports refreshed by the batch job). Its quick test model (one epoch) names almost every step a
 fridge failure, so no fire and nothing this week would reach the classifier's mart. The
-warehouse below gives its production model the ground truth as predictions, plus a few false
+warehouse below gives its production model the ground truth as predictions (in distribution), plus a few false
 alarms placed so that each query's filters and order have something to leave out or sort: a
 fire older than a day, a short fridge failure, doors at night in two homes this week, a rule's
 door alarm older than a week, and a job run the day before.
@@ -51,7 +51,9 @@ def demo(batched, tmp_path_factory):
     for household, cls, first, last in FALSE_ALARMS:
         con.execute("update ml.predictions set predicted_class = ? where household_id = ? and step_at between ? and ?",
                     [cls, household, first, last])
-    con.execute(f"update ml.predictions as p set confidence = 0.9, {probability}")
+    # ground truth is in distribution: the quick model's out-of-distribution flags (it saw four
+    # homes) would hide a whole home's anomalies from the mart
+    con.execute(f"update ml.predictions as p set confidence = 0.9, is_out_of_distribution = false, {probability}")
     con.execute("""
         insert into marts.fct_anomaly_events
         select * replace ('old-door-alarm' as event_id, 'H0003' as household_id,
