@@ -404,3 +404,84 @@ def test_incremental_equals_full_refresh_when_the_history_windows_cross_the_batc
     finally:
         con.close()
     assert incremental == full
+
+
+# --------------------------------------------------------------------------- sub-minute grids
+
+SECOND_VARS = {"step_seconds": 1, "incident_alert_p": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def compiled_1s(tmp_path_factory) -> dict[str, str]:
+    """The same models compiled for a 1-second grid."""
+    db = tmp_path_factory.mktemp("compile_1s") / "unit.duckdb"
+    duckdb.connect(str(db)).close()
+    run_dbt(["compile", "--select", *MODELS], db=db, dbt_vars=SECOND_VARS)
+    root = dbt_target_path(db.resolve()) / "compiled" / "homewatch" / "models"
+    return {model: (root / folder / f"{model}.sql").read_text() for model, folder in MODELS.items()}
+
+
+def test_on_a_1_second_grid_the_level_is_the_last_60_steps_against_the_robust_trailing_window(tmp_path, compiled_1s):
+    # five minutes of 1-second readings around 100 (a repeating pattern, so the median and MAD
+    # are known), shifted by +1 from step 240 on; the rolling features' own 1 h / 24 h columns
+    # are set to the quiet level, so only the score's 60-step windows can see the shift
+    pattern = [0.0, 0.1, -0.1, 0.05, -0.05, 0.2, -0.2]
+    values = [100 + pattern[i % len(pattern)] + (1.0 if i >= 240 else 0.0) for i in range(300)]
+    rows = []
+    for i, v in enumerate(values):
+        row = _features("s", str(ts("2025-06-01 12:00") + pd.Timedelta(seconds=i)), value=v)
+        row.update({"mean_1h": 100.0, "mean_24h": 100.0, "std_24h": 0.1, "mad_3h": 0.1, "lag_1": v, "lead_1": v})
+        rows.append(row)
+    out = run_model(tmp_path, compiled_1s["int_sensor_deviations"], {
+        "intermediate.int_sensor_features_rolled": pd.DataFrame(rows),
+        "intermediate.int_baselines_hour_of_day": pd.DataFrame([_baseline("nobody", 1)]),
+        "intermediate.int_sensor_ranges": pd.DataFrame([_range("nobody", 1, 1, 1)])})
+    got = out.sort_values("step_at").reset_index(drop=True)
+    series = pd.Series(values)
+
+    def z(t: int) -> float:
+        before = series[max(0, t - 1439): t - 60 + 1]      # the 1,440-step window less the last 60
+        centre = before.median()
+        spread = max(1.4826 * (before - centre).abs().median(), 0.001 * 100)   # unknown sensor's floor
+        return (series[t - 59: t + 1].mean() - centre) / spread
+
+    # warm-up: no level until the trailing window holds a short window (60 steps) of its own
+    assert got.z_level[:119].isna().all() and not math.isnan(got.z_level[119])
+    for t in (119, 200, 250, 299):
+        assert got.z_level[t] == pytest.approx(z(t), rel=1e-9), t
+    # the shift, a minute on, stands at 1 / (1.4826 x the pattern's MAD 0.1) = 6.7 spreads (the
+    # features' 1 h and 24 h means, which see nothing, are not what it is read from)
+    assert got.z_level[299] == pytest.approx(1 / (1.4826 * 0.1), rel=0.01)
+    assert got.expected_value[299] == pytest.approx(series[:240].median())
+    # the hold channel is 180 steps (3 "hours" of 1-minute steps) of z_level: full from step
+    # 119 + 179 on (a 3-hour window of 1-second steps would never fill in five minutes)
+    assert got.z_hold[:298].isna().all() and not math.isnan(got.z_hold[298])
+
+
+def test_on_a_1_second_grid_the_history_lag_prior_and_cooldown_count_steps(tmp_path, compiled_1s):
+    level_counts = [600, 300, 100, 10, 1] + [0] * 7
+    hours = pd.DataFrame([
+        # calibration buckets are 60 steps (a minute): 13 minutes back is past the 12-step-hours lag
+        _hour("h1", "2025-01-03 11:47", n_level=1000, level=level_counts),
+        _hour("h1", "2025-01-03 11:55", n_level=5000, level=[5000] * 12),   # inside the lag: not counted
+        _hour("h1", "2025-01-03 00:00", n_level=5000, level=[5000] * 12),   # 12 h back: past 28 x 24 minutes
+        _hour("h1", "2025-01-03 12:00", n_level=60),
+    ])
+    deviations = pd.DataFrame([_deviation("h1", "2025-01-03 12:00:30", z_level=2.0)])
+    for frame in (hours, deviations):
+        for col in frame.columns:
+            if frame[col].dtype == object and col not in ("household_id", "sensor"):
+                frame[col] = frame[col].astype("float64")
+    out = run_model(tmp_path, compiled_1s["int_sensor_scores"], {
+        "intermediate.int_sensor_score_hours": hours, "intermediate.int_sensor_deviations": deviations})
+    prior = 1440                      # score_prior_days (1) of 1-minute steps, as 1-second steps
+    tail = lambda i: (level_counts[i] + prior * math.exp(-LADDER[i])) / (1000 + prior)  # noqa: E731
+    assert out.history_steps.iloc[0] == 1000
+    assert out.p_level.iloc[0] == pytest.approx(tail(2), rel=1e-9)   # z 2.0 is rung 2
+    # incidents: the cooldown is 120 steps (two minutes), so runs 150 s apart are two incidents
+    steps = pd.DataFrame([_step("s1", "anomaly", "2025-01-01 10:00:00", 5e-5),
+                          _step("s1", "anomaly", "2025-01-01 10:01:30", 5e-5),   # 90 s on: the same
+                          _step("s1", "anomaly", "2025-01-01 10:04:00", 5e-5)])  # 150 s on: a new one
+    incidents = run_model(tmp_path, compiled_1s["int_sensor_incidents"], {"intermediate.int_sensor_incident_steps": steps})
+    assert sorted(incidents.onset_at) == [ts("2025-01-01 10:00:00"), ts("2025-01-01 10:04:00")]
+    assert sorted(incidents.end_at) == [ts("2025-01-01 10:01:31"), ts("2025-01-01 10:04:01")]

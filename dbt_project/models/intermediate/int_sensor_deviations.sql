@@ -14,10 +14,31 @@
 --                (once range_min_days of history hold it: a day's range says little)
 -- and whether the value has been unchanged for far longer than its own history says it is
 -- at this hour (is_stuck). int_sensor_scores turns the z values into tail probabilities.
+-- Below a one-minute step the windows count steps (macros/score_time.sql: a step stands for a
+-- minute, so on a 1-second grid the "hour" is 60 steps and the "24 h" 1,440) and the trailing
+-- expectation is robust and leaves the short window out: the median of the long window's steps
+-- before the last short window, in 1.4826 times their MAD (floored), once they are at least a
+-- short window of steps. A 1-second series has no day of history to absorb a shift, and a mean
+-- and std over the shift itself would hide it within a minute.
 
+{%- set sub_minute = score_sub_minute() | trim == 'True' %}
 {%- set part = "partition by household_id, sensor order by step_at" %}
+{%- if sub_minute %}
+{%- set short_steps = score_steps(60 * var('rolling_short_hours')) | int %}
+{%- set long_steps = score_steps(60 * var('rolling_long_hours')) | int %}
+{%- set lookback = score_interval([var('score_sustained_hours'), var('score_hold_hours')] | max + var('rolling_long_hours'), 'hours') %}
+{#- the short window's mean, the trailing centre and spread: computed here on the score's scale -#}
+{%- set level_mean = 'level_mean' %}
+{%- set trailing_centre = 'trailing_centre' %}
+{%- set trailing_spread = 'trailing_spread' %}
+{%- else %}
 {%- set lookback = "interval '" ~ [var('score_sustained_hours'), var('score_hold_hours')] | max ~ " hours'" %}
-{%- set hold_steps = steps(var('score_hold_hours') * 60) | int %}
+{#- the rolling features' 1 h mean and 24 h mean and std -#}
+{%- set level_mean = 'mean_1h' %}
+{%- set trailing_centre = 'mean_24h' %}
+{%- set trailing_spread = 'std_24h' %}
+{%- endif %}
+{%- set hold_steps = score_steps(var('score_hold_hours') * 60) | int %}
 
 with
 
@@ -30,6 +51,24 @@ features as (
     {% endif %}
 
 ),
+
+{%- if sub_minute %}
+
+features_scaled as (
+
+    select
+        *,
+        avg(value) over short_window as level_mean,
+        median(value) over before_short as trailing_centre,
+        1.4826 * mad(value) over before_short as trailing_spread,
+        count(value) over before_short as trailing_n
+    from features
+    window
+        short_window as ({{ part }} rows between {{ short_steps - 1 }} preceding and current row),
+        before_short as ({{ part }} rows between {{ long_steps - 1 }} preceding and {{ short_steps }} preceding)
+
+),
+{%- endif %}
 
 baselines as (
 
@@ -71,7 +110,7 @@ features_joined as (
         {{ scale_floor('sensor_types.typical_level', 'features.mean_24h') }} as spread_floor,
         {{ robust_scale('features.mad_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
             as robust_scale
-    from features
+    from {{ 'features_scaled as features' if sub_minute else 'features' }}
     left join baselines
         on features.household_id = baselines.household_id
         and features.sensor = baselines.sensor
@@ -99,9 +138,9 @@ blended as (
 
     select
         *,
-        baseline_weight * coalesce(learned_mean, 0) + (1 - baseline_weight) * mean_24h as expected_value,
+        baseline_weight * coalesce(learned_mean, 0) + (1 - baseline_weight) * {{ trailing_centre }} as expected_value,
         baseline_weight * coalesce(learned_spread, 0)
-            + (1 - baseline_weight) * greatest(coalesce(std_24h, 0), spread_floor) as expected_spread
+            + (1 - baseline_weight) * greatest(coalesce({{ trailing_spread }}, 0), spread_floor) as expected_spread
     from expected
 
 ),
@@ -116,7 +155,12 @@ deviations as (
                 then least(abs(value - lag_1), abs(value - lead_1)) / robust_scale
             else 0.0
         end as z_spike,
+        {%- if sub_minute %}
+        case when trailing_n >= {{ short_steps }}
+             then ({{ level_mean }} - expected_value) / greatest(expected_spread, spread_floor) end as z_level,
+        {%- else %}
         (mean_1h - expected_value) / greatest(expected_spread, spread_floor) as z_level,
+        {%- endif %}
         case
             when mean_1h is null or n_past_hours is null or n_past_hours < {{ var('range_min_days') * 24 }} then null
             when mean_1h < range_low then (mean_1h - range_low) / greatest(range_spread, spread_floor)
@@ -142,7 +186,7 @@ sustained as (
             case when coalesce(n_past_hours, 0) < 7 * 24 then {{ var('stuck_default_hours') * 60 }} else 0 end
         ) as stuck_limit_minutes,
         avg(z_level) over (
-            {{ part }} rows between {{ steps(var('score_sustained_hours') * 60) | int - 1 }} preceding and current row
+            {{ part }} rows between {{ score_steps(var('score_sustained_hours') * 60) | int - 1 }} preceding and current row
         ) as z_sustained,
         count(z_level) over hold as hold_n,
         min(z_level) over hold as hold_min,

@@ -14,7 +14,7 @@ incident_steps as (
 
 ),
 
-{{ bridged_runs('incident_steps', 'household_id, sensor, kind', var('incident_cooldown_minutes')) }},
+{{ bridged_runs('incident_steps', 'household_id, sensor, kind', score_minutes(var('incident_cooldown_minutes')) | trim) }},
 
 runs as (
 

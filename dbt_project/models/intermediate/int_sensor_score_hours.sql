@@ -3,7 +3,9 @@
 -- One row per household, continuous sensor and hour: how many of the hour's steps had
 -- evidence at least as strong as each rung of score_ladder, per channel of
 -- int_sensor_deviations. Summed over a series' recent past, these counts are the empirical
--- tail that int_sensor_scores calibrates each step against.
+-- tail that int_sensor_scores calibrates each step against. Below a one-minute step the
+-- "hour" is the score's (macros/score_time.sql): the bucket of 60 steps a step falls in, whose
+-- start is hour_at.
 
 {%- set channels = var('score_priors').keys() | list %}
 
@@ -13,7 +15,7 @@ deviations as (
 
     select * from {{ ref('int_sensor_deviations') }}
     {% if is_incremental() %}
-    where step_at >= date_trunc('hour', {{ recompute_from() }})
+    where step_at >= {{ score_bucket(recompute_from()) }}
     {% endif %}
 
 ),
@@ -23,7 +25,7 @@ counted as (
     select
         household_id,
         sensor,
-        date_trunc('hour', step_at) as hour_at,
+        {{ score_bucket('step_at') }} as hour_at,
         {%- set columns = [] %}
         {%- for c in channels %}
         {%- do columns.append('count(z_' ~ c ~ ') as n_' ~ c) %}

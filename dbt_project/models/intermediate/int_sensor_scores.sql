@@ -11,13 +11,16 @@
 --   health_p       the spike channel's p, 0 while the sensor is stuck; health_score = 1 - health_p
 -- A score of 0.9999 says: in this series' recent past, about one step in 10,000 had evidence
 -- this strong. One threshold (incident_alert_p) serves every series and household.
+-- Below a one-minute step the hours, the history, the lag and the reference tail's days are the
+-- score's (macros/score_time.sql: a step stands for a minute; on a 1-second grid the history is
+-- 28 x 24 minutes, the lag 12 minutes, the calibration buckets 60 steps, the prior 1,440 steps).
 
 {%- set channels = var('score_priors').keys() | list %}
 {%- set anomaly_channels = ['level', 'sustained', 'range', 'hold'] %}
 {%- set ladder = var('score_ladder') %}
-{%- set prior_steps = steps(var('score_prior_days') * 1440) %}
-{%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
-{%- set history = "interval '" ~ var('score_history_days') ~ " days'" %}
+{%- set prior_steps = score_steps(var('score_prior_days') * 1440) %}
+{%- set lag = score_interval(var('score_lag_hours'), 'hours') %}
+{%- set history = score_interval(var('score_history_days'), 'days') %}
 
 {#- tails[c][i]: the tail share at rung i of channel c, history and reference together -#}
 {%- set tails = {} %}
@@ -45,7 +48,7 @@ hours as (
 
     select * from {{ ref('int_sensor_score_hours') }}
     {% if is_incremental() %}
-    where hour_at >= date_trunc('hour', {{ recompute_from() }}) - {{ history }} - {{ lag }}
+    where hour_at >= {{ score_bucket(recompute_from()) }} - {{ history }} - {{ lag }}
     {% endif %}
 
 ),
@@ -102,7 +105,7 @@ calibration as (
         and hours.sensor = before.sensor
         and hours.hour_at - {{ history }} > before.hour_at
     {% if is_incremental() %}
-    where hours.hour_at >= date_trunc('hour', {{ recompute_from() }})
+    where hours.hour_at >= {{ score_bucket(recompute_from()) }}
     {% endif %}
 
 ),
@@ -125,7 +128,7 @@ log_tails as (
         {{ columns | join(',\n        ') }}
     from calibration
     {% if is_incremental() %}
-    where hour_at >= date_trunc('hour', {{ recompute_from() }})
+    where hour_at >= {{ score_bucket(recompute_from()) }}
     {% endif %}
 
 ),
@@ -151,7 +154,7 @@ calibrated as (
     inner join log_tails
         on deviations.household_id = log_tails.household_id
         and deviations.sensor = log_tails.sensor
-        and date_trunc('hour', deviations.step_at) = log_tails.hour_at
+        and {{ score_bucket('deviations.step_at') }} = log_tails.hour_at
 
 ),
 

@@ -29,7 +29,7 @@ grouped as (
     select
         *,
         sum(case when previous_end_at is null
-                   or onset_at > previous_end_at + interval '{{ var("incident_cooldown_minutes") }} minutes'
+                   or onset_at > previous_end_at + interval '{{ score_minutes(var("incident_cooldown_minutes")) | trim }} minutes'
                  then 1 else 0 end)
             over (partition by household_id, kind order by onset_at, sensor
                   rows between unbounded preceding and current row) as incident_number
