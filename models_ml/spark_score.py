@@ -101,7 +101,7 @@ def _score_partition(model_key: str, model: bytes, columns: list[str], window: i
         for j, c in enumerate(columns):
             X[:, j] = frame[c].to_numpy(dtype=np.float32, na_value=np.nan)
         keep = np.flatnonzero(steps >= frame["since"].iloc[0])
-        probs = _softmax(series_logits(sess, X, window, first=int(keep[0]))) if len(keep) else \
+        probs = _softmax(series_logits(sess, X, window, first=int(keep[0]), columns=columns)) if len(keep) else \
             np.empty((0, len(PROBABILITY_COLUMNS)), dtype=np.float32)
         predicted = decide(probs, weights).astype(np.int32)
         out = pd.DataFrame({
