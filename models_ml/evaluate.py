@@ -2,7 +2,8 @@
 baseline, side by side, on the same steps, with the same definitions (models_ml.metrics).
 
 - classifier: the ONNX model the scorer runs (argmax of its probabilities per step), with the
-  anomalies shorter than classified_min_minutes dropped, as marts.fct_classified_anomalies does;
+  anomalies shorter than classified_min_minutes, and those without their class's physical
+  evidence (metrics.class_evidence), dropped, as marts.fct_classified_anomalies does;
 - rules: `rule_class` of marts.fct_ml_features, the dbt domain rules' class per step;
 - isolation_forest: scikit-learn's IsolationForest on the same feature rows (the window's
   last step), fitted on a sample of the train households; it says "anomaly", not which one,
@@ -18,7 +19,7 @@ import numpy as np
 
 from models_ml import data
 from models_ml.export import series_logits
-from models_ml.metrics import ANOMALY_CLASSES, Scorecard, decide, drop_blips
+from models_ml.metrics import ANOMALY_CLASSES, Scorecard, class_evidence, decide, drop_blips
 from warehouse.project_vars import dbt_var
 
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -97,7 +98,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         probs = predict_onnx(sess, series.X, window, meta["feature_columns"])
         # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
         decided = decide(probs, meta.get("decision_weights"))
-        cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest), own)
+        evidence = class_evidence(series.X, columns, float(dbt_var("humidity_high_rh"))) \
+            if dbt_var("classifier_needs_evidence") else None
+        cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest, evidence), own)
         cards["rules"].add(series.steps, series.labels, series.rule_class, own)
         if forest is not None:
             flagged = (forest.score_samples(series.X) < threshold).astype(np.int64)

@@ -83,18 +83,35 @@ def runs(pred: np.ndarray, bridge_steps: int) -> list[tuple[int, int, int]]:
     return [tuple(e) for e in events]
 
 
-def drop_blips(pred: np.ndarray, bridge_steps: int, min_steps: dict[int, int]) -> np.ndarray:
+def drop_blips(pred: np.ndarray, bridge_steps: int, min_steps: dict[int, int],
+               evidence: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Predictions with the events of too few steps set back to normal: an event (a run of one
     class, short gaps bridged, as `runs`) is kept only if it has at least min_steps[class]
-    predicted steps. marts.fct_classified_anomalies applies the same rule in SQL."""
+    predicted steps, and, for a class in `evidence` (class -> a bool per step), only if one of
+    its predicted steps shows that evidence (class_evidence). marts.fct_classified_anomalies
+    applies the same rules in SQL."""
     out = pred.copy()
-    if not any(v > 1 for v in min_steps.values()):
+    if not any(v > 1 for v in min_steps.values()) and not evidence:
         return out
     for first, last, c in runs(pred, bridge_steps):
         span = slice(first, last)
-        if int((pred[span] == c).sum()) < min_steps.get(c, 1):
-            out[span][pred[span] == c] = 0
+        mine = pred[span] == c
+        if int(mine.sum()) < min_steps.get(c, 1) or (evidence and c in evidence
+                                                      and not evidence[c][span][mine].any()):
+            out[span][mine] = 0
     return out
+
+
+def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -> dict[int, np.ndarray]:
+    """Per class, whether each step shows the physical evidence the class needs before an
+    anomaly of it is raised: a humidity anomaly needs the humidity at or above humidity_high_rh
+    (the humidity rule's "high") at one of its steps. The simulator's leaks and steam all reach
+    it; a real bathroom drying slowly after a shower (60-74 %RH for hours) does not, and a model
+    trained on simulated homes would otherwise call that drying a leak. {} when the features
+    carry no humidity level."""
+    if "humidity_fraction" not in columns:
+        return {}
+    return {2: X[:, columns.index("humidity_fraction")] >= humidity_high_rh / 100.0 - 1e-6}
 
 
 def decide(probs: np.ndarray, weights=None) -> np.ndarray:

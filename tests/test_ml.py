@@ -465,3 +465,19 @@ def test_training_windows_keep_the_rules_false_alarms_first():
     assert len(rule_wrong) + len(hard) <= 2_000             # hard ones together: two thirds
     assert len(normal) == 3_000                             # plain windows fill the rest
     assert np.isin(np.arange(100, 110), chosen).all()       # the anomaly's steps, all of them
+
+
+def test_a_humidity_anomaly_without_high_humidity_is_dropped_as_the_mart_does():
+    """The evaluation drops what marts.fct_classified_anomalies drops: a humidity-anomaly event
+    whose humidity never reached humidity_high_rh (a bathroom drying at 70 %RH); one that
+    reached it at a single step stays whole, and other classes are not judged by humidity."""
+    from models_ml.metrics import class_evidence, drop_blips
+
+    columns = ["hour_sin", "humidity_fraction"]
+    humidity = np.array([0.5, 0.70, 0.72, 0.74, 0.73, 0.5, 0.6, 0.70, 0.81, 0.72, 0.5, 0.5, 0.5])
+    X = np.stack([np.zeros_like(humidity), humidity], axis=1).astype(np.float32)
+    pred = np.array([0, 2, 2, 2, 2, 0, 2, 2, 2, 2, 0, 3, 3])
+    evidence = class_evidence(X, columns, humidity_high_rh=75.0)
+    out = drop_blips(pred, bridge_steps=1, min_steps={}, evidence=evidence)
+    assert out.tolist() == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 3, 3]
+    assert class_evidence(X[:, :1], columns[:1], 75.0) == {}          # no humidity level: nothing judged

@@ -12,7 +12,10 @@
 -- no anomaly unless var alert_out_of_distribution is true; then an anomaly says how many of
 -- its steps were out of distribution (ood_steps). Humidity-anomaly steps inside a shower the
 -- bathroom's temperature confirms (only homes with a bathroom_temperature sensor; see the
--- humidity rule) raise no anomaly unless var classifier_shower_veto is false.
+-- humidity rule) raise no anomaly unless var classifier_shower_veto is false. A humidity
+-- anomaly is raised only if the humidity reached humidity_high_rh at one of its predicted steps
+-- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
+-- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak.
 
 with
 
@@ -25,28 +28,31 @@ production as (
 -- steps inside a shower that the bathroom's own temperature confirms and that has not yet
 -- lasted longer than the household's own long showers (int_household_rules_flagged): the
 -- classifier cannot see a bathroom temperature, the humidity rule can
-confirmed_showers as (
+rule_steps as (
 
-    select household_id, step_at
+    select
+        household_id,
+        step_at,
+        humidity,
+        is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower
     from {{ ref('int_household_rules_flagged') }}
-    where is_shower_warmed and humidity_high_minutes < humidity_long_minutes
 
 ),
 
 predicted_steps as (
 
-    select predictions.*
+    select predictions.*, rule_steps.humidity
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
+    left join rule_steps
+        on rule_steps.household_id = predictions.household_id
+        and rule_steps.step_at = predictions.step_at
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
     {%- endif %}
     {%- if var('classifier_shower_veto') %}
-        and not (predictions.predicted_class = 2
-                 and exists (select 1 from confirmed_showers
-                             where confirmed_showers.household_id = predictions.household_id
-                               and confirmed_showers.step_at = predictions.step_at))
+        and not (predictions.predicted_class = 2 and coalesce(rule_steps.is_confirmed_shower, false))
     {%- endif %}
 
 ),
@@ -85,6 +91,9 @@ events as (
         when {{ cls }} then {{ minutes }} * 60
         {%- endfor %}
         else 0 end
+    {%- if var('classifier_needs_evidence') %}
+        and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
+    {%- endif %}
 
 ),
 
