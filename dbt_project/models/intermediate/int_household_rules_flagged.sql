@@ -18,8 +18,11 @@
 --                        (shower_history_factor x their shower_history_quantile length, at
 --                        least shower_warmed_minutes)
 --   3 fridge failure:    fridge power below fridge_low_w for at least fridge_max_off_minutes
---   4 door at night:     the front door opens in an hour the household sleeps (learned
---                        from its motion: hourly rate below sleep_motion_rate)
+--   4 door at night:     the front door opens in an hour the household sleeps: a quiet hour
+--                        (expected motion below sleep_motion_rate) in the run of quiet hours
+--                        around sleep_anchor_hour (03:00). A household away at work is quiet
+--                        too; its 08:00 departure and 16:00 return are not at night. A day
+--                        whose anchor hour is not quiet (night shifts) keeps every quiet hour
 --   5 fire:              the fire alarm is on
 
 {%- set max_run = var('context_hours') * 60 %}
@@ -38,6 +41,38 @@ grid as (
 shower_patterns as (
 
     select * from {{ ref('int_household_shower_patterns') }}
+
+),
+
+-- the night's run of quiet hours per household and day, from the motion baseline: hours are
+-- ordered from noon (0) to the next morning (23), so a night never wraps; the run is the one
+-- holding sleep_anchor_hour, bounded by the nearest hours with motion either side of it
+{%- set anchor = (var('sleep_anchor_hour') + 12) % 24 %}
+motion_hours as (
+
+    select
+        household_id,
+        baseline_date,
+        (hour_of_day + 12) % 24 as night_order,
+        expected_mean < {{ var('sleep_motion_rate') }} as is_quiet
+    from {{ ref('int_baselines_hour_of_day') }}
+    where sensor = 'motion' and expected_mean is not null
+    {% if is_incremental() %}
+        and baseline_date >= ({{ recompute_from() }} - interval '{{ var("context_hours") }} hours')::date
+    {% endif %}
+
+),
+
+sleep_blocks as (
+
+    select
+        household_id,
+        baseline_date,
+        bool_or(is_quiet and night_order = {{ anchor }}) as is_anchor_quiet,
+        coalesce(max(night_order) filter (where not is_quiet and night_order < {{ anchor }}), -1) as awake_before,
+        coalesce(min(night_order) filter (where not is_quiet and night_order > {{ anchor }}), 24) as awake_after
+    from motion_hours
+    group by household_id, baseline_date
 
 ),
 
@@ -106,6 +141,12 @@ with_history as (
     select
         onsets.* exclude (humidity_onset_at),
         shower_patterns.shower_pattern_share,
+        -- in the night's run of quiet hours (null without a motion baseline: then no door rule)
+        case
+            when not sleep_blocks.is_anchor_quiet then true
+            else (hour(onsets.step_at) + 12) % 24 > sleep_blocks.awake_before
+                 and (hour(onsets.step_at) + 12) % 24 < sleep_blocks.awake_after
+        end as is_in_night_block,
         -- how long before a high spell is longer than a shower: max_shower_minutes, or for a
         -- shower the bathroom's warming confirms, the household's own long showers
         case
@@ -122,6 +163,10 @@ with_history as (
         and shower_patterns.pattern_date = onsets.humidity_onset_at::date
         and shower_patterns.slot
             = floor((hour(onsets.humidity_onset_at) * 60 + minute(onsets.humidity_onset_at)) / 30)
+    left join sleep_blocks
+        on onsets.door = 1
+        and sleep_blocks.household_id = onsets.household_id
+        and sleep_blocks.baseline_date = onsets.step_at::date
 
 ),
 
@@ -141,7 +186,8 @@ rules as (
             false) as is_humidity_anomaly,
         coalesce(fridge_off_minutes >= {{ var('fridge_max_off_minutes') }} and fridge_power is not null, false)
             as is_fridge_failure,
-        coalesce(door = 1 and motion_expected_mean < {{ var('sleep_motion_rate') }}, false) as is_door_at_night,
+        coalesce(door = 1 and motion_expected_mean < {{ var('sleep_motion_rate') }}
+                 and coalesce(is_in_night_block, true), false) as is_door_at_night,
         coalesce(fire_alarm = 1, false) as is_fire
     from with_history
 
