@@ -277,7 +277,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an [alerts] setting of homewatch.toml for both replays, e.g. pattern_labels=1; "
                         "fleet_min_labels=1000 turns off what the labels of all homes add (the adaptation before it)")
-    real = parser.add_argument_group("the real house (see above)")
+    real = parser.add_argument_group("the real house (the module docstring; docs/alerts.md)")
     real.add_argument("--real-house", action="store_true", help="replay the real house and injected copies of it")
     real.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "warehouse" / "data"
                       / "model-packages" / "latest", help="a model package (default: the one `homewatch run` ships)")
