@@ -123,12 +123,11 @@ def labelled_steps(con, columns: list[str], window: int, heldout_tenths: int,
 def _accuracy(sess, meta: dict, steps: LabelledSteps) -> float:
     """The share of held-out labelled steps the model gives their label (decision weights applied)."""
     from models_ml.metrics import decide
+    from models_ml.score import _softmax
 
     logits = np.concatenate([sess.run(None, {sess.get_inputs()[0].name: steps.X[s:s + 4096]})[0]
                              for s in range(0, len(steps.y), 4096)])
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-    return float((decide(probs, meta.get("decision_weights")) == steps.y).mean())
+    return float((decide(_softmax(logits), meta.get("decision_weights")) == steps.y).mean())
 
 
 def _number(value) -> float:

@@ -230,7 +230,8 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     # the model reads its own columns by name, in its own order: a column a newer HomeWatch added
     # to the table is not among them, so a model keeps scoring after an upgrade (or in another
     # warehouse); one it was trained on that the table lacks cannot be fed
-    missing = [c for c in columns if c not in set(data.feature_columns(con))]
+    present = set(data.feature_columns(con))
+    missing = [c for c in columns if c not in present]
     if not missing and not any(c.endswith("_available") for c in columns):
         raise ScoringError(f"model {version} predates sensor availability (no <sensor>_available inputs): it would read "
                            f"a sensor a home does not have as a failed one; retrain with `homewatch train`, or import a "
