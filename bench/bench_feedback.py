@@ -10,8 +10,10 @@ as a weekly batch would see them):
   `false`. The loop adapts (warehouse/alerts/feedback.py) before the next week's sync.
 
 Measured on the weeks after the feedback weeks, in both replays: false alarms per
-household-week (alerts sent that overlap no injected anomaly or fault) and event recall (the
-share of injected anomalies starting then that some sent alert of the household overlaps).
+household-week (alerts sent that overlap no injected anomaly or fault), event recall (the
+share of injected anomalies starting then that some sent alert of the household overlaps) and
+fault recall (the same for injected sensor faults: feedback on the generic classes must not
+silence them).
 Targets (issue 17): false alarms at least halved, recall not lower by more than 0.01.
 
     .venv/bin/python bench/bench_feedback.py --households 12 --days 56
@@ -106,9 +108,11 @@ def _replay(base: Path, work: Path, weeks: int, feedback_weeks: int, label: bool
         zones = dict(con.execute("select household_id, timezone from raw.households").fetchall())
         events = real["events"] if real else con.execute(
             "select household_id, start_at, end_at from raw.injected_events where kind = 'anomaly'").fetchall()
+        faults = [] if real else con.execute(
+            "select household_id, start_at, end_at from raw.injected_events where kind = 'fault'").fetchall()
         n_households = con.execute("select count(*) from raw.households").fetchone()[0]
         adaptations = con.execute("select count(*) from ops.alert_adaptations").fetchone()[0]
-    return {"start": start, "end": ends[-1], "truth": truth, "alerts": alerts, "events": events,
+    return {"start": start, "end": ends[-1], "truth": truth, "alerts": alerts, "events": events, "faults": faults,
             "households": n_households,
             "labels": labels, "adaptations": adaptations, "zones": zones}
 
@@ -140,6 +144,17 @@ def _measure(run: dict, first_week: int, weeks: int | None) -> tuple[float, floa
     found = sum(1 for h, s, e in events if any(a[0] == h and a[2] < e and s < a[3] for a in sent))
     household_weeks = run["households"] * ((hi - lo) / dt.timedelta(weeks=1))
     return false / household_weeks, (found / len(events) if events else float("nan")), len(events)
+
+
+def _fault_recall(run: dict, first_week: int, weeks: int | None) -> float:
+    """The share of injected sensor faults starting over weeks first_week+1 .. weeks that some sent
+    alert of the household overlaps: what the generic layer's sensor_health alerts are for, and
+    what feedback on the generic classes could silence (event recall counts anomalies only)."""
+    lo, hi = _window(run, first_week, weeks)
+    sent = [a for a in run["alerts"] if a[4] is None]
+    faults = [f for f in run["faults"] if lo <= f[1] < hi]
+    found = sum(1 for h, s, e in faults if any(a[0] == h and a[2] < e and s < a[3] for a in sent))
+    return found / len(faults) if faults else float("nan")
 
 
 def _false_by_class(run: dict, first_week: int, weeks: int | None, by_household: bool = False) -> str:
@@ -319,6 +334,8 @@ def main() -> None:
         "event_recall_after_no_feedback": round(recall_plain, 3),
         "event_recall_after_feedback": round(recall_taught, 3),
         "recall_change": round(recall_taught - recall_plain, 3),
+        "fault_recall_after_no_feedback": round(_fault_recall(plain, args.feedback_weeks, weeks), 3),
+        "fault_recall_after_feedback": round(_fault_recall(taught, args.feedback_weeks, weeks), 3),
         "false_alarms_after_no_feedback_by_class": _false_by_class(plain, args.feedback_weeks, weeks),
         "false_alarms_after_feedback_by_class": _false_by_class(taught, args.feedback_weeks, weeks),
         "load_average": round(os.getloadavg()[0], 2),

@@ -242,8 +242,11 @@ def test_the_generic_class_gets_stricter_and_a_held_alert_is_sent_once_a_rule_na
         alert_id, held = generic(n, hour)
         assert held == (None if n < 2 else "feedback")       # the third is held back already (strictness 2)
         record_label(wh, CFG, alert_id, "false")            # a person may label what was held back too
-    levels = wh.execute("select new_value from ops.alert_adaptations where kind = 'strictness' order by all").fetchall()
-    assert levels == [(1,), (2,), (3,)]                      # bounded: max_strictness 3 for the generic classes
+    levels = wh.execute("select new_value from ops.alert_adaptations where kind = 'strictness' and sensor is not null "
+                        "order by all").fetchall()
+    assert levels == [(1,), (2,), (3,)]                      # bounded: max_strictness 3 per sensor, generic classes
+    assert wh.execute("select max(new_value) from ops.alert_adaptations where kind = 'strictness' "
+                      "and sensor is null").fetchone()[0] == 1   # the household as a whole: low severity only
     held_id, held = generic(4, 20)                           # high severity, one detector: held back now
     assert held == "feedback"
     rule(wh, "r1", "H1", 1, "heating_failure", at(24 * 4 + 20.2), at(24 * 4 + 23))   # a rule names it
@@ -434,3 +437,67 @@ def test_a_duration_gate_holds_back_short_alerts_where_false_alarms_were_short_a
     assert _sync_rule(wh, "n9", "H1", 4, "door_at_night", at(200 + 19), at(200 + 19.2), ("door",))[1] is None
     assert not wh.execute("select count(*) from ops.alert_adaptations where alert_class = 'door_at_night' "
                           "and kind = 'duration_gate' and new_value > 0").fetchone()[0]
+
+
+def test_generic_feedback_is_per_sensor_and_leaves_the_households_other_sensors_alone(wh):
+    """'This sensor's departures are usual here' must not silence the household's other sensors
+    (the real house: labels of a noisy weather station held back a heating failure)."""
+    def generic(n, hour, sensors, kind="anomaly", severity="high"):
+        incident(wh, f"g{n}", "H1", kind, at(24 * n + hour), at(24 * n + hour + 0.5), severity=severity,
+                 sensors=sensors)
+        data_until(wh, at(24 * n + hour + 1))
+        sync(wh, CFG)
+        return wh.execute("select alert_id, suppressed_by from ops.alerts where onset_at = ?",
+                          [at(24 * n + hour)]).fetchone()
+
+    for n, hour in enumerate((3, 9, 15)):                    # three false alarms of the outdoor sensor
+        record_label(wh, CFG, generic(n, hour, ("outdoor_temperature",))[0], "false")
+    assert wh.execute("select sensor, max(new_value) from ops.alert_adaptations where kind = 'strictness' "
+                      "group by all order by all").fetchall() == [("outdoor_temperature", 3), (None, 1)]
+    held_id, held = generic(4, 12, ("outdoor_temperature",))
+    assert held == "feedback"
+    assert "strictness of outdoor_temperature: 2 -> 3" in explain(wh, 3)
+    assert generic(5, 12, ("temperature",))[1] is None                        # another sensor: sent
+    assert generic(6, 12, ("outdoor_temperature", "temperature"))[1] is None   # one of its sensors is not taught
+    assert generic(10, 12, ("temperature",), severity="low")[1] == "feedback"  # the household as a whole: low
+    # an adaptation logged before feedback was per sensor (sensor null) acts on the whole household
+    # until the household's next label of the class, which recomputes it (to the household-wide level
+    # the labels give: low severity only)
+    wh.execute("insert into ops.alert_adaptations (adaptation_id, household_id, alert_class, sensor, kind, "
+               "hour_of_day, old_value, new_value, feedback_id, reason, created_at) "
+               "values (999, 'H1', 'sensor_health', null, 'strictness', null, 0, 3, 0, 'before version 10', now())")
+    assert generic(7, 12, ("humidity",), kind="health")[1] == "feedback"
+    record_label(wh, CFG, generic(8, 12, ("humidity",), kind="health")[0], "false")
+    assert wh.execute("select new_value from ops.alert_adaptations where sensor is null and alert_class = "
+                      "'sensor_health' order by adaptation_id desc limit 1").fetchone()[0] == 1
+    assert generic(9, 12, ("door",), kind="health", severity="medium")[1] is None
+
+
+def test_an_alert_about_several_sensors_shares_the_blame_and_a_day_long_false_alarm_makes_no_pattern(wh):
+    def generic(n, hour, sensors, hours=0.5):
+        incident(wh, f"g{n}", "H1", "anomaly", at(24 * n + hour), at(24 * n + hour + hours), severity="high",
+                 sensors=sensors)
+        data_until(wh, at(24 * n + hour + hours + 0.5))
+        sync(wh, CFG)
+        return wh.execute("select alert_id from ops.alerts where onset_at = ?", [at(24 * n + hour)]).fetchone()[0]
+
+    per_sensor = "select sensor, new_value, reason from ops.alert_adaptations where kind = 'strictness' " \
+                 "and sensor is not null order by adaptation_id"
+    record_label(wh, CFG, generic(0, 3, ("rh_1", "rh_4")), "false")      # which of the two was the nuisance?
+    assert wh.execute(per_sensor).fetchall() == []                         # half a label each: no sensor yet
+    record_label(wh, CFG, generic(1, 9, ("rh_1", "rh_4")), "false")
+    rows = wh.execute(per_sensor).fetchall()
+    assert [(s, v) for s, v, _ in rows] == [("rh_1", 1), ("rh_4", 1)]
+    assert "an alert about k sensors counts 1/k for each" in rows[0][2]
+    # two false alarms of 13 hours starting near midnight: no routine of an hour, so no quiet
+    # pattern (it would hold back everything starting then for a day), the strictness still counts
+    for n in (2, 3):
+        record_label(wh, CFG, generic(n, 0, ("t9",), hours=13), "false")
+    assert wh.execute("select count(*) from ops.alert_adaptations where kind = 'quiet_pattern' and sensor = 't9'"
+                      ).fetchone()[0] == 0
+    assert wh.execute("select max(new_value) from ops.alert_adaptations where kind = 'strictness' and sensor = 't9'"
+                      ).fetchone()[0] == 2
+    for n in (4, 5):                                                        # as short: a pattern
+        record_label(wh, CFG, generic(n, 0, ("t8",)), "false")
+    assert wh.execute("select new_value from ops.alert_adaptations where kind = 'quiet_pattern' and sensor = 't8' "
+                      "and hour_of_day = 0").fetchone()[0] == 30

@@ -364,7 +364,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 adaptation_id  integer primary key,
                 household_id   varchar   not null,
                 alert_class    varchar   not null,
-                kind           varchar   not null,  -- 'strictness' or 'quiet_pattern'
+                kind           varchar   not null,  -- 'strictness', 'quiet_pattern' or 'duration_gate'
                 hour_of_day    integer,             -- quiet_pattern: the local onset hour
                 old_value      integer   not null,
                 new_value      integer   not null,
@@ -381,6 +381,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             # older predictions were made without the check: false, score unknown (null)
             "alter table ml.predictions add column is_out_of_distribution boolean default false",
             "alter table ml.predictions add column ood_score double",
+        ],
+    ),
+    (
+        10,
+        "ops.alert_adaptations: the sensor a generic alert's adaptation is about (feedback per sensor)",
+        [
+            # null for a named class (per household and class) and for adaptations made before
+            # this version (they act on every sensor of the household until its next label)
+            "alter table ops.alert_adaptations add column sensor varchar",
         ],
     ),
 ]

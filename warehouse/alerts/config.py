@@ -32,17 +32,21 @@ class AlertSettings:
     quiet_hours: str = "22:00-07:00"   # local time of the household: low-severity alerts are not sent ("" = none)
     max_age_hours: float = 48.0        # an alert that ended this long before the newest data is stored, not sent
     # feedback (warehouse/alerts/feedback.py): strictness of a household+class = #false - #true
-    # labels, clamped to 0..max_strictness (the generic classes sensor_anomaly, sensor_health) or
-    # 0..max_strictness_named (a named class: a rule or the classifier said what it is);
+    # labels, clamped to 0..max_strictness_named (a named class: a rule or the classifier said
+    # what it is); for the generic classes sensor_anomaly, sensor_health per household, class and
+    # sensor, clamped to 0..max_strictness, and for the household as a whole (any sensor) to
+    # 0..max_strictness_household;
     # `pattern_labels` false alarms starting within pattern_window_hours of one local hour make a
     # quiet pattern there (for alerts as short as those, see pattern_shape_factor), which a 'true'
     # label near that hour removes
     max_strictness: int = 3
     max_strictness_named: int = 1
+    max_strictness_household: int = 1   # a generic class, the household as a whole (any sensor)
     pattern_labels: int = 2
     pattern_window_hours: int = 1
     pattern_shape_factor: float = 2.0   # a pattern holds back alerts up to this times its longest false alarm ...
     pattern_shape_min_minutes: int = 60  # ... or up to this long, if that is longer (steps are coarse)
+    pattern_max_minutes: int = 720      # a false alarm longer than this is no routine of an hour: no pattern
     # what the labels of all homes (the fleet) add: one false alarm of a household makes a quiet
     # pattern where false alarms of the class near that hour came from at least fleet_min_labels
     # homes and at most fleet_max_true_share of the labels near it were true; and a duration gate

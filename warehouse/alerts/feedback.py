@@ -4,7 +4,11 @@ A label is `true` (a real incident), `false` (nothing: a false alarm) or `unsure
 with the class it really was. The newest label of an alert counts (relabelling replaces).
 `homewatch alerts dismiss` counts as a `false` label.
 
-What the labels of one household and class change (bounded, logged, reversible):
+What the labels of one household and class change (bounded, logged, reversible). For the
+generic classes (sensor_anomaly, sensor_health) everything below is per household, class *and
+sensor*: "this sensor's departures are usual here" must not silence the household's other
+sensors, where a real fault may start tomorrow. A generic alert about several sensors teaches
+each of them, and is held back only if every one of its sensors is.
 
 - strictness = clamp(#false - #true, 0, cap): 1 holds back low-severity alerts of that
   household and class, 2 also alerts only one detector saw, 3 all of them (suppression.py).
@@ -69,18 +73,27 @@ def parse_class(text: str | None) -> str | None:
     raise FeedbackError(f"class {text!r} is not a class number 0-5 or one of {', '.join(KNOWN_CLASSES)}")
 
 
-def current_adaptations(con) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], int],
-                                      dict[tuple[str, str], int]]:
-    """(strictness by household+class, active quiet patterns: (household, class, local hour) ->
-    the longest false alarm of the pattern in minutes, duration gates by household+class: alerts
-    lasting at most that many minutes are held back) from the adaptation log."""
+def subjects(alert_class: str, sensors) -> list[str | None]:
+    """What a label of an alert teaches about: its sensors for a generic class, else the
+    household as a whole (None)."""
+    return sorted(set(sensors)) if alert_class in GENERIC and sensors else [None]
+
+
+def current_adaptations(con) -> tuple[dict[tuple[str, str, str | None], int],
+                                      dict[tuple[str, str, str | None, int], int],
+                                      dict[tuple[str, str, str | None], int]]:
+    """(strictness by (household, class, sensor), active quiet patterns: (household, class,
+    sensor, local hour) -> the longest false alarm of the pattern in minutes, duration gates by
+    (household, class, sensor): alerts lasting at most that many minutes are held back) from the
+    adaptation log. The sensor is None for a named class (and for generic adaptations logged
+    before they were per sensor)."""
     rows = con.execute(
-        "select household_id, alert_class, kind, hour_of_day, new_value from ops.alert_adaptations "
-        "qualify row_number() over (partition by household_id, alert_class, kind, hour_of_day "
+        "select household_id, alert_class, sensor, kind, hour_of_day, new_value from ops.alert_adaptations "
+        "qualify row_number() over (partition by household_id, alert_class, sensor, kind, hour_of_day "
         "order by adaptation_id desc) = 1").fetchall()
-    strictness = {(h, c): v for h, c, k, _, v in rows if k == "strictness" and v}
-    patterns = {(h, c, hour): v for h, c, k, hour, v in rows if k == "quiet_pattern" and v}
-    gates = {(h, c): v for h, c, k, _, v in rows if k == "duration_gate" and v}
+    strictness = {(h, c, s): v for h, c, s, k, _, v in rows if k == "strictness" and v}
+    patterns = {(h, c, s, hour): v for h, c, s, k, hour, v in rows if k == "quiet_pattern" and v}
+    gates = {(h, c, s): v for h, c, s, k, _, v in rows if k == "duration_gate" and v}
     return strictness, patterns, gates
 
 
@@ -115,105 +128,140 @@ def _record(con, config, alert_id, label, corrected_class, note, source) -> int:
                 [feedback_id, alert_id, label, corrected_class, note, source, utcnow()])
     if label == "false" and source != "dismiss" and row["status"] in ("open", "acknowledged"):
         set_status_in_transaction(con, config, alert_id, "dismiss", note or "labelled false")
-    _adapt(con, config, row["household_id"], row["alert_class"], feedback_id)
+    _adapt(con, config, row["household_id"], row["alert_class"], subjects(row["alert_class"], row["sensors"]),
+           feedback_id)
     return feedback_id
 
 
 @dataclasses.dataclass
 class _Label:
     household: str
+    sensor: str | None  # what it teaches about: a generic alert's sensor, else None (the household)
+    weight: float       # 1, or 1/k for each sensor of a generic alert about k sensors (shared blame)
     hour: int          # local hour of the onset
     minutes: int       # how long the alert lasted when it was labelled (or since)
     label: str
 
 
-def _adapt(con, config: AlertConfig, household: str, alert_class: str, feedback_id: int) -> None:
+def _adapt(con, config: AlertConfig, household: str, alert_class: str, sensors: list[str | None],
+           feedback_id: int) -> None:
     """Recompute the adaptations of the class from its alerts' newest labels and log what
-    changed: the labelled household's, and every other household's of the class whose quiet
-    patterns or duration gate lean on the labels of all homes (the fleet)."""
+    changed: the labelled household's (per sensor for a generic class), and every other one of
+    the class whose quiet patterns or duration gate lean on the labels of all homes (the fleet)."""
     zones = dict(con.execute("select household_id, timezone from raw.households").fetchall())
-    labels = [_Label(h, _local_hour(zones, h, at), _minutes(at, end), lab) for h, at, end, lab in con.execute(
-        "select a.household_id, a.onset_at, a.end_at, f.label from ops.alerts a join (select * from ops.alert_feedback "
-        "qualify row_number() over (partition by alert_id order by feedback_id desc) = 1) f using (alert_id) "
-        "where a.alert_class = ? and f.label <> 'unsure' order by a.alert_id", [alert_class]).fetchall()]
+    labels = [_Label(h, s, 1 / len(subs), _local_hour(zones, h, at), _minutes(at, end), lab)
+              for h, at, end, lab, alert_sensors in con.execute(
+                  "select a.household_id, a.onset_at, a.end_at, f.label, a.sensors from ops.alerts a join "
+                  "(select * from ops.alert_feedback qualify row_number() over (partition by alert_id "
+                  "order by feedback_id desc) = 1) f using (alert_id) "
+                  "where a.alert_class = ? and f.label <> 'unsure' order by a.alert_id", [alert_class]).fetchall()
+              for subs in [subjects(alert_class, alert_sensors)] for s in subs]
     adaptations = current_adaptations(con)
-    for h in sorted({household} | {x.household for x in labels}):
-        _adapt_household(con, config, h, alert_class, labels, adaptations, feedback_id)
+    units = {(household, s) for s in sensors} | {(x.household, x.sensor) for x in labels}
+    if alert_class in GENERIC:   # and the household as a whole (any sensor): low severity only
+        units |= {(h, None) for h, _ in units}
+    # adaptations of the class no label stands behind any more (a relabel; for a generic class,
+    # household-wide ones logged before feedback was per sensor) are recomputed too, to nothing
+    units |= {(h, s) for table in adaptations for (h, c, s, *_) in table if c == alert_class}
+    for h, s in sorted(units, key=lambda u: (u[0], u[1] or "")):
+        _adapt_household(con, config, h, s, alert_class, labels, adaptations, feedback_id)
 
 
-def _fleet_hour(config: AlertConfig, labels: list[_Label], hour: int) -> tuple[bool, str]:
-    """Whether the labels of all homes say that alerts of this class starting near `hour` are
-    false alarms: false alarms near it in at least fleet_min_labels homes, and at most
-    fleet_max_true_share of the labels near it true. (yes or no, the figures)."""
-    near = [x for x in labels if _near(x.hour, hour, config.alerts.pattern_window_hours)]
+def _fleet_hour(config: AlertConfig, labels: list[_Label], hour: int, sensor: str | None) -> tuple[bool, str]:
+    """Whether the labels of all homes say that alerts of this class (and, for a generic class,
+    this sensor) starting near `hour` are false alarms: false alarms near it in at least
+    fleet_min_labels homes, and at most fleet_max_true_share of the labels near it true.
+    (yes or no, the figures)."""
+    near = [x for x in labels if x.sensor == sensor and _near(x.hour, hour, config.alerts.pattern_window_hours)]
     homes = len({x.household for x in near if x.label == "false"})
     n_true = sum(1 for x in near if x.label == "true")
     share = n_true / len(near) if near else 1.0
     ok = homes >= config.alerts.fleet_min_labels and share <= config.alerts.fleet_max_true_share
-    return ok, f"across all homes, false alarms near {hour:02d}:00 in {homes} home(s), {n_true} of {len(near)} true"
+    of = "" if sensor is None else f" of {sensor}"
+    return ok, (f"across all homes, false alarms{of} near {hour:02d}:00 in {homes} home(s), "
+                f"{n_true} of {len(near)} true")
 
 
 def _gate_limit(config: AlertConfig, longest_false: int) -> int:
     return int(max(config.alerts.pattern_shape_min_minutes, config.alerts.pattern_shape_factor * longest_false))
 
 
-def _adapt_household(con, config: AlertConfig, household: str, alert_class: str, labels: list[_Label],
-                     adaptations, feedback_id: int) -> None:
+def _adapt_household(con, config: AlertConfig, household: str, sensor: str | None, alert_class: str,
+                     labels: list[_Label], adaptations, feedback_id: int) -> None:
     strictness, patterns, gates = adaptations
     settings = config.alerts
-    own = [x for x in labels if x.household == household]
+    whole = alert_class in GENERIC and sensor is None   # a generic class's household-wide level
+    # the household as a whole counts each of its alerts once (the 1/k of its k sensors add up to 1)
+    own = [x for x in labels if x.household == household and (whole or x.sensor == sensor)]
+    subject = f"{household} (any sensor)" if whole else household if sensor is None else f"{household} {sensor}"
+    log = lambda kind, hour, old, new, why: _log(con, household, sensor, alert_class, kind, hour, old, new,  # noqa: E731
+                                                 feedback_id, why)
     false = [x for x in own if x.label == "false"]
     true = [x for x in own if x.label == "true"]
-    cap = settings.max_strictness if alert_class in GENERIC else settings.max_strictness_named
-    level = max(0, min(cap, len(false) - len(true)))
-    old = strictness.get((household, alert_class), 0)
+    cap = (settings.max_strictness_household if whole else settings.max_strictness if alert_class in GENERIC
+           else settings.max_strictness_named)
+    # a label of a generic alert about k sensors counts 1/k for each of them: which one was the
+    # nuisance (or the real fault) it does not say
+    net = sum(x.weight for x in false) - sum(x.weight for x in true)
+    level = max(0, min(cap, int(net + 1e-9)))
+    old = strictness.get((household, alert_class, sensor), 0)
     if level != old:
-        _log(con, household, alert_class, "strictness", None, old, level, feedback_id,
-             f"{len(false)} false and {len(true)} true label(s) for {household} {alert_class}: strictness "
-             f"clamp({len(false)} - {len(true)}, 0, {cap}) = {level}")
+        if all(x.weight == 1 for x in own):
+            why = (f"{len(false)} false and {len(true)} true label(s) for {subject} {alert_class}: strictness "
+                   f"clamp({len(false)} - {len(true)}, 0, {cap}) = {level}")
+        else:
+            why = (f"false labels {sum(x.weight for x in false):.2f} and true {sum(x.weight for x in true):.2f} "
+                   f"for {subject} {alert_class} (an alert about k sensors counts 1/k for each): strictness "
+                   f"clamp({net:.2f}, 0, {cap}) = {level}")
+        log("strictness", None, old, level, why)
     width = settings.pattern_window_hours
+    # a false alarm longer than pattern_max_minutes is no routine of an hour: it makes no pattern
+    # (a generic class's patterns and gates are per sensor: the household-wide unit has none)
+    routine = [] if whole else [x for x in false if x.minutes <= settings.pattern_max_minutes]
     for hour in range(24):
-        near = [x.minutes for x in false if _near(x.hour, hour, width)]
-        started = any(x.hour == hour for x in false)
+        near = [x.minutes for x in routine if _near(x.hour, hour, width)]
+        started = any(x.hour == hour for x in routine)
         blocked = any(_near(x.hour, hour, width) for x in true)
-        fleet_ok, fleet_why = _fleet_hour(config, labels, hour) if started and not blocked else (False, "")
+        fleet_ok, fleet_why = _fleet_hour(config, labels, hour, sensor) if started and not blocked else (False, "")
         active = started and not blocked and (len(near) >= settings.pattern_labels or (near and fleet_ok))
         value = max(1, max(near)) if active else 0     # the pattern's shape: its longest false alarm, minutes
-        was = patterns.get((household, alert_class, hour), 0)
+        was = patterns.get((household, alert_class, sensor, hour), 0)
         if value != was:
             if not active:
-                why = f"a true alert of {household} {alert_class} near {hour:02d}:00 (or a relabel)"
+                why = f"a true alert of {subject} {alert_class} near {hour:02d}:00 (or a relabel)"
             else:
-                why = (f"{len(near)} false alarm(s) of {household} {alert_class} started near {hour:02d}:00 local time, "
+                why = (f"{len(near)} false alarm(s) of {subject} {alert_class} started near {hour:02d}:00 local time, "
                        f"the longest {value} min")
                 if len(near) < settings.pattern_labels:
                     why += f"; {fleet_why} (share at most {settings.fleet_max_true_share})"
-            _log(con, household, alert_class, "quiet_pattern", hour, was, value, feedback_id, why)
-    # the duration gate: this home's false alarms of the class are all short, its real ones (and
-    # nearly all real ones of the class in every home) last longer than the gate
-    gate, why = 0, f"{household} {alert_class}: no duration gate (or a relabel)"
-    if len(false) >= settings.pattern_labels:
+            log("quiet_pattern", hour, was, value, why)
+    # the duration gate: this home's false alarms of the class (of the sensor) are all short, its
+    # real ones (and nearly all real ones of the class in every home, any sensor) last longer
+    gate, why = 0, f"{subject} {alert_class}: no duration gate (or a relabel)"
+    if len(false) >= settings.pattern_labels and not whole:
         limit = _gate_limit(config, max(x.minutes for x in false))
         fleet_true = [x for x in labels if x.label == "true"]
         short = sum(1 for x in fleet_true if x.minutes <= limit)
         if not any(x.minutes <= limit for x in true) and len(fleet_true) >= settings.fleet_min_labels \
                 and short / len(fleet_true) <= settings.fleet_max_true_share:
             gate = limit
-            why = (f"{len(false)} false alarm(s) of {household} {alert_class}, the longest "
+            why = (f"{len(false)} false alarm(s) of {subject} {alert_class}, the longest "
                    f"{max(x.minutes for x in false)} min, none of its true ones that short; across all homes "
                    f"{short} of {len(fleet_true)} true alerts of the class lasted {limit} min or less: alerts up to "
                    f"{limit} min are held back until they outlast it")
         elif any(x.minutes <= limit for x in true):
-            why = f"a true alert of {household} {alert_class} lasted {limit} min or less: no duration gate"
-    was = gates.get((household, alert_class), 0)
+            why = f"a true alert of {subject} {alert_class} lasted {limit} min or less: no duration gate"
+    was = gates.get((household, alert_class, sensor), 0)
     if gate != was:
-        _log(con, household, alert_class, "duration_gate", None, was, gate, feedback_id, why)
+        log("duration_gate", None, was, gate, why)
 
 
-def _log(con, household, alert_class, kind, hour, old, new, feedback_id, reason) -> None:
+def _log(con, household, sensor, alert_class, kind, hour, old, new, feedback_id, reason) -> None:
     adaptation_id = con.execute("select coalesce(max(adaptation_id), 0) + 1 from ops.alert_adaptations").fetchone()[0]
-    con.execute("insert into ops.alert_adaptations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [adaptation_id, household, alert_class, kind, hour, old, new, feedback_id, reason, utcnow()])
+    con.execute("insert into ops.alert_adaptations (adaptation_id, household_id, alert_class, sensor, kind, "
+                "hour_of_day, old_value, new_value, feedback_id, reason, created_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [adaptation_id, household, alert_class, sensor, kind, hour, old, new, feedback_id, reason, utcnow()])
 
 
 def read_label_csv(path: Path) -> list[tuple[int, str, str | None, str | None]]:
@@ -263,9 +311,11 @@ def explain(con, alert_id: int) -> str:
     if a["suppressed_by"] == "feedback":
         earlier = con.execute(
             "select kind, hour_of_day, new_value, reason, created_at from ops.alert_adaptations where household_id = ? "
-            "and alert_class = ? and created_at <= ? order by adaptation_id", [a["household_id"], a["alert_class"],
-                                                                              a["created_at"]]).fetchall()
-        lines.append("  because of what earlier labels taught for this household and class:")
+            "and alert_class = ? and created_at <= ? and (sensor is null or list_contains(?, sensor)) "
+            "order by adaptation_id", [a["household_id"], a["alert_class"], a["created_at"],
+                                       list(a["sensors"] or [])]).fetchall()
+        lines.append("  because of what earlier labels taught for this household and class"
+                     + (" (and its sensors)" if a["alert_class"] in GENERIC else "") + ":")
         lines += [f"    {k}{'' if h is None else f' {h:02d}:00'} -> {v}: {r}" for k, h, v, r, _ in earlier]
     lines.append("history:")
     for version, change, at, detail in con.execute(
@@ -277,10 +327,10 @@ def explain(con, alert_id: int) -> str:
     for fid, label, cls, note, source, at in labels:
         lines.append(f"label #{fid} ({source}, {at:%Y-%m-%d %H:%M}): {label}" + (f", class {cls}" if cls else "")
                      + (f" - {note}" if note else ""))
-        for kind, hour, old, new, reason in con.execute(
-                "select kind, hour_of_day, old_value, new_value, reason from ops.alert_adaptations "
+        for kind, hour, sensor, old, new, reason in con.execute(
+                "select kind, hour_of_day, sensor, old_value, new_value, reason from ops.alert_adaptations "
                 "where feedback_id = ? order by adaptation_id", [fid]).fetchall():
-            what = kind + ("" if hour is None else f" {hour:02d}:00")
+            what = kind + ("" if sensor is None else f" of {sensor}") + ("" if hour is None else f" {hour:02d}:00")
             lines.append(f"  changed {what}: {old} -> {new} ({reason})")
     if not labels:
         lines.append("no label yet: `homewatch label ID true|false|unsure`")
