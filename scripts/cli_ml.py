@@ -51,7 +51,26 @@ def cmd_train(args) -> int:
                   + ("promoted to production" if outcome.promoted else "not promoted (production is better on validation)"))
     _print_comparison(outcome.evaluation)
     _say("train", f"artifacts in {outcome.folder}; report {model_reports_dir(args) / 'evaluation.html'}")
+    if not args.no_labels:
+        _learn_from_labels(args.db)
     return 0
+
+
+def _learn_from_labels(db) -> None:
+    """People's labels join training: with labelled alerts in the warehouse, the production model
+    is fine-tuned on them along with simulated windows, and the result promoted only if it keeps
+    the simulator's quality and beats production on held-out labels (models_ml/finetune.py)."""
+    from models_ml.finetune import FinetuneConfig, describe, finetune
+    from warehouse.connection import has_table, reader
+
+    with reader(db) as con:
+        labels = con.execute("select count(distinct alert_id) from ops.alert_feedback where label <> 'unsure'"
+                             ).fetchone()[0] if has_table(con, "ops", "alert_feedback") else 0
+    if not labels:
+        _say("train", "no labelled alert in this warehouse: nothing to fine-tune on (`homewatch label`)")
+        return
+    _say("train", f"{labels} labelled alert(s): fine-tuning the production model on them")
+    print(describe(finetune(db, FinetuneConfig(), progress=lambda m: _say("train", m))))
 
 
 def cmd_evaluate(args) -> int:
@@ -193,6 +212,9 @@ def add_commands(subs, sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 7)")
     p.add_argument("--set", type=_option, action="append", metavar="KEY=VALUE",
                    help="any training option of models_ml/config.py, e.g. hidden=64; repeatable")
+    p.add_argument("--no-labels", action="store_true",
+                   help="do not fine-tune on the warehouse's labelled alerts afterwards (default: when there are "
+                        "labels, the production model is fine-tuned on them, as `homewatch finetune` does)")
     add_reports_dir(p)
 
     p = sub(subs, "evaluate", cmd_evaluate, "Evaluate a model against the rules and an Isolation Forest on held-out "

@@ -113,3 +113,15 @@ def test_the_cli_fine_tunes_and_says_whether_it_was_promoted(labelled, capsys):
     rows = [v for v in _registry(labelled).values() if v.endswith("/finetuned")]
     assert len(rows) == 1 and "fine-tuned from" in out
     assert ("promoted: production now" in out) == (rows[0] == "production/finetuned")
+
+
+def test_train_fine_tunes_on_the_labels_it_finds(labelled, capsys):
+    """Labelled steps join training: `homewatch train` trains, then fine-tunes the production model on the
+    warehouse's labelled alerts (with the same promotion gate); --no-labels leaves them out."""
+    from scripts.cli import main
+
+    assert main(["train", "--db", str(labelled), "--epochs", "1", "--set", "max_minutes=1"]) == 0
+    out = capsys.readouterr()
+    finetuned = [v for v in _registry(labelled).values() if v.endswith("/finetuned")]
+    assert len(finetuned) == 1 and "fine-tuning the production model on them" in out.err
+    assert "fine-tuned from" in out.out

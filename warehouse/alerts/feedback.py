@@ -7,8 +7,10 @@ with the class it really was. The newest label of an alert counts (relabelling r
 What the labels of one household and class change (bounded, logged, reversible). For the
 generic classes (sensor_anomaly, sensor_health) everything below is per household, class *and
 sensor*: "this sensor's departures are usual here" must not silence the household's other
-sensors, where a real fault may start tomorrow. A generic alert about several sensors teaches
-each of them, and is held back only if every one of its sensors is.
+sensors, where a real fault may start tomorrow. A generic alert about k sensors counts 1/k label
+for each (it does not say which one was the nuisance) and is held back only if every one of its
+sensors is; the household as a whole (sensor None, each alert once) gets a strictness capped at
+max_strictness_household (1: low severity), and no pattern or gate of its own.
 
 - strictness = clamp(#false - #true, 0, cap): 1 holds back low-severity alerts of that
   household and class, 2 also alerts only one detector saw, 3 all of them (suppression.py).
@@ -22,7 +24,8 @@ each of them, and is held back only if every one of its sensors is.
   each other make a pattern, whose shape is the longest of them. Later alerts starting within
   that window and lasting at most `pattern_shape_factor` (2) times that long are held back; one
   that goes on longer is sent at the next batch (store.py asks again). A `true` label near that
-  hour removes the pattern.
+  hour removes the pattern. A false alarm longer than `pattern_max_minutes` (720) makes no
+  pattern: it is no routine of an hour.
 - what the labels of all homes (the fleet) add; the household's own label is always needed:
   one false alarm makes a quiet pattern where false alarms of the class near that hour came
   from at least `fleet_min_labels` (3) homes and at most `fleet_max_true_share` (0.2) of the
