@@ -51,7 +51,7 @@ def cmd_train(args) -> int:
                   + ("promoted to production" if outcome.promoted else "not promoted (production is better on validation)"))
     _print_comparison(outcome.evaluation)
     _say("train", f"artifacts in {outcome.folder}; report {model_reports_dir(args) / 'evaluation.html'}")
-    if not args.no_labels:
+    if not getattr(args, "no_labels", False):   # `homewatch run` calls this too
         _learn_from_labels(args.db)
     return 0
 
