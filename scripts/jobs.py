@@ -78,6 +78,7 @@ class _Run:
         self.db, self.job = db, job
         self.run_id = f"{job}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.started = time.monotonic()
+        self.step = "start"
 
     def start(self, con) -> tuple[object, str | None]:
         """Mark dead runs abandoned, insert this one; (the watermark, how the last run ended)."""
@@ -92,6 +93,13 @@ class _Run:
                         "values (?, ?, ?, 'running', 'start', ?, ?, ?)",
                         [self.run_id, self.job, utcnow(), watermark, socket.gethostname(), os.getpid()])
         return watermark, (last[0] if last else None)
+
+    def enter(self, step: str, record: bool = True, **fields) -> None:
+        """The step the run is in (a failure is recorded at it); recorded in ops.job_runs now
+        unless `record` is false."""
+        self.step = step
+        if record:
+            self.update(step=step, **fields)
 
     def update(self, **fields) -> None:
         for key in ("batches", "anomalies_by_class"):
@@ -154,7 +162,6 @@ def run_pipeline(
     production model exists (the main job trains one; the batch job only scores). Raises
     QualityStop when a critical check fails (unless `force`), RunInProgressError when another
     run holds the lock; any other error is recorded in ops.job_runs and raised."""
-    from models_ml import registry
     from warehouse.transform import build, dbt_session
 
     run = _Run(db, job)
@@ -165,25 +172,9 @@ def run_pipeline(
                                      "or `homewatch ingest FILE`, then run again")
             watermark, last_status = run.start(con)
             unbuilt = _unbuilt_batches(con)
-        step = "raw_check"
         try:
-            raw_checks = {}
-            if unbuilt:
-                run.update(step=step)
-                raw_checks = _check_raw(db, unbuilt, force, report_dir, progress)
-            step = "build"
-            run.update(step=step)
-            failpoint("job.build")
-            if unbuilt:
-                progress("build", f"{len(unbuilt)} batch(es) landed since the last build: building the dbt layers")
-                _preload(("expectations.suites", "expectations.validate", "onnxruntime"))
-                # the mart of classified anomalies waits for this run's scores (step 'marts')
-                build(db=db, exclude=CLASSIFIED_MART, progress=lambda m: progress("build", m))
-            else:
-                progress("build", "no batch landed since the last build: the dbt layers are up to date")
-
-            step = "check"
-            run.update(step=step)
+            raw_checks = _build(db, run, unbuilt, force, report_dir, progress)
+            run.enter("check")
             with reader(db) as con:
                 new = _new_batches(con, watermark)
             batches = [b[0] for b in new]
@@ -191,35 +182,13 @@ def run_pipeline(
             touched = _new_readings(db, batches)
             run.update(batches=batches, rows_in=rows_in)
             _check(db, batches, force, report_dir, progress, raw_checks)
-
-            step = "score"
-            run.update(step=step)
-            with reader(db) as con:
-                production = registry.production(con)
-            if production is None and train is not None:
-                step = "train"
-                run.update(step=step)
-                train()
-                with reader(db) as con:
-                    production = registry.production(con)
-                step = "score"
-                run.update(step=step)
-            steps_scored, version = 0, None
-            if production is None:
-                progress("score", "no production model yet: the rule-based anomalies stand alone "
-                                  "(`homewatch train` makes one)")
-            else:
-                steps_scored, version = _score(db, force, progress)
-
-            step = "marts"
-            run.update(step=step, steps_scored=steps_scored, model_version=version)
+            steps_scored, version = _score_or_train(db, run, force, train, progress)
+            run.enter("marts", steps_scored=steps_scored, model_version=version)
             changed = bool(unbuilt or steps_scored or last_status not in DONE)
             if changed:
                 build(db=db, select=PREDICTION_MARTS, progress=lambda m: progress("marts", m))
                 progress("marts", "marts.fct_classified_anomalies is up to date")
-
-            step = "alerts"
-            run.update(step=step)
+            run.enter("alerts")
             alerts = _alerts(db, report_dir, progress)
 
             with reader(db) as con:
@@ -231,25 +200,72 @@ def run_pipeline(
             # the run is recorded before the report is written, so the report shows it
             run.update(status=status, step="done", finished_at=utcnow(), anomalies_found=sum(by_class.values()),
                        anomalies_by_class=by_class, watermark_to=watermark_to, message=message)
-
-            step = "report"
-            report = report_dir / "anomalies.html"
-            if changed or not report.exists():
-                from scripts.anomaly_report import ReportOptions, write_anomaly_report
-
-                # about this run's new data (its batches' households and readings), if it took any in
-                report = write_anomaly_report(db, report, ReportOptions(batches=batches or None),
-                                              progress=lambda m: progress("report", m))
-                progress("report", f"wrote {report}")
+            run.enter("report", record=False)   # a failure here still marks the run failed
+            report = _report(db, report_dir, batches, changed, progress)
             return JobResult(run.run_id, job, status, batches, rows_in, steps_scored, sum(by_class.values()), by_class,
                              watermark_to, version, report, time.monotonic() - run.started, message)
         except QualityStop as exc:
-            _record_failure(run, "quality_failed", step, str(exc))
+            _record_failure(run, "quality_failed", run.step, str(exc))
             raise
         except BaseException as exc:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-            _record_failure(run, "failed", step, reason)
+            _record_failure(run, "failed", run.step, reason)
             raise
+
+
+def _build(db, run: _Run, unbuilt: list[str], force: bool, report_dir: Path, progress) -> dict:
+    """Steps raw_check and build: check the raw data of the batches no build has taken in, then
+    build the dbt layers on them (all but the mart of classified anomalies, which waits for this
+    run's scores). The raw checks, for the check step."""
+    from warehouse.transform import build
+
+    raw_checks = {}
+    run.enter("raw_check", record=bool(unbuilt))
+    if unbuilt:
+        raw_checks = _check_raw(db, unbuilt, force, report_dir, progress)
+    run.enter("build")
+    failpoint("job.build")
+    if unbuilt:
+        progress("build", f"{len(unbuilt)} batch(es) landed since the last build: building the dbt layers")
+        _preload(("expectations.suites", "expectations.validate", "onnxruntime"))
+        build(db=db, exclude=CLASSIFIED_MART, progress=lambda m: progress("build", m))
+    else:
+        progress("build", "no batch landed since the last build: the dbt layers are up to date")
+    return raw_checks
+
+
+def _score_or_train(db, run: _Run, force: bool, train: Callable[[], None] | None, progress) -> tuple[int, str | None]:
+    """Step score (and train, first, when there is no production model and the job trains one):
+    (steps scored, the model version)."""
+    from models_ml import registry
+
+    run.enter("score")
+    with reader(db) as con:
+        production = registry.production(con)
+    if production is None and train is not None:
+        run.enter("train")
+        train()
+        with reader(db) as con:
+            production = registry.production(con)
+        run.enter("score")
+    if production is None:
+        progress("score", "no production model yet: the rule-based anomalies stand alone "
+                          "(`homewatch train` makes one)")
+        return 0, None
+    return _score(db, force, progress)
+
+
+def _report(db, report_dir: Path, batches: list[str], changed: bool, progress) -> Path:
+    """The anomaly report, about this run's new data (its batches' households and readings) if it
+    took any in; rewritten only when something changed (or it is missing)."""
+    report = report_dir / "anomalies.html"
+    if changed or not report.exists():
+        from scripts.anomaly_report import ReportOptions, write_anomaly_report
+
+        report = write_anomaly_report(db, report, ReportOptions(batches=batches or None),
+                                      progress=lambda m: progress("report", m))
+        progress("report", f"wrote {report}")
+    return report
 
 
 def _alerts(db, report_dir: Path, progress) -> str:
