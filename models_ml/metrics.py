@@ -114,6 +114,38 @@ def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -
     return {2: X[:, columns.index("humidity_fraction")] >= humidity_high_rh / 100.0 - 1e-6}
 
 
+def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.ndarray,
+                     fall_c: float, fall_minutes: int, below_c: float) -> np.ndarray:
+    """Per step, whether the room shows a heating failure's evidence: a failed heating lets the
+    room fall from the level it held, fast (at least fall_c within fall_minutes, where the step
+    is fall_c or more below the warmest of those minutes), and the failure lasts while the room
+    stays more than below_c under its hour-of-day baseline (so a failure's later hours keep the
+    fall that began them). A house whose heating is off for the season floats with the weather:
+    its nightly cooling is slow (under 1 degC an hour in the simulator) and its afternoons come
+    back near the heated level, so its cool mornings show no such fall. A step of a home without
+    a baseline yet (expected null) cannot be judged and counts as evidence.
+    steps: datetime64, ascending; temperature and expected: float, NaN where null.
+    marts.fct_classified_anomalies computes the same per step in SQL."""
+    temperature = np.asarray(temperature, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    n = len(steps)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    # the warmest reading of the last fall_minutes, both ends included (SQL: range between
+    # interval fall_minutes preceding and current row), missing readings ignored
+    import pandas as pd
+
+    warmest = (pd.Series(temperature, index=pd.DatetimeIndex(steps))
+               .rolling(f"{int(fall_minutes)}min", closed="both", min_periods=1).max().to_numpy())
+    with np.errstate(invalid="ignore"):
+        fall = (warmest - temperature >= fall_c) | np.isnan(expected)
+        below = temperature - expected < -below_c           # NaN (either missing) -> not below
+    idx = np.arange(n)
+    last_fall = np.maximum.accumulate(np.where(fall, idx, -1))
+    last_not_below = np.maximum.accumulate(np.where(~below, idx, -1))
+    return fall | (last_fall > last_not_below)
+
+
 def decide(probs: np.ndarray, weights=None) -> np.ndarray:
     """The class of each step: the argmax of the probabilities times per-class decision
     weights (None: the plain argmax). The scorer, the evaluation and the promotion all use it."""
