@@ -15,7 +15,12 @@
 -- humidity rule) raise no anomaly unless var classifier_shower_veto is false. A humidity
 -- anomaly is raised only if the humidity reached humidity_high_rh at one of its predicted steps
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
--- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak.
+-- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
+-- a heating failure is raised only if one of its predicted steps shows the room falling
+-- heating_fall_c within heating_fall_minutes, or still more than heating_below_c under its
+-- baseline since such a fall (heating_steps; the evaluation: models_ml/metrics.py
+-- heating_evidence): a house with the heating off for the season floats slowly with the
+-- weather, and its cool mornings are no failure.
 
 with
 
@@ -34,19 +39,56 @@ rule_steps as (
         household_id,
         step_at,
         humidity,
-        is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower
+        temperature,
+        temperature_expected,
+        is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower,
+        -- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
+        -- heating_fall_minutes (a home without a baseline yet cannot be judged: it counts)
+        coalesce(max(temperature) over fall_window - temperature >= {{ var('heating_fall_c') }}, false)
+            or temperature_expected is null as is_heating_fall,
+        not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false) as is_not_cold
     from {{ ref('int_household_rules_flagged') }}
+    window fall_window as (partition by household_id order by step_at
+                           range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row)
+
+),
+
+-- a step shows a heating failure's evidence if the room falls fast there, or has stayed more
+-- than heating_below_c under its baseline since such a fall (models_ml/metrics.py
+-- heating_evidence computes the same for the evaluation)
+heating_steps as (
+
+    select
+        household_id,
+        step_at,
+        is_heating_fall
+        or (last_fall_at is not null and (last_not_cold_at is null or last_fall_at > last_not_cold_at))
+            as is_heating_evidence
+    from (
+        select
+            household_id,
+            step_at,
+            is_heating_fall,
+            max(case when is_heating_fall then step_at end) over history as last_fall_at,
+            max(case when is_not_cold then step_at end) over history as last_not_cold_at
+        from rule_steps
+        window history as (partition by household_id order by step_at
+                           rows between unbounded preceding and current row)
+    ) as last_seen
 
 ),
 
 predicted_steps as (
 
-    select predictions.*, rule_steps.humidity
+    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     left join rule_steps
         on rule_steps.household_id = predictions.household_id
         and rule_steps.step_at = predictions.step_at
+    left join heating_steps
+        on heating_steps.household_id = predictions.household_id
+        and heating_steps.step_at = predictions.step_at
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
@@ -93,6 +135,7 @@ events as (
         else 0 end
     {%- if var('classifier_needs_evidence') %}
         and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
+        and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
     {%- endif %}
 
 ),
