@@ -55,7 +55,8 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
     """Per class, the physical evidence one of an anomaly's steps must show before it is raised
     (var classifier_needs_evidence), as marts.fct_classified_anomalies requires it: a humidity
     anomaly the humidity high (metrics.class_evidence), a heating failure the room falling fast
-    from its level, or still far below it since such a fall (metrics.heating_evidence). None
+    from its level or far under the day before's, or still far below its level since such a fall
+    (metrics.heating_evidence). None
     when the var is off."""
     if not dbt_var("classifier_needs_evidence"):
         return None
@@ -63,7 +64,7 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
     levels = data.rule_levels(con, series.household_id, series.steps)
     evidence[1] = heating_evidence(series.steps, levels["temperature"], levels["temperature_expected"],
                                    float(dbt_var("heating_fall_c")), int(dbt_var("heating_fall_minutes")),
-                                   float(dbt_var("heating_below_c")))
+                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")))
     return evidence
 
 

@@ -17,10 +17,11 @@
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
 -- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
 -- a heating failure is raised only if one of its predicted steps shows the room falling
--- heating_fall_c within heating_fall_minutes, or still more than heating_below_c under its
--- baseline since such a fall (heating_steps; the evaluation: models_ml/metrics.py
--- heating_evidence): a house with the heating off for the season floats slowly with the
--- weather, and its cool mornings are no failure.
+-- heating_fall_c within heating_fall_minutes or heating_day_drop_c under the same time the day
+-- before, or still more than heating_below_c under its baseline since such a fall
+-- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
+-- heating off for the season floats slowly with the weather, each cool morning like the one
+-- before, and its cool mornings are no failure.
 
 with
 
@@ -30,9 +31,10 @@ production as (
 
 ),
 
--- steps inside a shower that the bathroom's own temperature confirms and that has not yet
--- lasted longer than the household's own long showers (int_household_rules_flagged): the
--- classifier cannot see a bathroom temperature, the humidity rule can
+-- the rules' view of each step (int_household_rules_flagged): whether it is inside a shower that
+-- the bathroom's own temperature confirms and that has not yet lasted longer than the
+-- household's own long showers (the classifier cannot see a bathroom temperature, the humidity
+-- rule can), and the room's temperature against its baseline and its last minutes
 rule_steps as (
 
     select
@@ -42,20 +44,36 @@ rule_steps as (
         temperature,
         temperature_expected,
         is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower,
-        -- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
-        -- heating_fall_minutes (a home without a baseline yet cannot be judged: it counts)
-        coalesce(max(temperature) over fall_window - temperature >= {{ var('heating_fall_c') }}, false)
-            or temperature_expected is null as is_heating_fall,
-        not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false) as is_not_cold
+        max(temperature) over fall_window as temperature_max_fall_window
     from {{ ref('int_household_rules_flagged') }}
     window fall_window as (partition by household_id order by step_at
                            range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row)
 
 ),
 
--- a step shows a heating failure's evidence if the room falls fast there, or has stayed more
--- than heating_below_c under its baseline since such a fall (models_ml/metrics.py
--- heating_evidence computes the same for the evaluation)
+-- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
+-- heating_fall_minutes, or heating_day_drop_c colder than at the same time the day before (a
+-- slow house); a home without a baseline yet cannot be judged: it counts
+heating_falls as (
+
+    select
+        rule_steps.household_id,
+        rule_steps.step_at,
+        coalesce(rule_steps.temperature_max_fall_window - rule_steps.temperature >= {{ var('heating_fall_c') }}, false)
+            or coalesce(day_before.temperature - rule_steps.temperature >= {{ var('heating_day_drop_c') }}, false)
+            or rule_steps.temperature_expected is null as is_heating_fall,
+        not coalesce(rule_steps.temperature - rule_steps.temperature_expected < -{{ var('heating_below_c') }}, false)
+            as is_not_cold
+    from rule_steps
+    left join rule_steps as day_before
+        on day_before.household_id = rule_steps.household_id
+        and day_before.step_at = rule_steps.step_at - interval '24 hours'
+
+),
+
+-- a step shows a heating failure's evidence if the room falls there, or has stayed more than
+-- heating_below_c under its baseline since such a fall (models_ml/metrics.py heating_evidence
+-- computes the same for the evaluation)
 heating_steps as (
 
     select
@@ -71,7 +89,7 @@ heating_steps as (
             is_heating_fall,
             max(case when is_heating_fall then step_at end) over history as last_fall_at,
             max(case when is_not_cold then step_at end) over history as last_not_cold_at
-        from rule_steps
+        from heating_falls
         window history as (partition by household_id order by step_at
                            rows between unbounded preceding and current row)
     ) as last_seen
