@@ -43,11 +43,19 @@ rule_steps as (
         humidity,
         temperature,
         temperature_expected,
-        is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower,
+        -- a high-humidity spell whose bathroom warms within shower_warming_minutes of its start
+        -- is a shower from its first high step on: the rule learns it as the warming shows (a
+        -- step or two later), the veto applies it to the whole spell
+        humidity_high_minutes < humidity_long_minutes
+            and case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
+                     else is_shower_warmed end as is_confirmed_shower,
         max(temperature) over fall_window as temperature_max_fall_window
     from {{ ref('int_household_rules_flagged') }}
-    window fall_window as (partition by household_id order by step_at
-                           range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row)
+    window
+        fall_window as (partition by household_id order by step_at
+                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row),
+        -- one high-humidity spell: its steps share their onset
+        humidity_spell as (partition by household_id, step_at - to_seconds(60 * humidity_high_minutes))
 
 ),
 
