@@ -12,7 +12,9 @@
 -- no anomaly unless var alert_out_of_distribution is true; then an anomaly says how many of
 -- its steps were out of distribution (ood_steps). Humidity-anomaly steps inside a shower the
 -- bathroom's temperature confirms (only homes with a bathroom_temperature sensor; see the
--- humidity rule) raise no anomaly unless var classifier_shower_veto is false. A humidity
+-- humidity rule; from the spell's first high step, and a spell that follows a confirmed one
+-- within shower_warming_minutes is the same shower: rule_steps) raise no anomaly unless var
+-- classifier_shower_veto is false. A humidity
 -- anomaly is raised only if the humidity reached humidity_high_rh at one of its predicted steps
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
 -- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
@@ -31,10 +33,59 @@ production as (
 
 ),
 
--- the rules' view of each step (int_household_rules_flagged): whether it is inside a shower that
--- the bathroom's own temperature confirms and that has not yet lasted longer than the
+-- the rules' view of each step (int_household_rules_flagged): its high-humidity spell and
+-- whether the bathroom's own temperature confirmed that spell a shower, and the room's
+-- temperature against its baseline and its last minutes
+rule_levels as (
+
+    select
+        household_id,
+        step_at,
+        humidity,
+        temperature,
+        temperature_expected,
+        humidity_high_minutes,
+        humidity_long_minutes,
+        step_at - to_seconds(60 * humidity_high_minutes) as spell_onset_at,
+        -- a high-humidity spell whose bathroom warms within shower_warming_minutes of its start
+        -- is a shower from its first high step on: the rule learns it as the warming shows (a
+        -- step or two later), the veto applies it to the whole spell
+        case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
+             else is_shower_warmed end as is_warmed_spell,
+        max(temperature) over fall_window as temperature_max_fall_window
+    from {{ ref('int_household_rules_flagged') }}
+    window
+        fall_window as (partition by household_id order by step_at
+                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row),
+        -- one high-humidity spell: its steps share their onset
+        humidity_spell as (partition by household_id, step_at - to_seconds(60 * humidity_high_minutes))
+
+),
+
+shower_spells as (
+
+    select
+        *,
+        -- the last high step of a warmed spell before this spell began
+        first_value(last_warmed_at) over (partition by household_id, spell_onset_at order by step_at)
+            as warmed_before_onset_at
+    from (
+        select
+            *,
+            max(case when is_warmed_spell and humidity_high_minutes > 0 then step_at end)
+                over (partition by household_id order by step_at rows between unbounded preceding and 1 preceding)
+                as last_warmed_at
+        from rule_levels
+    ) as with_last
+
+),
+
+-- steps inside a shower the bathroom's temperature confirms, not yet longer than the
 -- household's own long showers (the classifier cannot see a bathroom temperature, the humidity
--- rule can), and the room's temperature against its baseline and its last minutes
+-- rule can). A spell that begins within shower_warming_minutes of a warmed spell's last high
+-- step is the same shower, the humidity having dipped under humidity_high_rh for a moment (the
+-- bathroom, still warm, cannot warm by shower_warming_c again): confirmed for up to
+-- shower_warmed_minutes
 rule_steps as (
 
     select
@@ -43,19 +94,12 @@ rule_steps as (
         humidity,
         temperature,
         temperature_expected,
-        -- a high-humidity spell whose bathroom warms within shower_warming_minutes of its start
-        -- is a shower from its first high step on: the rule learns it as the warming shows (a
-        -- step or two later), the veto applies it to the whole spell
-        humidity_high_minutes < humidity_long_minutes
-            and case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
-                     else is_shower_warmed end as is_confirmed_shower,
-        max(temperature) over fall_window as temperature_max_fall_window
-    from {{ ref('int_household_rules_flagged') }}
-    window
-        fall_window as (partition by household_id order by step_at
-                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row),
-        -- one high-humidity spell: its steps share their onset
-        humidity_spell as (partition by household_id, step_at - to_seconds(60 * humidity_high_minutes))
+        temperature_max_fall_window,
+        (is_warmed_spell and humidity_high_minutes < humidity_long_minutes)
+        or (humidity_high_minutes > 0 and humidity_high_minutes < {{ var('shower_warmed_minutes') }}
+            and spell_onset_at - warmed_before_onset_at <= interval '{{ var("shower_warming_minutes") }} minutes')
+            as is_confirmed_shower
+    from shower_spells
 
 ),
 
