@@ -22,6 +22,7 @@ FEATURES_TABLE = "marts.fct_ml_features"
 LABELS_TABLE = "marts.int_steps_labelled"
 HOUSEHOLDS_TABLE = "marts.dim_households"
 EVENTS_TABLE = "staging.stg_raw__injected_events"
+RULES_TABLE = "intermediate.int_household_rules_flagged"
 # columns of the feature table that are not model inputs: keys, and the rules' own verdict
 # (kept for the rules-only baseline; the rules' severities are inputs)
 NON_FEATURES = ("household_id", "step_at", "rule_class")
@@ -189,6 +190,27 @@ def step_minutes(steps: np.ndarray) -> int:
         raise DataError(f"the classifier works on grids of whole minutes; this warehouse's grid step is {seconds} s "
                         "(the calibrated generic score, marts.fct_incidents, works on any step)")
     return seconds // 60
+
+
+def rule_levels(con: duckdb.DuckDBPyConnection, household_id: str, steps: np.ndarray,
+                columns: tuple[str, ...] = ("temperature", "temperature_expected")) -> dict[str, np.ndarray]:
+    """Columns of the domain rules' table (int_household_rules_flagged) for one household at
+    these steps, as float arrays (NaN where null or where the table has no such step): the
+    physical context the classified anomalies are checked against (metrics.heating_evidence)."""
+    out = {c: np.full(len(steps), np.nan) for c in columns}
+    if not len(steps):
+        return out
+    select = ", ".join(f"{c}::double as {c}" for c in columns)
+    table = con.execute(f"select step_at, {select} from {RULES_TABLE} where household_id = ? "
+                        "and step_at between ? and ? order by step_at",
+                        [household_id, steps[0].item(), steps[-1].item()]).fetchnumpy()
+    at = table["step_at"].astype("datetime64[us]")
+    where = np.searchsorted(steps, at)
+    hit = (where < len(steps)) & (steps[np.minimum(where, len(steps) - 1)] == at)
+    for c in columns:
+        values = np.ma.filled(np.ma.asarray(table[c], dtype=np.float64), np.nan)
+        out[c][where[hit]] = values[hit]
+    return out
 
 
 def injected_events(con: duckdb.DuckDBPyConnection, household_ids: list[str]) -> list[tuple]:

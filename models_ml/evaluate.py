@@ -3,7 +3,8 @@ baseline, side by side, on the same steps, with the same definitions (models_ml.
 
 - classifier: the ONNX model the scorer runs (argmax of its probabilities per step), with the
   anomalies shorter than classified_min_minutes, and those without their class's physical
-  evidence (metrics.class_evidence), dropped, as marts.fct_classified_anomalies does;
+  evidence (needed_evidence: metrics.class_evidence, metrics.heating_evidence), dropped, as
+  marts.fct_classified_anomalies does;
 - rules: `rule_class` of marts.fct_ml_features, the dbt domain rules' class per step;
 - isolation_forest: scikit-learn's IsolationForest on the same feature rows (the window's
   last step), fitted on a sample of the train households; it says "anomaly", not which one,
@@ -19,7 +20,7 @@ import numpy as np
 
 from models_ml import data
 from models_ml.export import series_logits
-from models_ml.metrics import ANOMALY_CLASSES, Scorecard, class_evidence, decide, drop_blips
+from models_ml.metrics import ANOMALY_CLASSES, Scorecard, class_evidence, decide, drop_blips, heating_evidence
 from warehouse.project_vars import dbt_var
 
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -47,6 +48,24 @@ def predict_onnx(sess, X: np.ndarray, window: int, columns: list[str] | None = N
     logits = series_logits(sess, X, window, columns=columns)
     z = np.exp(logits - logits.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
+
+
+def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries,
+                    columns: list[str]) -> dict[int, np.ndarray] | None:
+    """Per class, the physical evidence one of an anomaly's steps must show before it is raised
+    (var classifier_needs_evidence), as marts.fct_classified_anomalies requires it: a humidity
+    anomaly the humidity high (metrics.class_evidence), a heating failure the room falling fast
+    from its level or far under the day before's, or still far below its level since such a fall
+    (metrics.heating_evidence). None
+    when the var is off."""
+    if not dbt_var("classifier_needs_evidence"):
+        return None
+    evidence = class_evidence(series.X, columns, float(dbt_var("humidity_high_rh")))
+    levels = data.rule_levels(con, series.household_id, series.steps)
+    evidence[1] = heating_evidence(series.steps, levels["temperature"], levels["temperature_expected"],
+                                   float(dbt_var("heating_fall_c")), int(dbt_var("heating_fall_minutes")),
+                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")))
+    return evidence
 
 
 def fit_isolation_forest(con: duckdb.DuckDBPyConnection, columns: list[str], train_ids: list[str], seed: int):
@@ -98,8 +117,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         probs = predict_onnx(sess, series.X, window, meta["feature_columns"])
         # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
         decided = decide(probs, meta.get("decision_weights"))
-        evidence = class_evidence(series.X, columns, float(dbt_var("humidity_high_rh"))) \
-            if dbt_var("classifier_needs_evidence") else None
+        evidence = needed_evidence(con, series, columns)
         cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest, evidence), own)
         cards["rules"].add(series.steps, series.labels, series.rule_class, own)
         if forest is not None:

@@ -114,6 +114,45 @@ def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -
     return {2: X[:, columns.index("humidity_fraction")] >= humidity_high_rh / 100.0 - 1e-6}
 
 
+def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.ndarray,
+                     fall_c: float, fall_minutes: int, below_c: float, day_drop_c: float) -> np.ndarray:
+    """Per step, whether the room shows a heating failure's evidence: a failed heating lets the
+    room fall from the level it held, either fast (the step at least fall_c under the warmest
+    of the last fall_minutes) or, in a slow house, far below where it was at the same time the
+    day before (at least day_drop_c colder than 24 hours earlier); and the failure lasts while
+    the room stays more than below_c under its hour-of-day baseline (so a failure's later hours
+    keep the fall that began them). A house whose heating is off for the season floats with the
+    weather: its nightly cooling is slow (under 1 degC an hour in the simulator), each morning
+    about as cool as the one before, and its afternoons come back near the heated level; its
+    cool mornings show neither. A step of a home without a baseline yet (expected null) cannot
+    be judged and counts as evidence.
+    steps: datetime64, ascending; temperature and expected: float, NaN where null.
+    marts.fct_classified_anomalies computes the same per step in SQL."""
+    temperature = np.asarray(temperature, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    n = len(steps)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    # the warmest reading of the last fall_minutes, both ends included (SQL: range between
+    # interval fall_minutes preceding and current row), missing readings ignored
+    import pandas as pd
+
+    warmest = (pd.Series(temperature, index=pd.DatetimeIndex(steps))
+               .rolling(f"{int(fall_minutes)}min", closed="both", min_periods=1).max().to_numpy())
+    # the same time the day before (NaN where that step is not on the grid)
+    day_before = np.full(n, np.nan)
+    at = np.searchsorted(steps, steps - np.timedelta64(24, "h"))
+    found = steps[np.minimum(at, n - 1)] == steps - np.timedelta64(24, "h")
+    day_before[found] = temperature[at[found]]
+    with np.errstate(invalid="ignore"):
+        fall = (warmest - temperature >= fall_c) | (day_before - temperature >= day_drop_c) | np.isnan(expected)
+        below = temperature - expected < -below_c           # NaN (either missing) -> not below
+    idx = np.arange(n)
+    last_fall = np.maximum.accumulate(np.where(fall, idx, -1))
+    last_not_below = np.maximum.accumulate(np.where(~below, idx, -1))
+    return fall | (last_fall > last_not_below)
+
+
 def decide(probs: np.ndarray, weights=None) -> np.ndarray:
     """The class of each step: the argmax of the probabilities times per-class decision
     weights (None: the plain argmax). The scorer, the evaluation and the promotion all use it."""

@@ -6,9 +6,18 @@
 --                        over the whole sustained window (a short airing dip recovers), unless
 --                        the home has an outdoor_temperature sensor and the last 24 h outside
 --                        averaged heating_outdoor_max_c or more (a mild day needs no heating:
---                        heating switched off for the season is not a failure). Before the
---                        home has a baseline (its first baseline_min_days), a room that stays
---                        below heating_cold_c for the whole sustained window
+--                        heating switched off for the season is not a failure), and, with
+--                        var heating_needs_fall, unless the room shows no failure's fall: it
+--                        fell heating_fall_c within heating_fall_minutes (at this step, or
+--                        earlier within the context window and has stayed more than
+--                        heating_below_c under its baseline since), or is heating_day_drop_c
+--                        colder than at the same time the day before, or has been that far
+--                        under its baseline for the whole context window (a house floating
+--                        with the weather, heating off for the season and no outdoor sensor,
+--                        cools slowly each night, each morning like the one before; the
+--                        classifier's anomalies need the same: fct_classified_anomalies).
+--                        Before the home has a baseline (its first baseline_min_days), a room
+--                        that stays below heating_cold_c for the whole sustained window
 --   2 humidity anomaly:  humidity high for longer than a shower, begun at a time of day outside
 --                        the household's shower pattern (int_household_shower_patterns: a
 --                        distribution over the day, not one hour), or for twice that at any
@@ -35,6 +44,18 @@ grid as (
     {% if is_incremental() %}
     where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
     {% endif %}
+
+),
+
+-- the room's temperature at the same time the day before (within the context window on an
+-- incremental run: every step it writes has its day before)
+grid_day_before as (
+
+    select grid.*, day_before.temperature as temperature_day_before
+    from grid
+    left join grid as day_before
+        on day_before.household_id = grid.household_id
+        and day_before.step_at = grid.step_at - interval '24 hours'
 
 ),
 
@@ -95,8 +116,10 @@ runs_measured as (
         -- the warmest the room was over the whole sustained window (null unless read throughout)
         case when count(temperature) over sustained_window >= {{ var('sustained_minutes') }} / {{ step_minutes() }} + 1
              then max(temperature) over sustained_window end as temperature_max_sustained,
-        bathroom_temperature - min(bathroom_temperature) over warming_window as bathroom_warming_c
-    from grid
+        bathroom_temperature - min(bathroom_temperature) over warming_window as bathroom_warming_c,
+        -- the warmest the room was over the last heating_fall_minutes (a heating failure's fall)
+        max(temperature) over fall_window as temperature_max_fall_window
+    from grid_day_before
     window
         history as (partition by household_id order by step_at rows between unbounded preceding and current row),
         last_day as (partition by household_id order by step_at
@@ -104,7 +127,9 @@ runs_measured as (
         sustained_window as (partition by household_id order by step_at
                              range between interval '{{ var("sustained_minutes") }} minutes' preceding and current row),
         warming_window as (partition by household_id order by step_at
-                           range between interval '{{ var("shower_warming_minutes") }} minutes' preceding and current row)
+                           range between interval '{{ var("shower_warming_minutes") }} minutes' preceding and current row),
+        fall_window as (partition by household_id order by step_at
+                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row)
 
 ),
 
@@ -122,7 +147,15 @@ run_lengths as (
             date_diff('minute', humidity_last_normal_at, step_at) <= {{ var('shower_warming_minutes') }}
             and bathroom_warming_c >= {{ var('shower_warming_c') }})
             over (partition by household_id, humidity_run_id order by step_at
-                  rows between unbounded preceding and current row), false) as is_shower_warmed
+                  rows between unbounded preceding and current row), false) as is_shower_warmed,
+        -- the room's last fast fall, and the last step it was not heating_below_c under its baseline
+        max(case when temperature_max_fall_window - temperature >= {{ var('heating_fall_c') }} then step_at end)
+            over (partition by household_id order by step_at rows between unbounded preceding and current row)
+            as heating_fall_at,
+        max(case when not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false)
+                 then step_at end)
+            over (partition by household_id order by step_at rows between unbounded preceding and current row)
+            as temperature_not_cold_at
     from runs_measured
 
 ),
@@ -177,7 +210,18 @@ rules as (
         coalesce((temperature_max_deviation_sustained < -{{ var('heating_drop_c') }}
                   -- before the home has a baseline: a room that stays cold in absolute terms
                   or (temperature_expected is null and temperature_max_sustained < {{ var('heating_cold_c') }}))
-                 and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false), false)
+                 and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false)
+                 {%- if var('heating_needs_fall') %}
+                 -- a failure's fall: looked for within the context window less one fall window,
+                 -- so an incremental run sees what a full one does
+                 {%- set reach = "interval '" ~ (var('context_hours') * 60 - var('heating_fall_minutes')) ~ " minutes'" %}
+                 and (temperature_expected is null
+                      or coalesce(temperature_day_before - temperature >= {{ var('heating_day_drop_c') }}, false)
+                      or (heating_fall_at >= step_at - {{ reach }}
+                          and (temperature_not_cold_at is null or heating_fall_at > temperature_not_cold_at))
+                      or temperature_not_cold_at is null
+                      or temperature_not_cold_at < step_at - {{ reach }})
+                 {%- endif %}, false)
             as is_heating_failure,
         coalesce(
             humidity_high_minutes >= humidity_long_minutes

@@ -12,10 +12,18 @@
 -- no anomaly unless var alert_out_of_distribution is true; then an anomaly says how many of
 -- its steps were out of distribution (ood_steps). Humidity-anomaly steps inside a shower the
 -- bathroom's temperature confirms (only homes with a bathroom_temperature sensor; see the
--- humidity rule) raise no anomaly unless var classifier_shower_veto is false. A humidity
+-- humidity rule; from the spell's first high step, and a spell that follows a confirmed one
+-- within shower_warming_minutes is the same shower: rule_steps) raise no anomaly unless var
+-- classifier_shower_veto is false. A humidity
 -- anomaly is raised only if the humidity reached humidity_high_rh at one of its predicted steps
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
--- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak.
+-- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
+-- a heating failure is raised only if one of its predicted steps shows the room falling
+-- heating_fall_c within heating_fall_minutes or heating_day_drop_c under the same time the day
+-- before, or still more than heating_below_c under its baseline since such a fall
+-- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
+-- heating off for the season floats slowly with the weather, each cool morning like the one
+-- before, and its cool mornings are no failure.
 
 with
 
@@ -25,28 +33,132 @@ production as (
 
 ),
 
--- steps inside a shower that the bathroom's own temperature confirms and that has not yet
--- lasted longer than the household's own long showers (int_household_rules_flagged): the
--- classifier cannot see a bathroom temperature, the humidity rule can
+-- the rules' view of each step (int_household_rules_flagged): its high-humidity spell and
+-- whether the bathroom's own temperature confirmed that spell a shower, and the room's
+-- temperature against its baseline and its last minutes
+rule_levels as (
+
+    select
+        household_id,
+        step_at,
+        humidity,
+        temperature,
+        temperature_expected,
+        humidity_high_minutes,
+        humidity_long_minutes,
+        step_at - to_seconds(60 * humidity_high_minutes) as spell_onset_at,
+        -- a high-humidity spell whose bathroom warms within shower_warming_minutes of its start
+        -- is a shower from its first high step on: the rule learns it as the warming shows (a
+        -- step or two later), the veto applies it to the whole spell
+        case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
+             else is_shower_warmed end as is_warmed_spell,
+        max(temperature) over fall_window as temperature_max_fall_window
+    from {{ ref('int_household_rules_flagged') }}
+    window
+        fall_window as (partition by household_id order by step_at
+                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row),
+        -- one high-humidity spell: its steps share their onset
+        humidity_spell as (partition by household_id, step_at - to_seconds(60 * humidity_high_minutes))
+
+),
+
+shower_spells as (
+
+    select
+        *,
+        -- the last high step of a warmed spell before this spell began
+        first_value(last_warmed_at) over (partition by household_id, spell_onset_at order by step_at)
+            as warmed_before_onset_at
+    from (
+        select
+            *,
+            max(case when is_warmed_spell and humidity_high_minutes > 0 then step_at end)
+                over (partition by household_id order by step_at rows between unbounded preceding and 1 preceding)
+                as last_warmed_at
+        from rule_levels
+    ) as with_last
+
+),
+
+-- steps inside a shower the bathroom's temperature confirms, not yet longer than the
+-- household's own long showers (the classifier cannot see a bathroom temperature, the humidity
+-- rule can). A spell that begins within shower_warming_minutes of a warmed spell's last high
+-- step is the same shower, the humidity having dipped under humidity_high_rh for a moment (the
+-- bathroom, still warm, cannot warm by shower_warming_c again): confirmed for up to
+-- shower_warmed_minutes
 rule_steps as (
 
     select
         household_id,
         step_at,
         humidity,
-        is_shower_warmed and humidity_high_minutes < humidity_long_minutes as is_confirmed_shower
-    from {{ ref('int_household_rules_flagged') }}
+        temperature,
+        temperature_expected,
+        temperature_max_fall_window,
+        (is_warmed_spell and humidity_high_minutes < humidity_long_minutes)
+        or (humidity_high_minutes > 0 and humidity_high_minutes < {{ var('shower_warmed_minutes') }}
+            and spell_onset_at - warmed_before_onset_at <= interval '{{ var("shower_warming_minutes") }} minutes')
+            as is_confirmed_shower
+    from shower_spells
+
+),
+
+-- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
+-- heating_fall_minutes, or heating_day_drop_c colder than at the same time the day before (a
+-- slow house); a home without a baseline yet cannot be judged: it counts
+heating_falls as (
+
+    select
+        rule_steps.household_id,
+        rule_steps.step_at,
+        coalesce(rule_steps.temperature_max_fall_window - rule_steps.temperature >= {{ var('heating_fall_c') }}, false)
+            or coalesce(day_before.temperature - rule_steps.temperature >= {{ var('heating_day_drop_c') }}, false)
+            or rule_steps.temperature_expected is null as is_heating_fall,
+        not coalesce(rule_steps.temperature - rule_steps.temperature_expected < -{{ var('heating_below_c') }}, false)
+            as is_not_cold
+    from rule_steps
+    left join rule_steps as day_before
+        on day_before.household_id = rule_steps.household_id
+        and day_before.step_at = rule_steps.step_at - interval '24 hours'
+
+),
+
+-- a step shows a heating failure's evidence if the room falls there, or has stayed more than
+-- heating_below_c under its baseline since such a fall (models_ml/metrics.py heating_evidence
+-- computes the same for the evaluation)
+heating_steps as (
+
+    select
+        household_id,
+        step_at,
+        is_heating_fall
+        or (last_fall_at is not null and (last_not_cold_at is null or last_fall_at > last_not_cold_at))
+            as is_heating_evidence
+    from (
+        select
+            household_id,
+            step_at,
+            is_heating_fall,
+            max(case when is_heating_fall then step_at end) over history as last_fall_at,
+            max(case when is_not_cold then step_at end) over history as last_not_cold_at
+        from heating_falls
+        window history as (partition by household_id order by step_at
+                           rows between unbounded preceding and current row)
+    ) as last_seen
 
 ),
 
 predicted_steps as (
 
-    select predictions.*, rule_steps.humidity
+    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     left join rule_steps
         on rule_steps.household_id = predictions.household_id
         and rule_steps.step_at = predictions.step_at
+    left join heating_steps
+        on heating_steps.household_id = predictions.household_id
+        and heating_steps.step_at = predictions.step_at
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
@@ -93,6 +205,7 @@ events as (
         else 0 end
     {%- if var('classifier_needs_evidence') %}
         and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
+        and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
     {%- endif %}
 
 ),
