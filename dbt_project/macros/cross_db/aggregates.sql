@@ -108,3 +108,17 @@
 {% macro default__xdb_filtered(aggregate, cond) -%}
     {{ aggregate }} filter (where {{ cond }})
 {%- endmacro %}
+
+{#- The last non-null value of expr in a window frame: `xdb_last_value_ignore_nulls('x')` then
+    ` over w`. DuckDB: last_value(x ignore nulls); Spark: last_value(x, true). -#}
+{% macro xdb_last_value_ignore_nulls(expr) -%}
+    {{ return(adapter.dispatch('xdb_last_value_ignore_nulls', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }} ignore nulls)
+{%- endmacro %}
+
+{% macro spark__xdb_last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }}, true)
+{%- endmacro %}

@@ -90,3 +90,17 @@
 {% macro spark__xdb_step_series(start, stop, seconds) -%}
     explode(sequence(cast({{ start }} as timestamp), cast({{ stop }} as timestamp), interval {{ seconds | trim }} seconds))
 {%- endmacro %}
+
+{#- A timestamp after all data (what a build window is when nothing new arrived). DuckDB:
+    'infinity'::timestamp; Spark has no infinite timestamps: the last representable day. -#}
+{% macro xdb_infinity() -%}
+    {{ return(adapter.dispatch('xdb_infinity', 'homewatch')()) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_infinity() -%}
+    'infinity'::timestamp
+{%- endmacro %}
+
+{% macro spark__xdb_infinity() -%}
+    timestamp '9999-12-31 00:00:00'
+{%- endmacro %}
