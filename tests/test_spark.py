@@ -34,6 +34,16 @@ from warehouse.connection import REPO_ROOT, QueryError
 CROSS_DB = REPO_ROOT / "tests" / "dbt_cross_db"
 STAGING = ["stg_ml__model_registry", "stg_ml__predictions", "stg_raw__batches", "stg_raw__households",
            "stg_raw__injected_events"]
+# The models converted beyond staging (docs/scale-out.md), in DAG order: the spark_wh fixture
+# builds them (and what they depend on) on Spark, and each must equal DuckDB's table.
+CONVERTED = [("staging", "stg_raw__readings"),
+             ("intermediate", "int_build_window"), ("intermediate", "int_readings_bucketed_to_steps"),
+             ("intermediate", "int_readings_gridded"), ("intermediate", "int_sensor_features_rolled"),
+             ("intermediate", "int_sensor_hours"), ("intermediate", "int_sensor_ranges"),
+             ("intermediate", "int_baselines_hour_of_day"), ("intermediate", "int_sensor_deviations"),
+             ("intermediate", "int_sensor_score_hours"), ("intermediate", "int_sensor_scores"),
+             ("intermediate", "int_sensor_steps_flagged"), ("intermediate", "int_household_steps_pivoted"),
+             ("intermediate", "int_sensor_incident_steps"), ("intermediate", "int_sensor_incidents")]
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -190,8 +200,8 @@ def test_replace_window_incremental_equals_full_refresh_on_both_engines(cross_db
 
 @pytest.fixture(scope="module")
 def spark_wh(trained, tmp_path_factory):
-    """A copy of the trained tiny warehouse: scored on DuckDB, then its five converted staging
-    models built on Spark (`homewatch build --target spark`), and DuckDB's marts.fct_ml_features
+    """A copy of the trained tiny warehouse: scored on DuckDB, then its converted models (staging,
+    CONVERTED and what they read) built on Spark (`homewatch build --target spark`), and DuckDB's marts.fct_ml_features
     put on the Spark side as a table (the features models are not converted yet). Returns the
     warehouse path and the in-process Spark session (opened after dbt has let go of the catalog)."""
     from models_ml.score import score
@@ -206,7 +216,7 @@ def spark_wh(trained, tmp_path_factory):
         features = Path(f"{db}.spark") / "lake" / "marts" / "fct_ml_features"
         features.mkdir(parents=True)
         con.execute(f"copy marts.fct_ml_features to '{features / 'part-0.parquet'}' (format parquet)")
-    build(db=db, target="spark", select=" ".join(STAGING))
+    build(db=db, target="spark", select=" ".join(STAGING + [f"+{model}" for _, model in CONVERTED]))
     spark = spark_session(db)
     spark.sql("create database if not exists marts")
     spark.sql(f"create table marts.fct_ml_features using parquet location '{features}'")
@@ -229,6 +239,32 @@ def test_staging_on_spark_matches_duckdb(spark_wh, model):
     assert list(got.columns) == list(duck.columns)
     assert len(duck) > 0
     _assert_same_rows(_rows(got), _rows(duck), model)
+
+
+def _spark_rows(db, spark, schema: str, model: str):
+    """A model's rows on Spark: a table read from its Parquet files (faster than collecting it
+    through the session), a view through the session."""
+    folder = Path(f"{db}.spark", "warehouse", f"{schema}.db", model)
+    if not folder.is_dir():
+        return spark.sql(f"select * from {schema}.{model}").toPandas()
+    con = duckdb.connect()
+    try:
+        return con.execute(f"select * from read_parquet('{folder}/**/*.parquet', hive_partitioning = true, "
+                           "union_by_name = true)").df()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("schema,model", CONVERTED, ids=[m for _, m in CONVERTED])
+def test_converted_model_on_spark_matches_duckdb(spark_wh, schema, model):
+    """Row counts equal, every flag, key and text identical, numbers within 1e-9 relative. Spark's
+    replace_window tables carry one more column, their day partition (partition_day)."""
+    db, spark = spark_wh
+    duck = _duck(db, f"select * from {schema}.{model}")
+    got = _spark_rows(db, spark, schema, model)
+    assert set(got.columns) - set(duck.columns) <= {"partition_day"}
+    assert len(duck) > 0
+    _assert_same_rows(_rows(got[list(duck.columns)]), _rows(duck), model)
 
 
 def test_query_on_spark_reads_and_refuses_every_write(spark_wh, capsys):

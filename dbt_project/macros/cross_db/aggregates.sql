@@ -122,3 +122,31 @@
 {% macro spark__xdb_last_value_ignore_nulls(expr) -%}
     last_value({{ expr }}, true)
 {%- endmacro %}
+
+{#- Exact quantiles, interpolated (DuckDB's quantile_cont, Spark's percentile: both linear
+    between the two nearest values), as a list: `xdb_quantiles('x', '0.25, 0.75')`, optionally
+    `over` a window. Read the list with xdb_list_element (1-based on both). -#}
+{% macro xdb_quantiles(expr, quantiles, over=none) -%}
+    {{ return(adapter.dispatch('xdb_quantiles', 'homewatch')(expr, quantiles, over)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_quantiles(expr, quantiles, over=none) -%}
+    quantile_cont({{ expr }}, [{{ quantiles }}]){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{% macro spark__xdb_quantiles(expr, quantiles, over=none) -%}
+    percentile({{ expr }}, array({{ quantiles }})){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{#- One exact quantile, interpolated: DuckDB quantile_cont(expr, q), Spark percentile(expr, q). -#}
+{% macro xdb_quantile(expr, quantile, over=none) -%}
+    {{ return(adapter.dispatch('xdb_quantile', 'homewatch')(expr, quantile, over)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_quantile(expr, quantile, over=none) -%}
+    quantile_cont({{ expr }}, {{ quantile }}){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{% macro spark__xdb_quantile(expr, quantile, over=none) -%}
+    percentile({{ expr }}, {{ quantile }}){{ ' over ' ~ over if over }}
+{%- endmacro %}

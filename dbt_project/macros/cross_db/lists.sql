@@ -36,3 +36,29 @@
 {% macro spark__xdb_sorted_distinct_list(expr) -%}
     array_sort(collect_set({{ expr }}))
 {%- endmacro %}
+
+{#- The i-th element of a list, counted from 1 (DuckDB: list[i]; Spark's [] counts from 0). -#}
+{% macro xdb_list_element(list, i) -%}
+    {{ return(adapter.dispatch('xdb_list_element', 'homewatch')(list, i)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_list_element(list, i) -%}
+    {{ list }}[{{ i }}]
+{%- endmacro %}
+
+{% macro spark__xdb_list_element(list, i) -%}
+    element_at({{ list }}, {{ i }})
+{%- endmacro %}
+
+{#- A list literal as DuckDB writes it, "['a', 'b']": as written on DuckDB, array('a', 'b') on Spark. -#}
+{% macro xdb_list_literal(text) -%}
+    {{ return(adapter.dispatch('xdb_list_literal', 'homewatch')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_list_literal(text) -%}
+    {{ text }}
+{%- endmacro %}
+
+{% macro spark__xdb_list_literal(text) -%}
+    array({{ (text | trim)[1:-1] }})
+{%- endmacro %}
