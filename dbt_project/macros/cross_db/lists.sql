@@ -62,3 +62,29 @@
 {% macro spark__xdb_list_literal(text) -%}
     array({{ (text | trim)[1:-1] }})
 {%- endmacro %}
+
+{#- One row per (name, value) pair for each row of the relation before it: write it right after
+    that relation, `from t{{ xdb_unnest_pairs(["'a'", "'b'"], ['x', 'y'], 'metric', 'value') }}`.
+    DuckDB: `, lateral (select unnest([names]) as metric, unnest([values]) as value)`; Spark:
+    `lateral view inline(array(struct(..), ..))`. -#}
+{% macro xdb_unnest_pairs(names, values, name_column, value_column) -%}
+    {{ return(adapter.dispatch('xdb_unnest_pairs', 'homewatch')(names, values, name_column, value_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_unnest_pairs(names, values, name_column, value_column) -%}
+,
+    lateral (
+        select unnest([{{ names | join(', ') }}]) as {{ name_column }},
+               unnest([
+                   {{ values | join(',\n                   ') }}
+               ]) as {{ value_column }}
+    )
+{%- endmacro %}
+
+{% macro spark__xdb_unnest_pairs(names, values, name_column, value_column) -%}
+{%- set pairs = [] -%}
+{%- for i in range(names | length) -%}
+    {%- do pairs.append('named_struct(\'' ~ name_column ~ '\', ' ~ names[i] ~ ', \'' ~ value_column ~ '\', cast(' ~ values[i] ~ ' as double))') -%}
+{%- endfor %}
+    lateral view inline(array({{ pairs | join(', ') }})) unnested_pairs as {{ name_column }}, {{ value_column }}
+{%- endmacro %}

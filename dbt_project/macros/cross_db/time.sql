@@ -149,3 +149,16 @@
 {% macro spark__xdb_seconds(expr) -%}
     make_dt_interval(0, 0, 0, cast({{ expr }} as decimal(18, 6)))
 {%- endmacro %}
+
+{#- An interval of `expr` hours (a column): DuckDB to_hours(expr); Spark make_dt_interval. -#}
+{% macro xdb_hours(expr) -%}
+    {{ return(adapter.dispatch('xdb_hours', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_hours(expr) -%}
+    to_hours({{ expr }})
+{%- endmacro %}
+
+{% macro spark__xdb_hours(expr) -%}
+    make_dt_interval(0, cast({{ expr }} as int), 0, 0)
+{%- endmacro %}

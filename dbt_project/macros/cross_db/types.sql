@@ -92,3 +92,44 @@
 {% macro spark__xdb_least(expressions) -%}
     {%- if expressions | length == 1 -%}({{ expressions[0] }}){%- else -%}least({{ expressions | join(', ') }}){%- endif -%}
 {%- endmacro %}
+
+{#- The select list of the first side of xdb_union_all_by_name(): DuckDB's `*` (it matches the
+    other side by name), Spark the columns in the other side's order (`columns`, a
+    comma-separated string; a Spark table may carry its day partition, which `*` would add). -#}
+{% macro xdb_star_by_name(columns) -%}
+    {{ return(adapter.dispatch('xdb_star_by_name', 'homewatch')(columns)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_star_by_name(columns) -%}
+    *
+{%- endmacro %}
+
+{% macro spark__xdb_star_by_name(columns) -%}
+    {{ columns }}
+{%- endmacro %}
+
+{#- An unsigned number from 8 hex digits (text): DuckDB ('0x' || hex)::ubigint, Spark conv(). -#}
+{% macro xdb_hex_to_number(hex) -%}
+    {{ return(adapter.dispatch('xdb_hex_to_number', 'homewatch')(hex)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_hex_to_number(hex) -%}
+    ('0x' || {{ hex }})::ubigint
+{%- endmacro %}
+
+{% macro spark__xdb_hex_to_number(hex) -%}
+    cast(conv({{ hex }}, 16, 10) as bigint)
+{%- endmacro %}
+
+{#- The keyword of `rel.* exclude (col)`: DuckDB `exclude`, Spark `except`. -#}
+{% macro xdb_exclude() -%}
+    {{ return(adapter.dispatch('xdb_exclude', 'homewatch')()) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_exclude() -%}
+    exclude
+{%- endmacro %}
+
+{% macro spark__xdb_exclude() -%}
+    except
+{%- endmacro %}

@@ -140,7 +140,7 @@ with_history as (
 
     -- the household's shower history, looked up at the current high run's onset
     select
-        onsets.* exclude (humidity_onset_at),
+        onsets.* {{ xdb_exclude() }} (humidity_onset_at),
         shower_patterns.shower_pattern_share,
         -- in the night's run of quiet hours (null without a motion baseline: then no door rule)
         case
