@@ -47,7 +47,7 @@ hours as (
         {{ xdb_cast('step_at', 'date') }} as step_date,
         hour(step_at) as hour_of_day,
         {{ xdb_isodow('step_at') }} >= 6 as is_weekend,
-        median(value) filter (where not is_excluded) as hour_median,
+        {{ xdb_median('value') }} filter (where not is_excluded) as hour_median,
         avg(value) filter (where not is_excluded) as hour_mean,
         stddev_samp(value) filter (where not is_excluded) as hour_std,
         max(value) filter (where not is_excluded) as hour_max,

@@ -60,8 +60,8 @@ features as (
     select
         grid.household_id,
         grid.step_at,
-        sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_sin,
-        cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_cos,
+        sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / {{ xdb_double('1440.0') }}) as hour_sin,
+        cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / {{ xdb_double('1440.0') }}) as hour_cos,
         case when {{ xdb_isodow('grid.step_at') }} >= 6 then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as is_weekend,
         {%- for s in sensors %}
         case when grid.step_at >= date_trunc('hour', sensors_seen.{{ s }}_first_seen_at) then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end
@@ -95,7 +95,7 @@ features as (
         -- compressor by level alone; a stuck value does not change, a failing fridge's does
         {%- for s in continuous %}
         grid.{{ s }}_health_score as {{ s }}_health,
-        coalesce(grid.{{ s }}_minutes_since_change, 0) / 1440.0 as {{ s }}_days_since_change,
+        coalesce(grid.{{ s }}_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as {{ s }}_days_since_change,
         {%- endfor %}
         {%- for s in ['motion', 'door', 'fire_alarm'] %}
         coalesce(grid.{{ s }}, 0) as {{ s }},
@@ -103,11 +103,11 @@ features as (
         case when grid.{{ s }}_is_missing then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as {{ s }}_missing,
         {%- endfor %}
         coalesce(grid.motion_expected_mean, 0) as motion_expected_rate,
-        coalesce(grid.motion_minutes_since_change, 0) / 1440.0 as motion_days_since_change,
-        coalesce(grid.door_minutes_since_change, 0) / 1440.0 as door_days_since_change,
+        coalesce(grid.motion_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as motion_days_since_change,
+        coalesce(grid.door_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as door_days_since_change,
         coalesce(grid.humidity_high_share, 0) as humidity_high_share,
-        rules.humidity_high_minutes / 1440.0 as humidity_high_days,
-        rules.fridge_off_minutes / 1440.0 as fridge_off_days,
+        rules.humidity_high_minutes / {{ xdb_double('1440.0') }} as humidity_high_days,
+        rules.fridge_off_minutes / {{ xdb_double('1440.0') }} as fridge_off_days,
         rules.heating_failure_severity,
         rules.humidity_anomaly_severity,
         rules.fridge_failure_severity,
