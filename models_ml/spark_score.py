@@ -36,7 +36,7 @@ from warehouse.taxonomy import ANOMALY_CLASSES
 FEATURES_TABLE = "marts.fct_ml_features"
 PREDICTIONS_TABLE = "ml.predictions"
 PROBABILITY_COLUMNS = [f"p_{name}" for _, name in sorted(ANOMALY_CLASSES.items())]
-NON_FEATURES = ("household_id", "step_at", "rule_class")
+NON_FEATURES = ("household_id", "step_at", "rule_class", "partition_day")   # partition_day: the Spark table's day partition
 _SESSIONS: dict[str, object] = {}   # per Python worker: model key -> ONNX Runtime session
 
 

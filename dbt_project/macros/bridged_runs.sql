@@ -11,7 +11,7 @@ runs_started as (
         *,
         case
             when lag(step_at) over run_order is null
-              or step_at - lag(step_at) over run_order > interval '{{ bridge }} minutes' then 1
+              or step_at - lag(step_at) over run_order > {{ xdb_interval(bridge, 'minutes') }} then 1
             else 0
         end as is_run_start
     from {{ source }}

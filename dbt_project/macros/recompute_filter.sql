@@ -6,8 +6,8 @@
     {%- if is_incremental() -%}
         {%- set start = recompute_from() -%}
         {%- if context -%}
-            {%- set start = start ~ " - interval '" ~ var('context_hours') ~ " hours'" -%}
+            {%- set start = start ~ " - " ~ xdb_interval(var('context_hours'), 'hours') -%}
         {%- endif -%}
-        {{ keyword }} {{ column }} >= {{ '(' ~ start ~ ')::date' if to_date else start }}
+        {{ keyword }} {{ column }} >= {{ xdb_cast('(' ~ start ~ ')', 'date') if to_date else start }}
     {%- endif -%}
 {%- endmacro %}

@@ -7,9 +7,9 @@
     {%- if grid is not none -%}
         delete from {{ grid }} where step_seconds <> {{ step }};
         insert into {{ grid }} (step_seconds, status, recorded_at, built_at)
-            select {{ step }}, 'built', now()::timestamp, now()::timestamp
+            select {{ step }}, 'built', {{ xdb_cast('now()', 'timestamp') }}, {{ xdb_cast('now()', 'timestamp') }}
             where not exists (select 1 from {{ grid }});
-        update {{ grid }} set status = 'built', built_at = now()::timestamp
+        update {{ grid }} set status = 'built', built_at = {{ xdb_cast('now()', 'timestamp') }}
     {%- else -%}
         select 1  -- a warehouse without ops.grid (not migrated yet): `homewatch build` creates it
     {%- endif -%}

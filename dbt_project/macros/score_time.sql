@@ -39,9 +39,9 @@
 {% macro score_interval(amount, unit) -%}
     {%- if score_sub_minute() | trim == 'True' -%}
         {%- set seconds = (amount | float) * {'minutes': 60, 'hours': 3600, 'days': 86400}[unit] -%}
-        interval '{{ (seconds * (score_scale() | trim | float)) | round | int }} seconds'
+        {{ xdb_interval((seconds * (score_scale() | trim | float)) | round | int, 'seconds') }}
     {%- else -%}
-        interval '{{ amount }} {{ unit }}'
+        {{ xdb_interval(amount, unit) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -49,7 +49,7 @@
     the 60 steps it falls in (aligned on midnight), the score's "hour". -#}
 {% macro score_bucket(column) -%}
     {%- if score_sub_minute() | trim == 'True' -%}
-        time_bucket(interval '{{ 60 * (grid_step_seconds() | trim | int) }} seconds', {{ column }}, timestamp '2000-01-01')
+        {{ xdb_time_bucket(60 * (grid_step_seconds() | trim | int), column, origin='2000-01-01') }}
     {%- else -%}
         date_trunc('hour', {{ column }})
     {%- endif -%}

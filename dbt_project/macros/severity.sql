@@ -3,7 +3,7 @@
 {% macro severity(score, threshold) -%}
     case
         when ({{ score }}) >= ({{ threshold }})
-            then least(1.0, 0.5 + 0.5 * (({{ score }}) - ({{ threshold }})) / ({{ threshold }}))
+            then least({{ xdb_double('1.0') }}, {{ xdb_double('0.5') }} + {{ xdb_double('0.5') }} * (({{ score }}) - ({{ threshold }})) / ({{ threshold }}))
         else 0.0
     end
 {%- endmacro %}

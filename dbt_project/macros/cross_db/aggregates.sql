@@ -108,3 +108,45 @@
 {% macro default__xdb_filtered(aggregate, cond) -%}
     {{ aggregate }} filter (where {{ cond }})
 {%- endmacro %}
+
+{#- The last non-null value of expr in a window frame: `xdb_last_value_ignore_nulls('x')` then
+    ` over w`. DuckDB: last_value(x ignore nulls); Spark: last_value(x, true). -#}
+{% macro xdb_last_value_ignore_nulls(expr) -%}
+    {{ return(adapter.dispatch('xdb_last_value_ignore_nulls', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }} ignore nulls)
+{%- endmacro %}
+
+{% macro spark__xdb_last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }}, true)
+{%- endmacro %}
+
+{#- Exact quantiles, interpolated (DuckDB's quantile_cont, Spark's percentile: both linear
+    between the two nearest values), as a list: `xdb_quantiles('x', '0.25, 0.75')`, optionally
+    `over` a window. Read the list with xdb_list_element (1-based on both). -#}
+{% macro xdb_quantiles(expr, quantiles, over=none) -%}
+    {{ return(adapter.dispatch('xdb_quantiles', 'homewatch')(expr, quantiles, over)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_quantiles(expr, quantiles, over=none) -%}
+    quantile_cont({{ expr }}, [{{ quantiles }}]){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{% macro spark__xdb_quantiles(expr, quantiles, over=none) -%}
+    percentile({{ expr }}, array({{ quantiles }})){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{#- One exact quantile, interpolated: DuckDB quantile_cont(expr, q), Spark percentile(expr, q). -#}
+{% macro xdb_quantile(expr, quantile, over=none) -%}
+    {{ return(adapter.dispatch('xdb_quantile', 'homewatch')(expr, quantile, over)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_quantile(expr, quantile, over=none) -%}
+    quantile_cont({{ expr }}, {{ quantile }}){{ ' over ' ~ over if over }}
+{%- endmacro %}
+
+{% macro spark__xdb_quantile(expr, quantile, over=none) -%}
+    percentile({{ expr }}, {{ quantile }}){{ ' over ' ~ over if over }}
+{%- endmacro %}

@@ -11,8 +11,35 @@
     interval '{{ amount }} {{ unit }}'
 {%- endmacro %}
 
+{#- Spark: always a DAY TO SECOND literal (`interval '0 12:00:00' day to second`), whatever the
+    unit: Spark types `interval 28 days` and `interval 12 hours` differently (INTERVAL DAY,
+    INTERVAL HOUR) and refuses a RANGE frame whose two bounds differ. A RANGE frame over a DATE
+    column needs INTERVAL DAY bounds instead: xdb_date_interval. -#}
 {% macro spark__xdb_interval(amount, unit) -%}
-    interval {{ amount }} {{ unit }}
+    {%- set units = {'second': 1, 'seconds': 1, 'minute': 60, 'minutes': 60, 'hour': 3600, 'hours': 3600,
+                     'day': 86400, 'days': 86400} -%}
+    {%- set seconds = units[unit | trim | lower] -%}
+    {%- set micros = ((amount | trim | float) * seconds * 1000000) | round | int -%}
+    {%- set sign = '-' if micros < 0 else '' -%}
+    {%- set micros = micros | abs -%}
+    {%- set s = micros // 1000000 -%}
+    {%- set frac = micros % 1000000 -%}
+    interval '{{ sign }}{{ s // 86400 }} {{ '%02d' % ((s % 86400) // 3600) }}:{{ '%02d' % ((s % 3600) // 60) }}:{{ '%02d' % (s % 60) }}{{ ('.%06d' % frac) if frac else '' }}' day to second
+{%- endmacro %}
+
+{#- A whole number of days as the bound of a RANGE frame over a DATE column: DuckDB as
+    xdb_interval (`interval '28 days'`); Spark `interval 28 days` (INTERVAL DAY, which a DATE
+    order takes, unlike DAY TO SECOND). -#}
+{% macro xdb_date_interval(amount, unit='days') -%}
+    {{ return(adapter.dispatch('xdb_date_interval', 'homewatch')(amount, unit)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_date_interval(amount, unit='days') -%}
+    interval '{{ amount }} {{ unit }}'
+{%- endmacro %}
+
+{% macro spark__xdb_date_interval(amount, unit='days') -%}
+    interval {{ amount | trim | int }} days
 {%- endmacro %}
 
 {#- Whole `part`s (second, minute, hour, day) between two timestamps, counted as DuckDB's
@@ -64,17 +91,21 @@
 {#- The start of the `seconds`-long bucket holding ts (seconds divides a day, as grid steps do:
     buckets then line up on midnight on both engines). The DuckDB text is what the models write
     with step_interval(): time_bucket(interval 'N seconds', ts). -#}
-{% macro xdb_time_bucket(seconds, ts) -%}
-    {{ return(adapter.dispatch('xdb_time_bucket', 'homewatch')(seconds, ts)) }}
+{#- `origin` (a timestamp literal's text, e.g. '2000-01-01'): buckets start there, as DuckDB's
+    third argument (its default origin is 2000-01-03, a Monday midnight: the same buckets for
+    widths that divide a day). -#}
+{% macro xdb_time_bucket(seconds, ts, origin=none) -%}
+    {{ return(adapter.dispatch('xdb_time_bucket', 'homewatch')(seconds, ts, origin)) }}
 {%- endmacro %}
 
-{% macro duckdb__xdb_time_bucket(seconds, ts) -%}
-    time_bucket(interval '{{ seconds | trim }} seconds', {{ ts }})
+{% macro duckdb__xdb_time_bucket(seconds, ts, origin=none) -%}
+    time_bucket(interval '{{ seconds | trim }} seconds', {{ ts }}{{ ", timestamp '" ~ origin ~ "'" if origin }})
 {%- endmacro %}
 
-{% macro spark__xdb_time_bucket(seconds, ts) -%}
+{% macro spark__xdb_time_bucket(seconds, ts, origin=none) -%}
     {%- set width = (seconds | trim | int) * 1000000 -%}
-    timestamp_micros(unix_micros(cast({{ ts }} as timestamp)) - pmod(unix_micros(cast({{ ts }} as timestamp)), {{ width }}))
+    {%- set offset = ' - unix_micros(timestamp \'' ~ origin ~ '\')' if origin else '' -%}
+    timestamp_micros(unix_micros(cast({{ ts }} as timestamp)) - pmod(unix_micros(cast({{ ts }} as timestamp)){{ offset }}, {{ width }}))
 {%- endmacro %}
 
 {#- One row per step from start to stop (both included), every `seconds`: the grid. Use in a
@@ -89,4 +120,45 @@
 
 {% macro spark__xdb_step_series(start, stop, seconds) -%}
     explode(sequence(cast({{ start }} as timestamp), cast({{ stop }} as timestamp), interval {{ seconds | trim }} seconds))
+{%- endmacro %}
+
+{#- A timestamp after all data (what a build window is when nothing new arrived). DuckDB:
+    'infinity'::timestamp; Spark has no infinite timestamps: the last representable day. -#}
+{% macro xdb_infinity() -%}
+    {{ return(adapter.dispatch('xdb_infinity', 'homewatch')()) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_infinity() -%}
+    'infinity'::timestamp
+{%- endmacro %}
+
+{% macro spark__xdb_infinity() -%}
+    timestamp '9999-12-31 00:00:00'
+{%- endmacro %}
+
+{#- An interval of `expr` seconds, expr any number (a column): DuckDB to_seconds(expr); Spark
+    make_dt_interval(0, 0, 0, expr) (seconds with microseconds). -#}
+{% macro xdb_seconds(expr) -%}
+    {{ return(adapter.dispatch('xdb_seconds', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_seconds(expr) -%}
+    to_seconds({{ expr }})
+{%- endmacro %}
+
+{% macro spark__xdb_seconds(expr) -%}
+    make_dt_interval(0, 0, 0, cast({{ expr }} as decimal(18, 6)))
+{%- endmacro %}
+
+{#- An interval of `expr` hours (a column): DuckDB to_hours(expr); Spark make_dt_interval. -#}
+{% macro xdb_hours(expr) -%}
+    {{ return(adapter.dispatch('xdb_hours', 'homewatch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__xdb_hours(expr) -%}
+    to_hours({{ expr }})
+{%- endmacro %}
+
+{% macro spark__xdb_hours(expr) -%}
+    make_dt_interval(0, cast({{ expr }} as int), 0, 0)
 {%- endmacro %}

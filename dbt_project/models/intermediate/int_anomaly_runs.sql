@@ -1,4 +1,4 @@
-{{ config(replace_from='open_events', window_column='end_at') }}
+{{ config(replace_from='open_events', window_column='end_at', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs reopen the events new steps can reach)
 -- Runs of flagged steps of one household, rule and sensor, merged when less than
 -- event_bridge_minutes apart: every event before fct_anomaly_events drops duplicates.
@@ -54,12 +54,12 @@ events as (
         max(severity) as peak_severity,
         -- at the peak: the first of the steps with the highest severity (ties broken by time,
         -- so every rebuild of the same data picks the same step)
-        first(observed_value order by severity desc nulls last, step_at) as observed_value,
-        first(expected_value order by severity desc nulls last, step_at) as expected_value,
-        first(step_at order by severity desc nulls last, step_at) as peak_at
+        {{ xdb_first_by('observed_value', 'severity desc nulls last, step_at') }} as observed_value,
+        {{ xdb_first_by('expected_value', 'severity desc nulls last, step_at') }} as expected_value,
+        {{ xdb_first_by('step_at', 'severity desc nulls last, step_at') }} as peak_at
     from runs_numbered
     group by household_id, event_kind, rule_name, anomaly_class, sensor, run_number
 
 )
 
-select * from events
+select *{{ xdb_partition_day('end_at') }} from events

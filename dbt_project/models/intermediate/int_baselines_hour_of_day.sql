@@ -1,4 +1,4 @@
-{{ config(window_column='baseline_date') }}
+{{ config(window_column='baseline_date', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Hour-of-day baselines per household, sensor, day and hour (weekdays and weekend days
 -- learn separately): robust statistics of the same hour over the trailing baseline_days:
@@ -29,7 +29,7 @@ hours_of_days as (
         hour_min
     from {{ ref('int_sensor_hours') }}
     {% if is_incremental() %}
-    where step_date >= {{ recompute_from() }}::date - interval '{{ var("baseline_days") }} days'
+    where step_date >= {{ xdb_cast(recompute_from(), 'date') }} - {{ xdb_interval(var("baseline_days"), 'days') }}
     {% endif %}
 
 ),
@@ -48,6 +48,7 @@ sensor_types as (
 {%- set incremental = is_incremental() %}
 {%- set p = 'past.' if incremental else '' %}
 {%- set over = '' if incremental else ' over past_days' %}
+{%- set over_name = none if incremental else 'past_days' %}
 {%- set t = 'targets.' if incremental else '' %}
 past_days_summarised as (
 
@@ -58,19 +59,19 @@ past_days_summarised as (
         {{ t }}baseline_date,
         {{ t }}hour_of_day,
         {{ t }}is_weekend,
-        median({{ p }}hour_median){{ over }} as expected_value,
+        {{ xdb_median(p ~ 'hour_median', over=over_name) }} as expected_value,
         avg({{ p }}hour_mean){{ over }} as expected_mean,
-        mad({{ p }}hour_median){{ over }} as day_to_day_mad,
-        median({{ p }}hour_min){{ over }} as typical_low,
-        median({{ p }}hour_max){{ over }} as typical_high,
-        greatest(mad({{ p }}hour_min){{ over }}, mad({{ p }}hour_max){{ over }}) as band_mad,
+        {{ xdb_mad(p ~ 'hour_median', over=over_name) }} as day_to_day_mad,
+        {{ xdb_median(p ~ 'hour_min', over=over_name) }} as typical_low,
+        {{ xdb_median(p ~ 'hour_max', over=over_name) }} as typical_high,
+        greatest({{ xdb_mad(p ~ 'hour_min', over=over_name) }}, {{ xdb_mad(p ~ 'hour_max', over=over_name) }}) as band_mad,
         avg({{ p }}hour_std){{ over }} as within_hour_std,
         {% if incremental -%}
         -- (a target with no past day at all joins one null row: no share, as over an empty frame)
         avg(case when past.baseline_date is not null then
-                 case when past.hour_max >= {{ var('humidity_high_rh') }} then 1.0 else 0.0 end end) as high_share,
+                 case when past.hour_max >= {{ var('humidity_high_rh') }} then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end end) as high_share,
         {%- else -%}
-        avg(case when hour_max >= {{ var('humidity_high_rh') }} then 1.0 else 0.0 end) over past_days as high_share,
+        avg(case when hour_max >= {{ var('humidity_high_rh') }} then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end) over past_days as high_share,
         {%- endif %}
         count({{ p }}hour_median){{ over }} as n_days
     {% if incremental -%}
@@ -80,16 +81,17 @@ past_days_summarised as (
         and past.sensor = targets.sensor
         and past.is_weekend = targets.is_weekend
         and past.hour_of_day = targets.hour_of_day
-        and past.baseline_date >= targets.baseline_date - interval '{{ var("baseline_days") }} days'
-        and past.baseline_date <= targets.baseline_date - interval '1 day'
-    where targets.baseline_date >= {{ recompute_from() }}::date
-    group by all
+        and past.baseline_date >= targets.baseline_date - {{ xdb_interval(var("baseline_days"), 'days') }}
+        and past.baseline_date <= targets.baseline_date - {{ xdb_interval(1, 'day') }}
+    where targets.baseline_date >= {{ xdb_cast(recompute_from(), 'date') }}
+    {{ xdb_group_by_all('targets.household_id, targets.sensor, targets.sensor_kind, targets.baseline_date, '
+                        ~ 'targets.hour_of_day, targets.is_weekend') }}
     {%- else -%}
     from hours_of_days
     window past_days as (
         partition by household_id, sensor, is_weekend, hour_of_day
         order by baseline_date
-        range between interval '{{ var("baseline_days") }} days' preceding and interval '1 day' preceding
+        range between {{ xdb_date_interval(var("baseline_days"), 'days') }} preceding and {{ xdb_date_interval(1, 'day') }} preceding
     )
     {%- endif %}
 
@@ -134,5 +136,5 @@ baselines as (
 
 )
 
-select * from baselines
+select *{{ xdb_partition_day('baseline_date') }} from baselines
 {{ recompute_filter('baseline_date', to_date=true) }}

@@ -23,7 +23,7 @@ recorded as (
         min_reading_at,
         max_reading_at,
         recompute_from,
-        now()::timestamp as processed_at
+        {{ xdb_cast("now()", "timestamp") }} as processed_at
     from window_batches
     {% if is_incremental() %}
     where batch_id not in (select batch_id from {{ this }})

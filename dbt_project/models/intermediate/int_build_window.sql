@@ -13,7 +13,7 @@
 {%- set new_from = none %}
 {%- if incremental and execute %}
     {#- the earliest new reading, as a literal so the readings scan below skips old row groups -#}
-    {%- set result = run_query("select min(min_reading_at)::varchar from " ~ ref('stg_raw__batches')
+    {%- set result = run_query("select " ~ xdb_cast("min(min_reading_at)", "varchar") ~ " from " ~ ref('stg_raw__batches')
                                ~ " where batch_id not in (select batch_id from " ~ processed ~ ")") %}
     {%- set new_from = result.columns[0].values()[0] if result and result.rows | length > 0 else none %}
 {%- endif %}
@@ -42,7 +42,7 @@ new_batch_households as (
     select
         batch_id,
         household_id,
-        time_bucket({{ step_interval() }}, min(reading_at)) as first_new_step
+        {{ xdb_time_bucket(grid_step_seconds(), 'min(reading_at)') }} as first_new_step
     from {{ ref('stg_raw__readings') }}
     where reading_at >= timestamp '{{ new_from }}'
       and batch_id in (select batch_id from new_batches)
@@ -82,7 +82,7 @@ household_windows as (
     select
         new_batch_households.batch_id,
         least(new_batch_households.first_new_step - {{ step_interval() }},
-              coalesce(previous_ends.last_step_at, 'infinity'::timestamp))
+              coalesce(previous_ends.last_step_at, {{ xdb_infinity() }}))
             as recompute_from
     from new_batch_households
     left join previous_ends on new_batch_households.household_id = previous_ends.household_id
@@ -104,12 +104,12 @@ windowed as (
         new_batches.batch_id,
         new_batches.min_reading_at,
         new_batches.max_reading_at,
-        time_bucket({{ step_interval() }}, new_batches.min_reading_at) as first_new_step,
+        {{ xdb_time_bucket(grid_step_seconds(), 'new_batches.min_reading_at') }} as first_new_step,
         {% if new_from -%}
         coalesce(batch_windows.recompute_from,
-                 time_bucket({{ step_interval() }}, new_batches.min_reading_at) - {{ step_interval() }})
+                 {{ xdb_time_bucket(grid_step_seconds(), 'new_batches.min_reading_at') }} - {{ step_interval() }})
         {%- else -%}
-        time_bucket({{ step_interval() }}, new_batches.min_reading_at) - {{ step_interval() }}
+        {{ xdb_time_bucket(grid_step_seconds(), 'new_batches.min_reading_at') }} - {{ step_interval() }}
         {%- endif %} as recompute_from
     from new_batches
     {% if new_from -%}

@@ -1,4 +1,4 @@
-{{ config(replace_from='build_window') }}
+{{ config(replace_from='build_window', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Every step where a domain rule fired, one row per household, step, rule and sensor, with its
 -- anomaly class, severity and evidence. (The generic layer's incidents come from the
@@ -30,7 +30,7 @@ domain_steps as (
     {%- for rule, cls, sensors, observed, expected in domain %}
     select
         household_id, step_at, 'anomaly' as event_kind, '{{ rule }}' as rule_name, {{ cls }} as anomaly_class,
-        '{{ sensors.split("'")[1] }}' as sensor, {{ sensors }} as sensors,
+        '{{ sensors.split("'")[1] }}' as sensor, {{ xdb_list_literal(sensors) }} as sensors,
         {{ rule }}_severity as severity, {{ observed }} as observed_value, {{ expected }} as expected_value
     from rules
     where is_{{ rule }}
@@ -45,4 +45,4 @@ all_steps as (
 
 )
 
-select * from all_steps
+select *{{ xdb_partition_day('step_at') }} from all_steps

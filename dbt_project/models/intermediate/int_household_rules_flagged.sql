@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Domain rules for the known sensors, one per anomaly class, per household and step, with
 -- the evidence (observed vs expected) and a severity in [0, 1]; rule_class is the highest
@@ -42,7 +43,7 @@ grid as (
 
     select * from {{ ref('int_household_steps_pivoted') }}
     {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }} - interval '{{ var("context_hours") }} hours'
+    where step_at >= {{ recompute_from() }} - {{ xdb_interval(var("context_hours"), 'hours') }}
     {% endif %}
 
 ),
@@ -55,7 +56,7 @@ grid_day_before as (
     from grid
     left join grid as day_before
         on day_before.household_id = grid.household_id
-        and day_before.step_at = grid.step_at - interval '24 hours'
+        and day_before.step_at = grid.step_at - {{ xdb_interval(24, 'hours') }}
 
 ),
 
@@ -79,7 +80,7 @@ motion_hours as (
     from {{ ref('int_baselines_hour_of_day') }}
     where sensor = 'motion' and expected_mean is not null
     {% if is_incremental() %}
-        and baseline_date >= ({{ recompute_from() }} - interval '{{ var("context_hours") }} hours')::date
+        and baseline_date >= {{ xdb_cast('(' ~ recompute_from() ~ ' - ' ~ xdb_interval(var("context_hours"), 'hours') ~ ')', 'date') }}
     {% endif %}
 
 ),
@@ -123,13 +124,13 @@ runs_measured as (
     window
         history as (partition by household_id order by step_at rows between unbounded preceding and current row),
         last_day as (partition by household_id order by step_at
-                     range between interval '{{ var("context_hours") }} hours' preceding and current row),
+                     range between {{ xdb_interval(var("context_hours"), 'hours') }} preceding and current row),
         sustained_window as (partition by household_id order by step_at
-                             range between interval '{{ var("sustained_minutes") }} minutes' preceding and current row),
+                             range between {{ xdb_interval(var("sustained_minutes"), 'minutes') }} preceding and current row),
         warming_window as (partition by household_id order by step_at
-                           range between interval '{{ var("shower_warming_minutes") }} minutes' preceding and current row),
+                           range between {{ xdb_interval(var("shower_warming_minutes"), 'minutes') }} preceding and current row),
         fall_window as (partition by household_id order by step_at
-                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row)
+                        range between {{ xdb_interval(var("heating_fall_minutes"), 'minutes') }} preceding and current row)
 
 ),
 
@@ -137,14 +138,14 @@ run_lengths as (
 
     select
         *,
-        least(coalesce(date_diff('minute', humidity_last_normal_at, step_at), {{ max_run }}), {{ max_run }})
+        least(coalesce({{ xdb_date_diff('minute', 'humidity_last_normal_at', 'step_at') }}, {{ max_run }}), {{ max_run }})
             as humidity_high_minutes,
-        least(coalesce(date_diff('minute', fridge_last_on_at, step_at), {{ max_run }}), {{ max_run }})
+        least(coalesce({{ xdb_date_diff('minute', 'fridge_last_on_at', 'step_at') }}, {{ max_run }}), {{ max_run }})
             as fridge_off_minutes,
         -- a shower warms the bathroom as its humidity rises: a bathroom temperature sensor that
         -- rose by shower_warming_c within shower_warming_minutes of the high run's start says so
         coalesce(bool_or(
-            date_diff('minute', humidity_last_normal_at, step_at) <= {{ var('shower_warming_minutes') }}
+            {{ xdb_date_diff('minute', 'humidity_last_normal_at', 'step_at') }} <= {{ var('shower_warming_minutes') }}
             and bathroom_warming_c >= {{ var('shower_warming_c') }})
             over (partition by household_id, humidity_run_id order by step_at
                   rows between unbounded preceding and current row), false) as is_shower_warmed,
@@ -163,7 +164,7 @@ run_lengths as (
 onsets as (
 
     -- the first high step of the current high run (within the context_hours cap)
-    select *, step_at - to_seconds(60 * humidity_high_minutes) + {{ step_interval() }} as humidity_onset_at
+    select *, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }} + {{ step_interval() }} as humidity_onset_at
     from run_lengths
 
 ),
@@ -172,7 +173,7 @@ with_history as (
 
     -- the household's shower history, looked up at the current high run's onset
     select
-        onsets.* exclude (humidity_onset_at),
+        onsets.* {{ xdb_exclude() }} (humidity_onset_at),
         shower_patterns.shower_pattern_share,
         -- in the night's run of quiet hours (null without a motion baseline: then no door rule)
         case
@@ -193,13 +194,13 @@ with_history as (
     left join shower_patterns
         on onsets.humidity_high_minutes > 0
         and shower_patterns.household_id = onsets.household_id
-        and shower_patterns.pattern_date = onsets.humidity_onset_at::date
+        and shower_patterns.pattern_date = {{ xdb_cast('onsets.humidity_onset_at', 'date') }}
         and shower_patterns.slot
             = floor((hour(onsets.humidity_onset_at) * 60 + minute(onsets.humidity_onset_at)) / 30)
     left join sleep_blocks
         on onsets.door = 1
         and sleep_blocks.household_id = onsets.household_id
-        and sleep_blocks.baseline_date = onsets.step_at::date
+        and sleep_blocks.baseline_date = {{ xdb_cast('onsets.step_at', 'date') }}
 
 ),
 
@@ -214,7 +215,7 @@ rules as (
                  {%- if var('heating_needs_fall') %}
                  -- a failure's fall: looked for within the context window less one fall window,
                  -- so an incremental run sees what a full one does
-                 {%- set reach = "interval '" ~ (var('context_hours') * 60 - var('heating_fall_minutes')) ~ " minutes'" %}
+                 {%- set reach = xdb_interval(var('context_hours') * 60 - var('heating_fall_minutes'), 'minutes') %}
                  and (temperature_expected is null
                       or coalesce(temperature_day_before - temperature >= {{ var('heating_day_drop_c') }}, false)
                       or (heating_fall_at >= step_at - {{ reach }}
@@ -295,7 +296,7 @@ classified as (
 
 )
 
-select * from classified
+select *{{ xdb_partition_day('step_at') }} from classified
 {% if is_incremental() %}
 where step_at >= {{ recompute_from() }}
 {% endif %}

@@ -47,7 +47,7 @@ episodes as (
         household_id,
         min(step_at) as onset_at,
         max(step_at) as last_high_at,
-        date_diff('second', min(step_at), max(step_at)) / 60.0 + {{ step_minutes() }} as episode_minutes
+        {{ xdb_date_diff('second', 'min(step_at)', 'max(step_at)') }} / {{ xdb_double('60.0') }} + {{ step_minutes() }} as episode_minutes
     from runs
     where is_high
     group by household_id, run_id
@@ -56,7 +56,7 @@ episodes as (
 
 days as (
 
-    select distinct household_id, step_at::date as pattern_date
+    select distinct household_id, {{ xdb_cast('step_at', 'date') }} as pattern_date
     from {{ ref('int_household_steps_pivoted') }}
     where humidity is not null
 
@@ -64,7 +64,7 @@ days as (
 
 slots as (
 
-    select range as slot from range(0, {{ (1440 / slot_minutes) | int }})
+    select {{ xdb_range_column() }} as slot from range(0, {{ (1440 / slot_minutes) | int }})
 
 ),
 
@@ -73,9 +73,9 @@ onsets_covering as (
 
     select distinct
         episodes.household_id,
-        episodes.onset_at::date as onset_date,
-        ((floor((hour(episodes.onset_at) * 60 + minute(episodes.onset_at)) / {{ slot_minutes }})::integer
-          + offsets.range + {{ (1440 / slot_minutes) | int }}) % {{ (1440 / slot_minutes) | int }}) as slot
+        {{ xdb_cast('episodes.onset_at', 'date') }} as onset_date,
+        (({{ xdb_cast('floor((hour(episodes.onset_at) * 60 + minute(episodes.onset_at)) / ' ~ slot_minutes ~ ')', 'integer') }}
+          + offsets.{{ xdb_range_column() }} + {{ (1440 / slot_minutes) | int }}) % {{ (1440 / slot_minutes) | int }}) as slot
     from episodes
     cross join range(-{{ reach }}, {{ reach + 1 }}) as offsets
 
@@ -90,9 +90,9 @@ history as (
     from days
     left join days as past_days
         on past_days.household_id = days.household_id
-        and past_days.pattern_date >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and past_days.pattern_date >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
         and past_days.pattern_date < days.pattern_date
-    group by all
+    {{ xdb_group_by_all('days.household_id, days.pattern_date') }}
 
 ),
 
@@ -102,13 +102,13 @@ lengths as (
         days.household_id,
         days.pattern_date,
         count(episodes.onset_at) as episodes_known,
-        quantile_cont(episodes.episode_minutes, {{ var('shower_history_quantile') }}) as typical_long_minutes
+        {{ xdb_quantile('episodes.episode_minutes', var('shower_history_quantile')) }} as typical_long_minutes
     from days
     left join episodes
         on episodes.household_id = days.household_id
-        and episodes.onset_at >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and episodes.onset_at >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
         and episodes.last_high_at < days.pattern_date
-    group by all
+    {{ xdb_group_by_all('days.household_id, days.pattern_date') }}
 
 ),
 
@@ -122,9 +122,9 @@ slot_days as (
     from days
     inner join onsets_covering
         on onsets_covering.household_id = days.household_id
-        and onsets_covering.onset_date >= days.pattern_date - interval '{{ var("shower_history_days") }} days'
+        and onsets_covering.onset_date >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
         and onsets_covering.onset_date < days.pattern_date
-    group by all
+    {{ xdb_group_by_all('days.household_id, days.pattern_date, onsets_covering.slot') }}
 
 )
 
@@ -133,7 +133,7 @@ select
     history.pattern_date,
     slots.slot,
     case when history.days_known > 0
-        then coalesce(slot_days.days_with_onset, 0) / history.days_known::double end as shower_pattern_share,
+        then coalesce(slot_days.days_with_onset, 0) / {{ xdb_cast('history.days_known', 'double') }} end as shower_pattern_share,
     lengths.episodes_known,
     lengths.typical_long_minutes,
     history.days_known

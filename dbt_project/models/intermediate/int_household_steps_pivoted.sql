@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The regular grid per household: one row per household per step, one group of columns
 -- per known sensor (var known_sensors): its value (short gaps filled), whether it was
@@ -74,4 +75,4 @@ pivoted as (
 
 )
 
-select * from pivoted
+select *{{ xdb_partition_day('step_at') }} from pivoted

@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Readings combined into grid steps: continuous sensors averaged, binary sensors max
 -- (the event happened during the step). Any sensor name works; unknown ones are continuous.
@@ -24,7 +25,7 @@ readings_with_kind as (
     select
         readings.household_id,
         readings.sensor,
-        time_bucket({{ step_interval() }}, readings.reading_at) as step_at,
+        {{ xdb_time_bucket(grid_step_seconds(), 'readings.reading_at') }} as step_at,
         readings.value,
         coalesce(sensor_types.kind, 'continuous') as sensor_kind
     from readings
@@ -48,4 +49,4 @@ bucketed as (
 
 )
 
-select * from bucketed
+select *{{ xdb_partition_day('step_at') }} from bucketed

@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- A regular grid: one row per household, sensor and step, over the steps where the household
 -- has data. A silence of up to max_gap_hours (no sensor of the household reports) is gridded
@@ -14,8 +15,8 @@
 {%- set fill_steps = steps(var('max_fill_minutes')) | int %}
 {%- set max_gap_hours = var('max_gap_hours') | float %}
 {%- set pad_hours = var('context_hours') | float %}
-{%- set max_gap = "interval '" ~ (max_gap_hours * 3600) | int ~ " seconds'" %}
-{%- set pad = "interval '" ~ (pad_hours * 3600) | int ~ " seconds'" %}
+{%- set max_gap = xdb_interval((max_gap_hours * 3600) | int, 'seconds') %}
+{%- set pad = xdb_interval((pad_hours * 3600) | int, 'seconds') %}
 {%- if max_gap_hours < pad_hours + 24 %}
     {{ exceptions.raise_compiler_error("max_gap_hours (" ~ max_gap_hours ~ ") must be at least context_hours + 24 ("
         ~ (pad_hours + 24) ~ "): a segment's end runs on for context_hours, and it must not share a day with the next segment") }}
@@ -108,8 +109,8 @@ grid as (
         household_sensors.household_id,
         household_sensors.sensor,
         household_sensors.sensor_kind,
-        unnest(generate_series(segment_spans.first_step_at, segment_spans.last_step_at,
-                               {{ step_interval() }})) as step_at
+        {{ xdb_step_series('segment_spans.first_step_at', 'segment_spans.last_step_at',
+                          grid_step_seconds()) }} as step_at
     from household_sensors
     inner join segment_spans on household_sensors.household_id = segment_spans.household_id
 
@@ -136,7 +137,7 @@ gaps_measured as (
 
     select
         *,
-        last_value(observed_value ignore nulls) over recent as recent_value,
+        {{ xdb_last_value_ignore_nulls('observed_value') }} over recent as recent_value,
         max(case when observed_value is not null then step_at end) over history as last_reading_at
     from grid_joined_to_readings
     window
@@ -163,11 +164,11 @@ filled as (
         observed_value is null as is_missing,
         observed_value is null and sensor_kind = 'continuous' and recent_value is not null as is_filled,
         -- capped at the context window, which is all an incremental build can see
-        least(coalesce(date_diff('minute', last_reading_at, step_at), {{ var('context_hours') }} * 60),
+        least(coalesce({{ xdb_date_diff('minute', 'last_reading_at', 'step_at') }}, {{ var('context_hours') }} * 60),
               {{ var('context_hours') }} * 60) as minutes_since_reading
     from gaps_measured
 
 )
 
-select * from filled
+select *{{ xdb_partition_day('step_at') }} from filled
 {{ recompute_filter() }}

@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The evidence the calibrated generic score weighs, per household, continuous sensor and step,
 -- as four z values (departures in the series' own units of spread):
@@ -32,7 +33,7 @@
 {%- set trailing_centre = 'trailing_centre' %}
 {%- set trailing_spread = 'trailing_spread' %}
 {%- else %}
-{%- set lookback = "interval '" ~ [var('score_sustained_hours'), var('score_hold_hours')] | max ~ " hours'" %}
+{%- set lookback = xdb_interval([var('score_sustained_hours'), var('score_hold_hours')] | max, 'hours') %}
 {#- the rolling features' 1 h mean and 24 h mean and std -#}
 {%- set level_mean = 'mean_1h' %}
 {%- set trailing_centre = 'mean_24h' %}
@@ -59,8 +60,8 @@ features_scaled as (
     select
         *,
         avg(value) over short_window as level_mean,
-        median(value) over before_short as trailing_centre,
-        1.4826 * mad(value) over before_short as trailing_spread,
+        {{ xdb_median('value', over='before_short') }} as trailing_centre,
+        1.4826 * {{ xdb_mad('value', over='before_short') }} as trailing_spread,
         count(value) over before_short as trailing_n
     from features
     window
@@ -74,7 +75,7 @@ baselines as (
 
     select * from {{ ref('int_baselines_hour_of_day') }}
     {% if is_incremental() %}
-    where baseline_date >= ({{ recompute_from() }} - {{ lookback }})::date
+    where baseline_date >= {{ xdb_cast('(' ~ recompute_from() ~ ' - ' ~ lookback ~ ')', 'date') }}
     {% endif %}
 
 ),
@@ -114,7 +115,7 @@ features_joined as (
     left join baselines
         on features.household_id = baselines.household_id
         and features.sensor = baselines.sensor
-        and features.step_at::date = baselines.baseline_date
+        and {{ xdb_cast('features.step_at', 'date') }} = baselines.baseline_date
         and hour(features.step_at) = baselines.hour_of_day
     left join ranges
         on features.household_id = ranges.household_id
@@ -226,7 +227,7 @@ final as (
 
 )
 
-select * from final
+select *{{ xdb_partition_day('step_at') }} from final
 {% if is_incremental() %}
 where step_at >= {{ recompute_from() }}
 {% endif %}

@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Rolling features per household, sensor and step, for any sensor: mean, spread and
 -- extremes over the short window (1 h), means over the medium (3 h) and long (24 h) windows,
@@ -55,21 +56,21 @@ grid as (
         {%- if kind == 'continuous' %}
         stddev_samp(value) over w_1h as std_1h,
         stddev_samp(value) over w_24h as std_24h,
-        median(value) over w_3h as median_3h,
-        mad(value) over w_3h as mad_3h,
+        {{ xdb_median('value', over='w_3h') }} as median_3h,
+        {{ xdb_mad('value', over='w_3h') }} as mad_3h,
         stddev_samp(delta_1) over w_1h as delta_std_1h,
         stddev_samp(delta_1) over w_24h as delta_std_24h,
         max(value) over w_stuck - min(value) over w_stuck as stuck_range,
         count(value) over w_stuck as stuck_count,
         {%- else %}
-        null::double as std_1h,
-        null::double as std_24h,
-        null::double as median_3h,
-        null::double as mad_3h,
-        null::double as delta_std_1h,
-        null::double as delta_std_24h,
-        null::double as stuck_range,
-        null::bigint as stuck_count,
+        {{ xdb_cast('null', 'double') }} as std_1h,
+        {{ xdb_cast('null', 'double') }} as std_24h,
+        {{ xdb_cast('null', 'double') }} as median_3h,
+        {{ xdb_cast('null', 'double') }} as mad_3h,
+        {{ xdb_cast('null', 'double') }} as delta_std_1h,
+        {{ xdb_cast('null', 'double') }} as delta_std_24h,
+        {{ xdb_cast('null', 'double') }} as stuck_range,
+        {{ xdb_cast('null', 'bigint') }} as stuck_count,
         {%- endif %}
         -- the 3-hour mean three hours earlier (a frame, not a lag of mean_3h: one window pass fewer)
         avg(value) over w_3h_before as mean_3h_before,
@@ -90,7 +91,7 @@ grid as (
 rolled as (
 
     select * from continuous_rolled
-    union all by name
+    {{ xdb_union_all_by_name() }}
     select * from binary_rolled
 
 ),
@@ -119,11 +120,11 @@ features as (
         stuck_range, stuck_count,
         mean_3h_before,
         -- capped at the context window, which is all an incremental build can see
-        least(coalesce(date_diff('minute', last_change_at, step_at), {{ var('context_hours') }} * 60),
+        least(coalesce({{ xdb_date_diff('minute', 'last_change_at', 'step_at') }}, {{ var('context_hours') }} * 60),
               {{ var('context_hours') }} * 60) as minutes_since_change
     from rolled
 
 )
 
-select * from features
+select *{{ xdb_partition_day('step_at') }} from features
 {{ recompute_filter() }}

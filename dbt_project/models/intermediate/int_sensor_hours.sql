@@ -1,4 +1,4 @@
-{{ config(window_column='step_date') }}
+{{ config(window_column='step_date', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- One row per household, sensor, day and hour: the statistics of the hour's steps that the
 -- hour-of-day baselines learn from (median, mean, std, min, max). Steps already flagged by the
@@ -44,10 +44,10 @@ hours as (
         household_id,
         sensor,
         any_value(sensor_kind) as sensor_kind,
-        step_at::date as step_date,
+        {{ xdb_cast('step_at', 'date') }} as step_date,
         hour(step_at) as hour_of_day,
-        isodow(step_at) >= 6 as is_weekend,
-        median(value) filter (where not is_excluded) as hour_median,
+        {{ xdb_isodow('step_at') }} >= 6 as is_weekend,
+        {{ xdb_median('value') }} filter (where not is_excluded) as hour_median,
         avg(value) filter (where not is_excluded) as hour_mean,
         stddev_samp(value) filter (where not is_excluded) as hour_std,
         max(value) filter (where not is_excluded) as hour_max,
@@ -61,4 +61,4 @@ hours as (
 
 )
 
-select * from hours
+select *{{ xdb_partition_day('step_date') }} from hours

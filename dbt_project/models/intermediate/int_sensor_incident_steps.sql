@@ -1,4 +1,4 @@
-{{ config(replace_from='build_window') }}
+{{ config(replace_from='build_window', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The steps that can belong to a generic incident, one row per household, sensor, kind and
 -- step: anomaly steps (anomaly_p at most incident_hold_p), health steps (a spike's p at most
@@ -54,11 +54,11 @@ health_steps as (
     union all
 
     select household_id, sensor, 'health' as kind, step_at, {{ fault_p }} as p, 'dropout' as channel,
-           null::double as value, null::double as expected_value
+           {{ xdb_cast('null', 'double') }} as value, {{ xdb_cast('null', 'double') }} as expected_value
     from missing
 
 )
 
-select * from anomaly_steps
+select *{{ xdb_partition_day('step_at') }} from anomaly_steps
 union all
-select * from health_steps
+select *{{ xdb_partition_day('step_at') }} from health_steps

@@ -23,16 +23,16 @@ runs as (
         sensor,
         kind,
         min(step_at) as onset_at,
-        min(step_at) filter (where p <= {{ var('incident_alert_p') }}) as alerted_at,
+        {{ xdb_filtered('min(step_at)', 'p <= ' ~ var('incident_alert_p')) }} as alerted_at,
         max(step_at) + {{ step_interval() }} as end_at,
         count(*) as n_steps,
         min(p) as peak_p,
         -- at the peak: the first of the steps with the smallest p (ties broken by time, so
         -- every rebuild of the same data picks the same step)
-        first(step_at order by p, step_at) as peak_at,
-        first(channel order by p, step_at) as channel,
-        first(value order by p, step_at) as observed_value,
-        first(expected_value order by p, step_at) as expected_value
+        {{ xdb_first_by('step_at', 'p, step_at') }} as peak_at,
+        {{ xdb_first_by('channel', 'p, step_at') }} as channel,
+        {{ xdb_first_by('value', 'p, step_at') }} as observed_value,
+        {{ xdb_first_by('expected_value', 'p, step_at') }} as expected_value
     from runs_numbered
     group by household_id, sensor, kind, run_number
 
@@ -41,7 +41,7 @@ runs as (
 final as (
 
     select
-        md5(household_id || '|' || sensor || '|' || kind || '|' || onset_at::varchar) as sensor_incident_id,
+        md5(household_id || '|' || sensor || '|' || kind || '|' || {{ xdb_cast('onset_at', 'varchar') }}) as sensor_incident_id,
         *,
         1.0 - peak_p as peak_score,
         case

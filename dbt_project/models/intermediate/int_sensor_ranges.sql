@@ -1,4 +1,4 @@
-{{ config(window_column='hour_at') }}
+{{ config(window_column='hour_at', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- One row per household, sensor and hour: what the series' recent past (score_history_days,
 -- ending score_lag_hours before the hour) says is its range, for the calibrated generic score:
@@ -9,8 +9,8 @@
 -- one joins each new hour to its past hours (same rows, a cost bounded by the new hours: about a
 -- quarter of the frames' CPU time for a day of 100 homes).
 
-{%- set lag = "interval '" ~ var('score_lag_hours') ~ " hours'" %}
-{%- set history = "interval '" ~ var('score_history_days') ~ " days'" %}
+{%- set lag = xdb_interval(var('score_lag_hours'), 'hours') %}
+{%- set history = xdb_interval(var('score_history_days'), 'days') %}
 
 with
 
@@ -19,14 +19,14 @@ hours as (
     select
         household_id,
         sensor,
-        step_date + hour_of_day * interval '1 hour' as hour_at,
+        step_date + hour_of_day * {{ xdb_interval(1, 'hour') }} as hour_at,
         hour_of_day,
         hour_median,
         hour_max_unchanged_minutes
     from {{ ref('int_sensor_hours') }}
     where sensor_kind = 'continuous'
     {% if is_incremental() %}
-    and step_date >= ({{ recompute_from() }} - {{ history }} - {{ lag }} - interval '1 day')::date
+    and step_date >= {{ xdb_cast('(' ~ recompute_from() ~ ' - ' ~ history ~ ' - ' ~ lag ~ ' - ' ~ xdb_interval(1, 'day') ~ ')', 'date') }}
     {% endif %}
 
 ),
@@ -50,7 +50,7 @@ ranges as (
         new_hours.sensor,
         new_hours.hour_at,
         count(past.hour_median) as n_past_hours,
-        quantile_cont(past.hour_median, [{{ var('range_quantile') }}, 0.25, 0.75, {{ 1 - var('range_quantile') }}])
+        {{ xdb_quantiles('past.hour_median', var('range_quantile') ~ ', 0.25, 0.75, ' ~ (1 - var('range_quantile'))) }}
             as past_quantiles,
         max(past.hour_max_unchanged_minutes) filter (where past.hour_of_day = new_hours.hour_of_day)
             as past_max_unchanged_minutes,
@@ -73,8 +73,7 @@ ranges as (
         sensor,
         hour_at,
         count(hour_median) over past as n_past_hours,
-        quantile_cont(hour_median, [{{ var('range_quantile') }}, 0.25, 0.75, {{ 1 - var('range_quantile') }}])
-            over past as past_quantiles,
+        {{ xdb_quantiles('hour_median', var('range_quantile') ~ ', 0.25, 0.75, ' ~ (1 - var('range_quantile')), over='past') }} as past_quantiles,
         max(hour_max_unchanged_minutes) over same_hour_past as past_max_unchanged_minutes,
         max(hour_max_unchanged_minutes) over past as past_max_unchanged_any_hour_minutes
     from hours
@@ -95,16 +94,16 @@ final as (
         sensor,
         hour_at,
         n_past_hours,
-        past_quantiles[1] as range_low,
-        past_quantiles[4] as range_high,
-        (past_quantiles[3] - past_quantiles[2]) / 1.349 as range_spread,
+        {{ xdb_list_element('past_quantiles', 1) }} as range_low,
+        {{ xdb_list_element('past_quantiles', 4) }} as range_high,
+        ({{ xdb_list_element('past_quantiles', 3) }} - {{ xdb_list_element('past_quantiles', 2) }}) / 1.349 as range_spread,
         past_max_unchanged_minutes,
         past_max_unchanged_any_hour_minutes
     from ranges
 
 )
 
-select * from final
+select *{{ xdb_partition_day('hour_at') }} from final
 {% if is_incremental() %}
 where hour_at >= date_trunc('hour', {{ recompute_from() }})
 {% endif %}

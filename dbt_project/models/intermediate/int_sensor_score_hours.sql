@@ -1,4 +1,4 @@
-{{ config(window_column='hour_at') }}
+{{ config(window_column='hour_at', partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- One row per household, continuous sensor and hour: how many of the hour's steps had
 -- evidence at least as strong as each rung of score_ladder, per channel of
@@ -39,4 +39,4 @@ counted as (
 
 )
 
-select * from counted
+select *{{ xdb_partition_day('hour_at') }} from counted

@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The calibrated generic score per household, continuous sensor and step. Each channel's z
 -- (int_sensor_deviations) becomes a tail probability p: the share of the series' own steps
@@ -28,7 +29,7 @@
 {%- set shares = [] %}
 {%- for rung in ladder %}
 {%- do shares.append('((calibration.' ~ c ~ '_' ~ loop.index0 ~ ' + ' ~ prior_steps ~ ' * ' ~ var('score_priors')[c][0]
-                     ~ ' * exp(-' ~ rung ~ ' / ' ~ var('score_priors')[c][1] ~ ')) / (calibration.n_' ~ c ~ ' + ' ~ prior_steps ~ '))') %}
+                     ~ ' * exp(-' ~ xdb_double(rung) ~ ' / ' ~ xdb_double(var('score_priors')[c][1]) ~ ')) / (calibration.n_' ~ c ~ ' + ' ~ prior_steps ~ '))') %}
 {%- endfor %}
 {%- do tails.update({c: shares}) %}
 {%- endfor %}
@@ -96,14 +97,10 @@ calibration as (
         {%- endfor %}
         {{ columns | join(',\n        ') }}
     from hours
-    asof left join running as upto
-        on hours.household_id = upto.household_id
-        and hours.sensor = upto.sensor
-        and hours.hour_at - {{ lag }} >= upto.hour_at
-    asof left join running as before
-        on hours.household_id = before.household_id
-        and hours.sensor = before.sensor
-        and hours.hour_at - {{ history }} > before.hour_at
+    {{ xdb_asof_left_join('hours', 'hour_at', 'running', 'upto', ['household_id', 'sensor'],
+                          'hours.hour_at - ' ~ lag, '>=', 'hour_at') }}
+    {{ xdb_asof_left_join('hours', 'hour_at', 'running', 'before', ['household_id', 'sensor'],
+                          'hours.hour_at - ' ~ history, '>', 'hour_at') }}
     {% if is_incremental() %}
     where hours.hour_at >= {{ score_bucket(recompute_from()) }}
     {% endif %}
@@ -190,7 +187,9 @@ final as (
         case
             when anomaly_p >= 1.0 then null
             {%- for c in anomaly_channels[:-1] %}
-            when coalesce(p_{{ c }}, 1.0) <= least({% for o in anomaly_channels[loop.index:] %}coalesce(p_{{ o }}, 1.0){{ ", " if not loop.last }}{% endfor %}) then '{{ c }}'
+            {%- set others = [] %}
+            {%- for o in anomaly_channels[loop.index:] %}{% do others.append('coalesce(p_' ~ o ~ ', 1.0)') %}{% endfor %}
+            when coalesce(p_{{ c }}, 1.0) <= {{ xdb_least(others) }} then '{{ c }}'
             {%- endfor %}
             else '{{ anomaly_channels[-1] }}'
         end as anomaly_channel,
@@ -202,4 +201,4 @@ final as (
 
 )
 
-select * from final
+select *{{ xdb_partition_day('step_at') }} from final

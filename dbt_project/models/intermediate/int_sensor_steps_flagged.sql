@@ -1,3 +1,4 @@
+{{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Generic rule flags for any sensor, per household, sensor and step. Each flag carries a
 -- severity in [0, 1] (0.5 at its threshold, 1 at twice it); anomaly_score is the largest
@@ -48,7 +49,7 @@ features_joined_to_baselines as (
     left join baselines
         on features.household_id = baselines.household_id
         and features.sensor = baselines.sensor
-        and features.step_at::date = baselines.baseline_date
+        and {{ xdb_cast('features.step_at', 'date') }} = baselines.baseline_date
         and hour(features.step_at) = baselines.hour_of_day
     left join sensor_types on features.sensor = sensor_types.sensor
 
@@ -92,13 +93,13 @@ sustained as (
                              and current row),
         last_day as ({{ part }} rows between {{ steps(60 * var('rolling_long_hours')) | int - 1 }} preceding and current row)
 
-    union all by name
+    {{ xdb_union_all_by_name() }}
 
     select
         *,
-        null::double as context_z_sustained,
-        null::double as max_deviation_sustained,
-        null::double as drift_z
+        {{ xdb_cast('null', 'double') }} as context_z_sustained,
+        {{ xdb_cast('null', 'double') }} as max_deviation_sustained,
+        {{ xdb_cast('null', 'double') }} as drift_z
     from scored
     where sensor_kind <> 'continuous'
 
@@ -162,5 +163,5 @@ final as (
 
 )
 
-select * from final
+select *{{ xdb_partition_day('step_at') }} from final
 {{ recompute_filter() }}

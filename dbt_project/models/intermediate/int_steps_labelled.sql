@@ -1,4 +1,4 @@
-{{ config(schema='marts') }}
+{{ config(schema='marts', partition_by=xdb_partition_by()) }}
 -- An intermediate model (it feeds fct_rule_evaluation), kept in the marts schema: the classifier
 -- (models_ml/data.py) and its users read marts.int_steps_labelled.
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
@@ -38,4 +38,4 @@ labelled as (
 
 )
 
-select * from labelled
+select *{{ xdb_partition_day('step_at') }} from labelled

@@ -16,7 +16,7 @@ hashed as (
         *,
         -- the first 8 hex digits of the md5 as a number in [0, 1); this is the only place the
         -- split is computed (Python reads it from here: models_ml/data.py household_splits)
-        ('0x' || left(md5(household_id), 8))::ubigint / 4294967296.0 as split_draw
+        {{ xdb_hex_to_number('left(md5(household_id), 8)') }} / {{ xdb_double('4294967296.0') }} as split_draw
     from households
 
 ),

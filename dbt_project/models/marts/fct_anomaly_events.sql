@@ -22,9 +22,10 @@ sensor_incidents as (
 
 events as (
 
-    select * from domain_events
+    select {{ xdb_star_by_name('household_id, event_kind, rule_name, anomaly_class, sensor, sensors, start_at, end_at, '
+                                ~ 'n_flagged_steps, peak_severity, observed_value, expected_value, peak_at') }} from domain_events
 
-    union all by name
+    {{ xdb_union_all_by_name() }}
 
     -- the generic incidents, one per sensor, as events: rule_name is the channel at the peak
     select
@@ -33,7 +34,7 @@ events as (
         channel as rule_name,
         0 as anomaly_class,
         sensor,
-        [sensor] as sensors,
+        {{ xdb_list_literal('[sensor]') }} as sensors,
         onset_at as start_at,
         end_at,
         n_steps as n_flagged_steps,
@@ -55,7 +56,7 @@ duplicates_suppressed as (
             select 1 from events as domain_events
             where domain_events.event_kind = 'anomaly'
               and domain_events.household_id = events.household_id
-              and list_contains(domain_events.sensors, events.sensor)
+              and {{ xdb_list_contains('domain_events.sensors', 'events.sensor') }}
               and domain_events.start_at < events.end_at
               and events.start_at < domain_events.end_at
         )
@@ -66,9 +67,9 @@ duplicates_suppressed as (
 final as (
 
     select
-        md5(household_id || '|' || rule_name || '|' || sensor || '|' || start_at::varchar) as event_id,
+        md5(household_id || '|' || rule_name || '|' || sensor || '|' || {{ xdb_cast('start_at', 'varchar') }}) as event_id,
         *,
-        date_diff('minute', start_at, end_at) as duration_minutes
+        {{ xdb_date_diff('minute', 'start_at', 'end_at') }} as duration_minutes
     from duplicates_suppressed
 
 )

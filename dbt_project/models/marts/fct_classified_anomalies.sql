@@ -46,7 +46,7 @@ rule_levels as (
         temperature_expected,
         humidity_high_minutes,
         humidity_long_minutes,
-        step_at - to_seconds(60 * humidity_high_minutes) as spell_onset_at,
+        step_at - {{ xdb_seconds('60 * humidity_high_minutes') }} as spell_onset_at,
         -- a high-humidity spell whose bathroom warms within shower_warming_minutes of its start
         -- is a shower from its first high step on: the rule learns it as the warming shows (a
         -- step or two later), the veto applies it to the whole spell
@@ -56,9 +56,9 @@ rule_levels as (
     from {{ ref('int_household_rules_flagged') }}
     window
         fall_window as (partition by household_id order by step_at
-                        range between interval '{{ var("heating_fall_minutes") }} minutes' preceding and current row),
+                        range between {{ xdb_interval(var("heating_fall_minutes"), 'minutes') }} preceding and current row),
         -- one high-humidity spell: its steps share their onset
-        humidity_spell as (partition by household_id, step_at - to_seconds(60 * humidity_high_minutes))
+        humidity_spell as (partition by household_id, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }})
 
 ),
 
@@ -97,7 +97,7 @@ rule_steps as (
         temperature_max_fall_window,
         (is_warmed_spell and humidity_high_minutes < humidity_long_minutes)
         or (humidity_high_minutes > 0 and humidity_high_minutes < {{ var('shower_warmed_minutes') }}
-            and spell_onset_at - warmed_before_onset_at <= interval '{{ var("shower_warming_minutes") }} minutes')
+            and spell_onset_at - warmed_before_onset_at <= {{ xdb_interval(var("shower_warming_minutes"), 'minutes') }})
             as is_confirmed_shower
     from shower_spells
 
@@ -119,7 +119,7 @@ heating_falls as (
     from rule_steps
     left join rule_steps as day_before
         on day_before.household_id = rule_steps.household_id
-        and day_before.step_at = rule_steps.step_at - interval '24 hours'
+        and day_before.step_at = rule_steps.step_at - {{ xdb_interval(24, 'hours') }}
 
 ),
 
@@ -194,7 +194,7 @@ events as (
         count(*) as n_steps,
         avg(confidence) as mean_confidence,
         max(confidence) as peak_confidence,
-        first(step_at order by confidence desc, step_at) as peak_at,  -- the first, if tied
+        {{ xdb_first_by('step_at', 'confidence desc, step_at') }} as peak_at,  -- the first, if tied
         count(*) filter (where is_out_of_distribution) as ood_steps
     from runs_numbered
     group by household_id, predicted_class, model_version, run_number
@@ -216,16 +216,13 @@ evidence as (
         events.household_id,
         events.anomaly_class,
         events.start_at,
-        list(distinct rule_events.rule_name order by rule_events.rule_name) as rules_fired,
+        {{ xdb_sorted_distinct_list('rule_events.rule_name') }} as rules_fired,
         bool_or(rule_events.anomaly_class = events.anomaly_class) as rule_agrees,
         max(rule_events.peak_severity) as rule_peak_severity,
         -- the strongest rule event's (ties broken by start and id: the same on every rebuild)
-        first(rule_events.observed_value order by rule_events.peak_severity desc nulls last,
-              rule_events.start_at, rule_events.event_id) as rule_observed_value,
-        first(rule_events.expected_value order by rule_events.peak_severity desc nulls last,
-              rule_events.start_at, rule_events.event_id) as rule_expected_value,
-        first(rule_events.event_id order by rule_events.peak_severity desc nulls last,
-              rule_events.start_at, rule_events.event_id) as rule_event_id
+        {{ xdb_first_by('rule_events.observed_value', 'rule_events.peak_severity desc nulls last, rule_events.start_at, rule_events.event_id') }} as rule_observed_value,
+        {{ xdb_first_by('rule_events.expected_value', 'rule_events.peak_severity desc nulls last, rule_events.start_at, rule_events.event_id') }} as rule_expected_value,
+        {{ xdb_first_by('rule_events.event_id', 'rule_events.peak_severity desc nulls last, rule_events.start_at, rule_events.event_id') }} as rule_event_id
     from events
     inner join rule_events
         on rule_events.household_id = events.household_id
@@ -238,21 +235,21 @@ evidence as (
 final as (
 
     select
-        md5(events.household_id || '|' || events.anomaly_class::varchar || '|' || events.start_at::varchar
+        md5(events.household_id || '|' || {{ xdb_cast('events.anomaly_class', 'varchar') }} || '|' || {{ xdb_cast('events.start_at', 'varchar') }}
             || '|' || events.model_version) as anomaly_id,
         events.household_id,
         events.anomaly_class,
         classes.class_name,
         events.start_at,
         events.end_at,
-        date_diff('minute', events.start_at, events.end_at) as duration_minutes,
+        {{ xdb_date_diff('minute', 'events.start_at', 'events.end_at') }} as duration_minutes,
         events.n_steps,
         events.mean_confidence,
         events.peak_confidence,
         events.peak_at,
         events.model_version,
         events.ood_steps,
-        coalesce(evidence.rules_fired, []) as rules_fired,
+        coalesce(evidence.rules_fired, {{ xdb_empty_list() }}) as rules_fired,
         coalesce(evidence.rule_agrees, false) as rule_agrees,
         evidence.rule_peak_severity,
         evidence.rule_observed_value,

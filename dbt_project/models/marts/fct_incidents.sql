@@ -29,7 +29,7 @@ grouped as (
     select
         *,
         sum(case when previous_end_at is null
-                   or onset_at > previous_end_at + interval '{{ score_minutes(var("incident_cooldown_minutes")) | trim }} minutes'
+                   or onset_at > previous_end_at + {{ xdb_interval(score_minutes(var("incident_cooldown_minutes")) | trim, 'minutes') }}
                  then 1 else 0 end)
             over (partition by household_id, kind order by onset_at, sensor
                   rows between unbounded preceding and current row) as incident_number
@@ -45,14 +45,14 @@ incidents as (
         min(onset_at) as onset_at,
         min(alerted_at) as alerted_at,
         max(end_at) as end_at,
-        list(distinct sensor order by sensor) as sensors,
+        {{ xdb_sorted_distinct_list('sensor') }} as sensors,
         count(distinct sensor) as n_sensors,
         min(peak_p) as peak_p,
-        first(sensor order by peak_p, peak_at, sensor) as peak_sensor,
-        first(peak_at order by peak_p, peak_at, sensor) as peak_at,
-        first(channel order by peak_p, peak_at, sensor) as channel,
-        first(observed_value order by peak_p, peak_at, sensor) as observed_value,
-        first(expected_value order by peak_p, peak_at, sensor) as expected_value
+        {{ xdb_first_by('sensor', 'peak_p, peak_at, sensor') }} as peak_sensor,
+        {{ xdb_first_by('peak_at', 'peak_p, peak_at, sensor') }} as peak_at,
+        {{ xdb_first_by('channel', 'peak_p, peak_at, sensor') }} as channel,
+        {{ xdb_first_by('observed_value', 'peak_p, peak_at, sensor') }} as observed_value,
+        {{ xdb_first_by('expected_value', 'peak_p, peak_at, sensor') }} as expected_value
     from grouped
     group by household_id, kind, incident_number
 
@@ -61,13 +61,13 @@ incidents as (
 final as (
 
     select
-        md5(household_id || '|' || kind || '|' || onset_at::varchar) as incident_id,
+        md5(household_id || '|' || kind || '|' || {{ xdb_cast('onset_at', 'varchar') }}) as incident_id,
         household_id,
         kind,
         onset_at,
         alerted_at,
         end_at,
-        date_diff('minute', onset_at, end_at) as duration_minutes,
+        {{ xdb_date_diff('minute', 'onset_at', 'end_at') }} as duration_minutes,
         sensors,
         n_sensors,
         peak_sensor,

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='replace_window', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='replace_window', on_schema_change='fail',
+          partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The classifier's input: one row per household per step with a fixed column order
 -- (documented in _marts__models.yml; the model's metadata records it). Continuous sensors
@@ -46,7 +47,7 @@ sensors_seen as (
     select
         household_id,
         {%- for s in sensors %}
-        min(step_date + to_hours(hour_of_day)) filter (where sensor = '{{ s }}') as {{ s }}_first_seen_at{{ "," if not loop.last }}
+        min(step_date + {{ xdb_hours('hour_of_day') }}) filter (where sensor = '{{ s }}') as {{ s }}_first_seen_at{{ "," if not loop.last }}
         {%- endfor %}
     from sensor_hours
     where sensor in ({% for s in sensors %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
@@ -59,11 +60,11 @@ features as (
     select
         grid.household_id,
         grid.step_at,
-        sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_sin,
-        cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / 1440.0) as hour_cos,
-        case when isodow(grid.step_at) >= 6 then 1.0 else 0.0 end as is_weekend,
+        sin(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / {{ xdb_double('1440.0') }}) as hour_sin,
+        cos(2 * pi() * (hour(grid.step_at) * 60 + minute(grid.step_at)) / {{ xdb_double('1440.0') }}) as hour_cos,
+        case when {{ xdb_isodow('grid.step_at') }} >= 6 then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as is_weekend,
         {%- for s in sensors %}
-        case when grid.step_at >= date_trunc('hour', sensors_seen.{{ s }}_first_seen_at) then 1.0 else 0.0 end
+        case when grid.step_at >= date_trunc('hour', sensors_seen.{{ s }}_first_seen_at) then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end
             as {{ s }}_available,
         {%- endfor %}
         {%- for s in continuous %}
@@ -71,8 +72,8 @@ features as (
         coalesce((grid.{{ s }}_mean_1h - grid.{{ s }}_expected) / grid.{{ s }}_spread, 0) as {{ s }}_mean_1h_z,
         coalesce(grid.{{ s }}_std_1h / grid.{{ s }}_spread, 0) as {{ s }}_std_1h_z,
         coalesce(grid.{{ s }}_delta_1 / grid.{{ s }}_spread, 0) as {{ s }}_delta_z,
-        case when grid.{{ s }}_is_missing then 1.0 else 0.0 end as {{ s }}_missing,
-        case when grid.{{ s }}_expected is null then 1.0 else 0.0 end as {{ s }}_no_baseline,
+        case when grid.{{ s }}_is_missing then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as {{ s }}_missing,
+        case when grid.{{ s }}_expected is null then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as {{ s }}_no_baseline,
         {%- endfor %}
         coalesce(grid.fridge_power, 0) / 100.0 as fridge_power_w_100,
         coalesce(grid.humidity, 0) / 100.0 as humidity_fraction,
@@ -86,7 +87,7 @@ features as (
         coalesce(rules.outdoor_mean_24h, 0) / 10.0 as outdoor_temperature_mean_24h_c_10,
         -- a humid spell the bathroom's warming confirms as a shower (homes with a bathroom
         -- temperature sensor; the humidity rule's evidence)
-        case when rules.is_shower_warmed then 1.0 else 0.0 end as bathroom_temperature_shower_warmed,
+        case when rules.is_shower_warmed then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as bathroom_temperature_shower_warmed,
         -- watts span orders of magnitude: on a log scale an idle draw of 2 W stands apart from
         -- the 0 W of a power cut, which W / 100 squeezes together
         ln(1 + greatest(coalesce(grid.fridge_power, 0), 0)) as fridge_power_log_w,
@@ -94,19 +95,19 @@ features as (
         -- compressor by level alone; a stuck value does not change, a failing fridge's does
         {%- for s in continuous %}
         grid.{{ s }}_health_score as {{ s }}_health,
-        coalesce(grid.{{ s }}_minutes_since_change, 0) / 1440.0 as {{ s }}_days_since_change,
+        coalesce(grid.{{ s }}_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as {{ s }}_days_since_change,
         {%- endfor %}
         {%- for s in ['motion', 'door', 'fire_alarm'] %}
         coalesce(grid.{{ s }}, 0) as {{ s }},
         coalesce(grid.{{ s }}_mean_1h, 0) as {{ s }}_mean_1h,
-        case when grid.{{ s }}_is_missing then 1.0 else 0.0 end as {{ s }}_missing,
+        case when grid.{{ s }}_is_missing then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as {{ s }}_missing,
         {%- endfor %}
         coalesce(grid.motion_expected_mean, 0) as motion_expected_rate,
-        coalesce(grid.motion_minutes_since_change, 0) / 1440.0 as motion_days_since_change,
-        coalesce(grid.door_minutes_since_change, 0) / 1440.0 as door_days_since_change,
+        coalesce(grid.motion_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as motion_days_since_change,
+        coalesce(grid.door_minutes_since_change, 0) / {{ xdb_double('1440.0') }} as door_days_since_change,
         coalesce(grid.humidity_high_share, 0) as humidity_high_share,
-        rules.humidity_high_minutes / 1440.0 as humidity_high_days,
-        rules.fridge_off_minutes / 1440.0 as fridge_off_days,
+        rules.humidity_high_minutes / {{ xdb_double('1440.0') }} as humidity_high_days,
+        rules.fridge_off_minutes / {{ xdb_double('1440.0') }} as fridge_off_days,
         rules.heating_failure_severity,
         rules.humidity_anomaly_severity,
         rules.fridge_failure_severity,
@@ -123,4 +124,4 @@ features as (
 
 )
 
-select * from features
+select *{{ xdb_partition_day('step_at') }} from features

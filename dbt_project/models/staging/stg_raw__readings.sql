@@ -11,12 +11,12 @@ source as (
 renamed as (
 
     select
-        household_id::varchar as household_id,
-        lower(trim(sensor))::varchar as sensor,
-        reading_at::timestamp as reading_at,
-        value::double as value,
+        {{ xdb_cast('household_id', 'varchar') }} as household_id,
+        {{ xdb_cast('lower(trim(sensor))', 'varchar') }} as sensor,
+        {{ xdb_cast('reading_at', 'timestamp') }} as reading_at,
+        {{ xdb_cast('value', 'double') }} as value,
         batch_id,
-        ingested_at::timestamp as ingested_at
+        {{ xdb_cast('ingested_at', 'timestamp') }} as ingested_at
     from source
 
 ),
@@ -27,8 +27,8 @@ deduplicated as (
         household_id,
         sensor,
         reading_at,
-        arg_max(value, ingested_at) as value,
-        arg_max(batch_id, ingested_at) as batch_id,
+        {{ xdb_arg_max('value', 'ingested_at') }} as value,
+        {{ xdb_arg_max('batch_id', 'ingested_at') }} as batch_id,
         max(ingested_at) as ingested_at
     from renamed
     group by household_id, sensor, reading_at

@@ -59,15 +59,10 @@ step_counts as (
 step_metrics as (
 
     select split, 'step' as level, anomaly_class, metric, value, actual as support
-    from step_counts,
-    lateral (
-        select unnest(['precision', 'recall', 'f1']) as metric,
-               unnest([
-                   true_positives / nullif(predicted, 0),
-                   true_positives / nullif(actual, 0),
-                   2 * true_positives / nullif(predicted + actual, 0)
-               ]) as value
-    )
+    from step_counts{{ xdb_unnest_pairs(["'precision'", "'recall'", "'f1'"],
+                                        ['true_positives / nullif(predicted, 0)',
+                                         'true_positives / nullif(actual, 0)',
+                                         '2 * true_positives / nullif(predicted + actual, 0)'], 'metric', 'value') }}
 
 ),
 
@@ -96,13 +91,13 @@ truth_events_matched as (
 event_metrics as (
 
     select split, 'event' as level, anomaly_class, 'recall' as metric,
-           avg(case when first_detected_at is not null then 1.0 else 0.0 end) as value,
+           avg(case when first_detected_at is not null then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end) as value,
            count(*) as support
     from truth_events_matched
     group by split, anomaly_class
     union all
     select split, 'event', anomaly_class, 'median_delay_minutes',
-           median(greatest(date_diff('minute', start_at, first_detected_at), 0)),
+           {{ xdb_median('greatest(' ~ xdb_date_diff('minute', 'start_at', 'first_detected_at') ~ ', 0)') }},
            count(first_detected_at)
     from truth_events_matched
     group by split, anomaly_class
@@ -130,7 +125,7 @@ false_alarms as (
 
 household_weeks as (
 
-    select households.split, count(*) / (7.0 * 24 * 60 / {{ step_minutes() }}) as household_weeks
+    select households.split, count(*) / ({{ xdb_double('7.0') }} * 24 * 60 / {{ step_minutes() }}) as household_weeks
     from labels
     inner join households on labels.household_id = households.household_id
     group by households.split
@@ -176,7 +171,7 @@ hard_negative_metrics as (
 
     select split, 'hard_negative:' || event_type as level, 0 as anomaly_class,
            'wrongly_flagged_share' as metric,
-           avg(case when is_wrongly_flagged then 1.0 else 0.0 end) as value,
+           avg(case when is_wrongly_flagged then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end) as value,
            count(*) as support
     from hard_negatives
     group by split, event_type
@@ -200,5 +195,5 @@ select
     metric,
     round(value, 4) as value,
     support,
-    now()::timestamp as evaluated_at
+    {{ xdb_cast('now()', 'timestamp') }} as evaluated_at
 from all_metrics
