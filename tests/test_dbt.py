@@ -24,7 +24,7 @@ INCREMENTAL_TABLES = [
     "intermediate.int_sensor_steps_flagged",
     "intermediate.int_household_steps_pivoted",
     "intermediate.int_household_rules_flagged",
-    "intermediate.int_flagged_steps",
+    "intermediate.int_rule_steps_flagged",
     "intermediate.int_anomaly_runs",
     "intermediate.int_sensor_ranges",
     "intermediate.int_sensor_deviations",

@@ -45,7 +45,7 @@ CONVERTED = [("staging", "stg_raw__readings"),
              ("intermediate", "int_sensor_steps_flagged"), ("intermediate", "int_household_steps_pivoted"),
              ("intermediate", "int_sensor_incident_steps"), ("intermediate", "int_sensor_incidents"),
              ("intermediate", "int_household_shower_patterns"), ("intermediate", "int_household_rules_flagged"),
-             ("intermediate", "int_flagged_steps"), ("intermediate", "int_anomaly_runs"),
+             ("intermediate", "int_rule_steps_flagged"), ("intermediate", "int_anomaly_runs"),
              ("marts", "int_steps_labelled"), ("marts", "fct_ml_features"), ("marts", "dim_households"),
              ("marts", "fct_anomaly_events"), ("marts", "fct_incidents"), ("marts", "fct_rule_evaluation"),
              ("intermediate", "int_batches_processed")]

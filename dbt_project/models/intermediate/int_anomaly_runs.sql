@@ -26,7 +26,7 @@ open_events as (
 all_steps as (
 
     select steps.*
-    from {{ ref('int_flagged_steps') }} as steps
+    from {{ ref('int_rule_steps_flagged') }} as steps
     {% if is_incremental() %}
     left join open_events
         on steps.household_id = open_events.household_id
