@@ -9,7 +9,8 @@ tasks), with an ONNX Runtime session made once per Python worker from the model'
 
 What is scored, idempotently: per household, every day whose number of feature steps differs
 from the number of this model version's predictions (a new household, new days, a day that
-grew). Whole days are rescored (their windows read the `window - 1` steps before them) and
+grew). Whole days are rescored (their windows read the `window - 1` steps before them, and the
+out-of-distribution check its trailing history, as DuckDB's scorer: models_ml/ood.py) and
 written with `insert overwrite` into ml.predictions, partitioned by model version and day, with
 dynamic partition overwrite: a rescored day replaces its rows, a re-run finds nothing to do and
 writes nothing. Not yet here (DuckDB's scorer has them): rescoring the days a late reading
@@ -85,11 +86,12 @@ def _session_from_bytes(key: str, model: bytes):
 
 
 def _score_partition(model_key: str, model: bytes, columns: list[str], window: int, weights, version: str,
-                     run_id: str, scored_at):
+                     run_id: str, scored_at, ood_ref: dict | None = None):
     """The mapInPandas function: batches of one partition's rows (sorted by household, step;
     `since` is the first step to predict) in, predictions out, one household at a time."""
     import pandas as pd
 
+    from models_ml import ood
     from models_ml.export import series_logits
     from models_ml.metrics import decide
     from models_ml.score import _softmax
@@ -104,14 +106,17 @@ def _score_partition(model_key: str, model: bytes, columns: list[str], window: i
         probs = _softmax(series_logits(sess, X, window, first=int(keep[0]), columns=columns)) if len(keep) else \
             np.empty((0, len(PROBABILITY_COLUMNS)), dtype=np.float32)
         predicted = decide(probs, weights).astype(np.int32)
+        # the out-of-distribution check, as DuckDB's scorer runs it (models_ml/ood.py): the rows
+        # before `since` are the trailing history it reads
+        ood_score = ood.scores(X, columns, ood_ref)[keep] if ood_ref else np.full(len(keep), np.nan)
+        is_ood = ood.flags(ood_score, ood_ref) if ood_ref else np.zeros(len(keep), dtype=bool)
         out = pd.DataFrame({
             "run_id": run_id, "household_id": frame["household_id"].iloc[0], "step_at": steps[keep],
             "predicted_class": predicted,
             **{c: probs[:, j].astype(np.float64) for j, c in enumerate(PROBABILITY_COLUMNS)},
             "confidence": probs[np.arange(len(predicted)), predicted].astype(np.float64),
             "scored_at": scored_at,
-            # the out-of-distribution check (models_ml/ood.py) does not run on Spark yet
-            "is_out_of_distribution": False, "ood_score": np.nan,
+            "is_out_of_distribution": is_ood, "ood_score": ood_score,
             "model_version": version,
         })
         out["step_date"] = pd.to_datetime(out["step_at"]).dt.date
@@ -183,9 +188,14 @@ def score_spark(db=None, version: str | None = None, progress: Callable[[str], N
         days.unpersist()
         progress(f"nothing new to score with model {version}")
         return SparkScoreResult(run_id, version, 0, 0, 0, time.monotonic() - started)
+    ood_ref = meta.get("ood") or None
+    if ood_ref is None:
+        progress(f"model {version} has no out-of-distribution ranges in its metadata (trained before they were "
+                 "recorded): its predictions are not checked; retrain to check them")
+    history = max(window, int(ood_ref["trailing_steps"]) if ood_ref else 0)   # steps read before a day, as DuckDB
     starts = (starts.withColumn("since", F.col("first_day").cast("timestamp"))
               .withColumn("context_from", F.col("since") - F.make_dt_interval(
-                  F.lit(0), F.lit(0), F.lit(0), F.lit((window - 1) * step_seconds))))
+                  F.lit(0), F.lit(0), F.lit(0), F.lit((history - 1) * step_seconds))))
     rows = (features.join(F.broadcast(starts), "household_id")
             .where(F.col("step_at") >= F.col("context_from"))
             .select("household_id", "step_at", "since", *[F.col(c).cast("float").alias(c) for c in columns])
@@ -199,7 +209,7 @@ def score_spark(db=None, version: str | None = None, progress: Callable[[str], N
         T.StructField("is_out_of_distribution", T.BooleanType()), T.StructField("ood_score", T.DoubleType()),
         T.StructField("model_version", T.StringType()), T.StructField("step_date", T.DateType())])
     scorer = _score_partition(f"{version}:{len(model)}", model, columns, window, meta.get("decision_weights"),
-                              version, run_id, utcnow())
+                              version, run_id, utcnow(), ood_ref)
     predictions = rows.mapInPandas(scorer, schema).cache()
     steps = predictions.count()
     predictions.createOrReplaceTempView("_homewatch_new_predictions")

@@ -378,6 +378,11 @@ def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh):
     assert (both["predicted_class_duck"] == both["predicted_class_spark"]).all()
     for c in [c for c in duck.columns if c.startswith("p_")] + ["confidence"]:
         assert (both[f"{c}_duck"] - both[f"{c}_spark"]).abs().max() <= 1e-5, c
+    # the out-of-distribution check runs on Spark as on DuckDB (the quick model has its ranges)
+    assert both["ood_score_duck"].notna().all() and both["ood_score_spark"].notna().all()
+    assert (both["ood_score_duck"] - both["ood_score_spark"]).abs().max() <= 1e-9
+    assert (both["is_out_of_distribution_duck"] == both["is_out_of_distribution_spark"]).all()
+    assert both["ood_score_duck"].max() > 0      # some step outside its ranges: the scores say something
     # a re-run finds nothing to do and writes nothing
     files = sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db", "predictions").rglob("*.parquet"))
     assert score_spark(db, progress=lambda m: None).steps_scored == 0
