@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             print(json.dumps(run_one(Path(tmp) / "bench.duckdb", args.sizes[0], args.days)), flush=True)
         return
-    load_before = round(os.getloadavg()[0], 2)
     for n in args.sizes:
+        load_before = round(os.getloadavg()[0], 2)  # other work on the machine before this size
         _say(f"size {n} homes x {args.days} days: child process")
         command = [sys.executable, __file__, "--one", "--sizes", str(n), "--days", str(args.days)]
         if args.tmp:
