@@ -153,6 +153,49 @@ def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.nd
     return fall | (last_fall > last_not_below)
 
 
+def door_evidence(steps: np.ndarray, door: np.ndarray, motion: np.ndarray, motion_expected: np.ndarray,
+                  awake_rate: float, empty_minutes: int, empty_share: float, empty_rate: float) -> np.ndarray:
+    """Per step, whether a door opening there shows a door at night's evidence: the door is open
+    at the step; the household is usually asleep at that hour (its hour-of-day expected motion is
+    under awake_rate; a household up at that hour on most days is leaving early or coming back,
+    not woken by its front door); and the home was not empty before it: over the last
+    empty_minutes (the step itself left out) the motion sensor saw more than empty_share of the
+    motion the household's baseline expects there, or the baseline expects little (under
+    empty_rate a step: the household normally sleeps through those hours too, and a sleeping
+    home is as quiet as an empty one). A home whose motion sensor saw next to no one through
+    evening hours it is normally up in was out; a door then is the household coming home.
+    The window's means are over its steps with both a motion reading and its baseline, and the
+    home is judged empty only where those are at least half the window's steps: a home without
+    a baseline yet, or a motion sensor that was not reading, cannot be judged on that point and
+    keeps its evidence.
+    steps: datetime64, ascending; door, motion, motion_expected: float, NaN where null.
+    marts.fct_classified_anomalies computes the same in SQL (door_steps)."""
+    door = np.asarray(door, dtype=np.float64)
+    motion = np.asarray(motion, dtype=np.float64)
+    motion_expected = np.asarray(motion_expected, dtype=np.float64)
+    if len(steps) == 0:
+        return np.zeros(0, dtype=bool)
+    import pandas as pd
+
+    index = pd.DatetimeIndex(steps)
+    window = f"{int(empty_minutes)}min"
+    # means over the steps of [step - empty_minutes, step) with both a motion reading and its
+    # baseline (SQL: avg over those steps of that interval)
+    both = ~np.isnan(motion) & ~np.isnan(motion_expected)
+    seen = (pd.Series(np.where(both, motion, np.nan), index=index)
+            .rolling(window, closed="left", min_periods=1).mean().to_numpy())
+    expected = (pd.Series(np.where(both, motion_expected, np.nan), index=index)
+                .rolling(window, closed="left", min_periods=1).mean().to_numpy())
+    # ...judged only where those steps are at least half the window's
+    rows = pd.Series(np.ones(len(steps)), index=index).rolling(window, closed="left", min_periods=1)
+    covered = rows.sum().to_numpy() <= 2 * pd.Series(both.astype(float), index=index).rolling(
+        window, closed="left", min_periods=1).sum().to_numpy()
+    with np.errstate(invalid="ignore"):
+        asleep_hour = ~(motion_expected >= awake_rate)                    # NaN: no baseline, kept
+        empty = covered & (expected >= empty_rate) & (seen <= empty_share * expected)  # NaN: not empty
+    return (door == 1.0) & asleep_hour & ~empty
+
+
 def decide(probs: np.ndarray, weights=None) -> np.ndarray:
     """The class of each step: the argmax of the probabilities times per-class decision
     weights (None: the plain argmax). The scorer, the evaluation and the promotion all use it."""
