@@ -34,8 +34,9 @@ production as (
 ),
 
 -- the rules' view of each step (int_household_rules_flagged): its high-humidity spell and
--- whether the bathroom's own temperature confirmed that spell a shower, and the room's
--- temperature against its baseline and its last minutes
+-- whether the bathroom's own temperature confirmed that spell a shower, the room's temperature
+-- against its baseline, its last heating_fall_minutes and the day before, and the door and
+-- motion against the household's motion baseline
 rule_levels as (
 
     select
@@ -44,6 +45,11 @@ rule_levels as (
         humidity,
         temperature,
         temperature_expected,
+        temperature_max_fall_window,
+        temperature_day_before,
+        door,
+        motion,
+        motion_expected_mean,
         humidity_high_minutes,
         humidity_long_minutes,
         step_at - {{ xdb_seconds('60 * humidity_high_minutes') }} as spell_onset_at,
@@ -51,22 +57,18 @@ rule_levels as (
         -- is a shower from its first high step on: the rule learns it as the warming shows (a
         -- step or two later), the veto applies it to the whole spell
         case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
-             else is_shower_warmed end as is_warmed_spell,
-        max(temperature) over fall_window as temperature_max_fall_window
+             else is_shower_warmed end as is_warmed_spell
     from {{ ref('int_household_rules_flagged') }}
-    window
-        fall_window as (partition by household_id order by step_at
-                        range between {{ xdb_interval(var("heating_fall_minutes"), 'minutes') }} preceding and current row),
-        -- one high-humidity spell: its steps share their onset
-        humidity_spell as (partition by household_id, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }})
+    -- one high-humidity spell: its steps share their onset
+    window humidity_spell as (partition by household_id, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }})
 
 ),
 
+-- the last high step of a warmed spell before each step, and before each spell began
 shower_spells as (
 
     select
         *,
-        -- the last high step of a warmed spell before this spell began
         first_value(last_warmed_at) over (partition by household_id, spell_onset_at order by step_at)
             as warmed_before_onset_at
     from (
@@ -89,12 +91,7 @@ shower_spells as (
 rule_steps as (
 
     select
-        household_id,
-        step_at,
-        humidity,
-        temperature,
-        temperature_expected,
-        temperature_max_fall_window,
+        *,
         (is_warmed_spell and humidity_high_minutes < humidity_long_minutes)
         or (humidity_high_minutes > 0 and humidity_high_minutes < {{ var('shower_warmed_minutes') }}
             and spell_onset_at - warmed_before_onset_at <= {{ xdb_interval(var("shower_warming_minutes"), 'minutes') }})
@@ -109,17 +106,14 @@ rule_steps as (
 heating_falls as (
 
     select
-        rule_steps.household_id,
-        rule_steps.step_at,
-        coalesce(rule_steps.temperature_max_fall_window - rule_steps.temperature >= {{ var('heating_fall_c') }}, false)
-            or coalesce(day_before.temperature - rule_steps.temperature >= {{ var('heating_day_drop_c') }}, false)
-            or rule_steps.temperature_expected is null as is_heating_fall,
-        not coalesce(rule_steps.temperature - rule_steps.temperature_expected < -{{ var('heating_below_c') }}, false)
+        household_id,
+        step_at,
+        coalesce(temperature_max_fall_window - temperature >= {{ var('heating_fall_c') }}, false)
+            or coalesce(temperature_day_before - temperature >= {{ var('heating_day_drop_c') }}, false)
+            or temperature_expected is null as is_heating_fall,
+        not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false)
             as is_not_cold
     from rule_steps
-    left join rule_steps as day_before
-        on day_before.household_id = rule_steps.household_id
-        and day_before.step_at = rule_steps.step_at - {{ xdb_interval(24, 'hours') }}
 
 ),
 
