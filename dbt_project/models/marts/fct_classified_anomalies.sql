@@ -23,7 +23,12 @@
 -- before, or still more than heating_below_c under its baseline since such a fall
 -- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
 -- heating off for the season floats slowly with the weather, each cool morning like the one
--- before, and its cool mornings are no failure.
+-- before, and its cool mornings are no failure. And a door at night is raised only if at one
+-- of its predicted steps the door is open, in an hour the household usually sleeps through,
+-- into a home that was not empty (door_steps; models_ml/metrics.py door_evidence): a home
+-- whose motion sensor saw next to no one through evening hours its household is normally up
+-- in was out, and a door then is the household coming home late; a household up at that
+-- hour on most days is leaving early.
 
 with
 
@@ -142,9 +147,47 @@ heating_steps as (
 
 ),
 
+-- a predicted door at night's evidence at each of its steps (models_ml/metrics.py door_evidence
+-- computes the same for the evaluation): the door open, in an hour the household usually sleeps
+-- through (its expected motion under door_awake_motion_rate; none known: kept), into a home that
+-- was not empty. Empty: over the door_empty_minutes before the step, on the steps with both a
+-- motion reading and its baseline (at least half the window's steps), the motion sensor saw at
+-- most door_empty_share of the motion the baseline expects, and that expects at least
+-- door_empty_motion_rate a step (hours the household is normally up in). Only the model's door
+-- steps are looked at, so the window is a small range join, not a window over every step
+door_steps as (
+
+    select
+        predictions.household_id,
+        predictions.step_at,
+        coalesce(max(here.door) = 1, false)
+        and not coalesce(max(here.motion_expected_mean) >= {{ var('door_awake_motion_rate') }}, false)
+        and not coalesce(
+            count(before.step_at) <= 2 * count(case when before.motion is not null
+                                                     and before.motion_expected_mean is not null then 1 end)
+            and avg(case when before.motion is not null then before.motion_expected_mean end)
+                >= {{ var('door_empty_motion_rate') }}
+            and avg(case when before.motion_expected_mean is not null then before.motion end)
+                <= {{ var('door_empty_share') }}
+                   * avg(case when before.motion is not null then before.motion_expected_mean end),
+            false) as is_door_evidence
+    from {{ ref('stg_ml__predictions') }} as predictions
+    inner join production on predictions.model_version = production.model_version
+    left join {{ ref('int_household_rules_flagged') }} as here
+        on here.household_id = predictions.household_id
+        and here.step_at = predictions.step_at
+    left join {{ ref('int_household_rules_flagged') }} as before
+        on before.household_id = predictions.household_id
+        and before.step_at >= predictions.step_at - {{ xdb_interval(var('door_empty_minutes'), 'minutes') }}
+        and before.step_at < predictions.step_at
+    where predictions.predicted_class = 4
+    group by predictions.household_id, predictions.step_at
+
+),
+
 predicted_steps as (
 
-    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence
+    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence, door_steps.is_door_evidence
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     left join rule_steps
@@ -153,6 +196,9 @@ predicted_steps as (
     left join heating_steps
         on heating_steps.household_id = predictions.household_id
         and heating_steps.step_at = predictions.step_at
+    left join door_steps
+        on door_steps.household_id = predictions.household_id
+        and door_steps.step_at = predictions.step_at
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
@@ -200,6 +246,7 @@ events as (
     {%- if var('classifier_needs_evidence') %}
         and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
         and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
+        and (predicted_class <> 4 or coalesce(bool_or(is_door_evidence), false))
     {%- endif %}
 
 ),
