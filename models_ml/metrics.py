@@ -153,6 +153,18 @@ def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.nd
     return fall | (last_fall > last_not_below)
 
 
+def fridge_evidence(fridge_off_minutes: np.ndarray, max_off_minutes: float) -> np.ndarray:
+    """Per step, whether a fridge failure shows its evidence there: the fridge has drawn under
+    fridge_low_w for at least max_off_minutes (the fridge rule's fridge_max_off_minutes, longer
+    than a normal defrost's 20-45 min; int_household_rules_flagged's fridge_off_minutes, which a
+    missing reading resets). A defrost, a short dip or a meter that stopped reporting is no
+    failed fridge. NaN (no rules row): no evidence. marts.fct_classified_anomalies applies the
+    same in SQL."""
+    off = np.asarray(fridge_off_minutes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return off >= max_off_minutes
+
+
 def door_evidence(steps: np.ndarray, door: np.ndarray, motion: np.ndarray, motion_expected: np.ndarray,
                   awake_rate: float, empty_minutes: int, empty_share: float, empty_rate: float) -> np.ndarray:
     """Per step, whether a door opening there shows a door at night's evidence: the door is open

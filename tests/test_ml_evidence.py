@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 
 from models_ml import data
-from models_ml.metrics import door_evidence, drop_blips, heating_evidence
+from models_ml.metrics import door_evidence, drop_blips, fridge_evidence, heating_evidence
 
 STEP = np.timedelta64(5, "m")
 
@@ -169,3 +169,16 @@ def test_a_door_at_an_hour_the_household_is_usually_up_or_not_open_shows_no_evid
     patchy = np.where(np.arange(72) >= 45, np.nan, expected)           # known for 27 of 36: judged
     patchy[54] = 0.02
     assert not door_evidence(steps, door, np.zeros(72), patchy, **DOOR_ARGS)[54]
+
+
+def test_a_fridge_failure_needs_the_fridge_off_longer_than_a_defrost():
+    """The classifier names two fridge-failure runs: a 40-minute defrost (off minutes up to 40)
+    and a fridge off from step 0 whose run reaches 75 minutes off: the first is dropped, the
+    second kept whole. A meter that stopped reporting (no rules row: NaN) shows no failure."""
+    off = np.r_[np.arange(0, 45, 5), np.zeros(11), np.arange(0, 120, 5)].astype(float)
+    pred = np.zeros(len(off), dtype=np.int64)
+    pred[1:9] = 3                                         # the defrost
+    pred[26:40] = 3                                       # 10-75 minutes off
+    out = drop_blips(pred, 1, {}, {3: fridge_evidence(off, 75.0)})
+    assert not out[:20].any() and (out[26:40] == 3).all()
+    assert not fridge_evidence(np.array([np.nan, 80.0]), 75.0)[0]

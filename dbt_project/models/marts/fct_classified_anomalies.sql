@@ -23,7 +23,9 @@
 -- before, or still more than heating_below_c under its baseline since such a fall
 -- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
 -- heating off for the season floats slowly with the weather, each cool morning like the one
--- before, and its cool mornings are no failure. And a door at night is raised only if at one
+-- before, and its cool mornings are no failure. A fridge failure is raised only if at one of its
+-- steps the fridge has drawn under fridge_low_w for fridge_max_off_minutes (the fridge rule's
+-- "longer than a defrost"; a meter that stopped reporting is no failed fridge). And a door at night is raised only if at one
 -- of its predicted steps the door is open, in an hour the household usually sleeps through,
 -- into a home that was not empty (door_steps; models_ml/metrics.py door_evidence): a home
 -- whose motion sensor saw next to no one through evening hours its household is normally up
@@ -55,6 +57,7 @@ rule_levels as (
         door,
         motion,
         motion_expected_mean,
+        fridge_off_minutes,
         humidity_high_minutes,
         humidity_long_minutes,
         step_at - {{ xdb_seconds('60 * humidity_high_minutes') }} as spell_onset_at,
@@ -187,7 +190,12 @@ door_steps as (
 
 predicted_steps as (
 
-    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence, door_steps.is_door_evidence
+    select
+        predictions.*,
+        rule_steps.humidity,
+        rule_steps.fridge_off_minutes,
+        heating_steps.is_heating_evidence,
+        door_steps.is_door_evidence
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     left join rule_steps
@@ -246,6 +254,7 @@ events as (
     {%- if var('classifier_needs_evidence') %}
         and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
         and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
+        and (predicted_class <> 3 or coalesce(max(fridge_off_minutes), 0) >= {{ var('fridge_max_off_minutes') }})
         and (predicted_class <> 4 or coalesce(bool_or(is_door_evidence), false))
     {%- endif %}
 
