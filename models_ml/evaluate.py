@@ -69,7 +69,8 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
                                "fridge_off_minutes"))
     evidence[1] = heating_evidence(series.steps, levels["temperature"], levels["temperature_expected"],
                                    float(dbt_var("heating_fall_c")), int(dbt_var("heating_fall_minutes")),
-                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")))
+                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")),
+                                   float(dbt_var("heating_cold_c")))
     evidence[3] = fridge_evidence(levels["fridge_off_minutes"], float(dbt_var("fridge_max_off_minutes")))
     evidence[4] = door_evidence(series.steps, levels["door"], levels["motion"], levels["motion_expected_mean"],
                                 float(dbt_var("door_awake_motion_rate")), int(dbt_var("door_empty_minutes")),

@@ -115,17 +115,21 @@ def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -
 
 
 def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.ndarray,
-                     fall_c: float, fall_minutes: int, below_c: float, day_drop_c: float) -> np.ndarray:
+                     fall_c: float, fall_minutes: int, below_c: float, day_drop_c: float,
+                     cold_c: float = float("inf")) -> np.ndarray:
     """Per step, whether the room shows a heating failure's evidence: a failed heating lets the
-    room fall from the level it held, either fast (the step at least fall_c under the warmest
-    of the last fall_minutes) or, in a slow house, far below where it was at the same time the
-    day before (at least day_drop_c colder than 24 hours earlier); and the failure lasts while
+    room fall from the level it held into the cold, either fast (the step at least fall_c under
+    the warmest of the last fall_minutes, and so more than below_c under its hour-of-day
+    baseline: a room cooling back to its usual level after cooking, a fire or the afternoon sun
+    is no failure) or, in a slow house, far below where it was at the same time the day before
+    (at least day_drop_c colder than 24 hours earlier); and the failure lasts while
     the room stays more than below_c under its hour-of-day baseline (so a failure's later hours
     keep the fall that began them). A house whose heating is off for the season floats with the
     weather: its nightly cooling is slow (under 1 degC an hour in the simulator), each morning
     about as cool as the one before, and its afternoons come back near the heated level; its
-    cool mornings show neither. A step of a home without a baseline yet (expected null) cannot
-    be judged and counts as evidence.
+    cool mornings show neither. A step of a home without a baseline yet (expected null) is
+    judged as the heating rule judges a home's first days: a fast fall, or the room under
+    cold_c (var heating_cold_c; the default, infinity, takes every such step as evidence).
     steps: datetime64, ascending; temperature and expected: float, NaN where null.
     marts.fct_classified_anomalies computes the same per step in SQL."""
     temperature = np.asarray(temperature, dtype=np.float64)
@@ -145,8 +149,10 @@ def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.nd
     found = steps[np.minimum(at, n - 1)] == steps - np.timedelta64(24, "h")
     day_before[found] = temperature[at[found]]
     with np.errstate(invalid="ignore"):
-        fall = (warmest - temperature >= fall_c) | (day_before - temperature >= day_drop_c) | np.isnan(expected)
         below = temperature - expected < -below_c           # NaN (either missing) -> not below
+        unknown = np.isnan(expected)
+        fall = (((warmest - temperature >= fall_c) & (below | unknown)) | (day_before - temperature >= day_drop_c)
+                | (unknown & (temperature < cold_c)))
     idx = np.arange(n)
     last_fall = np.maximum.accumulate(np.where(fall, idx, -1))
     last_not_below = np.maximum.accumulate(np.where(~below, idx, -1))

@@ -182,3 +182,21 @@ def test_a_fridge_failure_needs_the_fridge_off_longer_than_a_defrost():
     out = drop_blips(pred, 1, {}, {3: fridge_evidence(off, 75.0)})
     assert not out[:20].any() and (out[26:40] == 3).all()
     assert not fridge_evidence(np.array([np.nan, 80.0]), 75.0)[0]
+
+
+def test_a_fall_back_to_the_usual_level_is_no_failure_and_a_new_home_needs_the_cold():
+    """A room 3 degC over its baseline after cooking falls back to it within the hour: a fall of
+    3 degC, but not into the cold, no evidence; the same fall to 3 degC under the baseline is.
+    A home without a baseline yet: a room at 17 degC cooling slowly shows nothing, one at 14
+    degC (under heating_cold_c, 15) does, and so does a fast fall."""
+    steps = _steps(13)
+    expected = np.full(13, 20.0)
+    back = np.r_[np.full(6, 23.0), np.linspace(23.0, 20.0, 7)]
+    assert not heating_evidence(steps, back, expected, 2.0, 120, 2.0, 4.0, 15.0).any()
+    into = back - 3.0
+    assert heating_evidence(steps, into, expected, 2.0, 120, 2.0, 4.0, 15.0)[-1]
+    nan = np.full(13, np.nan)
+    slow = np.linspace(17.0, 16.6, 13)
+    assert not heating_evidence(steps, slow, nan, 2.0, 120, 2.0, 4.0, 15.0).any()
+    assert heating_evidence(steps, slow - 3.0, nan, 2.0, 120, 2.0, 4.0, 15.0).all()
+    assert heating_evidence(steps, into, nan, 2.0, 120, 2.0, 4.0, 15.0)[-1]

@@ -19,8 +19,10 @@
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
 -- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
 -- a heating failure is raised only if one of its predicted steps shows the room falling
--- heating_fall_c within heating_fall_minutes or heating_day_drop_c under the same time the day
--- before, or still more than heating_below_c under its baseline since such a fall
+-- heating_fall_c within heating_fall_minutes to more than heating_below_c under its baseline, or
+-- heating_day_drop_c under the same time the day before (a home without a baseline yet: the
+-- fall, or the room under heating_cold_c), or still more than heating_below_c under its
+-- baseline since such a fall
 -- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
 -- heating off for the season floats slowly with the weather, each cool morning like the one
 -- before, and its cool mornings are no failure. A fridge failure is raised only if at one of its
@@ -109,16 +111,22 @@ rule_steps as (
 ),
 
 -- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
--- heating_fall_minutes, or heating_day_drop_c colder than at the same time the day before (a
--- slow house); a home without a baseline yet cannot be judged: it counts
+-- heating_fall_minutes and so more than heating_below_c under its baseline (a fall into the
+-- cold: a room cooling back to its usual level after cooking, a fire or the sun is no failure),
+-- or heating_day_drop_c colder than at the same time the day before (a slow house). A home
+-- without a baseline yet: the fall alone, or the room under heating_cold_c, as the heating rule
+-- judges a home's first days
 heating_falls as (
 
     select
         household_id,
         step_at,
-        coalesce(temperature_max_fall_window - temperature >= {{ var('heating_fall_c') }}, false)
+        coalesce(temperature_max_fall_window - temperature >= {{ var('heating_fall_c') }}
+                 and (temperature - temperature_expected < -{{ var('heating_below_c') }}
+                      or temperature_expected is null), false)
             or coalesce(temperature_day_before - temperature >= {{ var('heating_day_drop_c') }}, false)
-            or temperature_expected is null as is_heating_fall,
+            or (temperature_expected is null and coalesce(temperature < {{ var('heating_cold_c') }}, false))
+            as is_heating_fall,
         not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false)
             as is_not_cold
     from rule_steps
