@@ -126,7 +126,7 @@ def _evening_then_door(motion_evening: float, door_hour_expected: float = 0.02):
     return steps, door, motion, expected
 
 
-DOOR_ARGS = dict(awake_rate=0.3, empty_minutes=180, empty_share=0.33, empty_rate=0.1)
+DOOR_ARGS = dict(awake_rate=0.3, empty_minutes=180, empty_share=0.33, empty_rate=0.2)
 
 
 def test_a_door_into_a_home_empty_all_evening_is_a_late_return_not_a_door_at_night():
