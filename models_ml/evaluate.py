@@ -20,7 +20,8 @@ import numpy as np
 
 from models_ml import data
 from models_ml.export import series_logits
-from models_ml.metrics import ANOMALY_CLASSES, Scorecard, class_evidence, decide, drop_blips, heating_evidence
+from models_ml.metrics import (ANOMALY_CLASSES, Scorecard, class_evidence, decide, door_evidence, drop_blips,
+                              fridge_evidence, heating_evidence)
 from warehouse.project_vars import dbt_var
 
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -56,15 +57,24 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
     (var classifier_needs_evidence), as marts.fct_classified_anomalies requires it: a humidity
     anomaly the humidity high (metrics.class_evidence), a heating failure the room falling fast
     from its level or far under the day before's, or still far below its level since such a fall
-    (metrics.heating_evidence). None
+    (metrics.heating_evidence), a fridge failure the fridge off for longer than a defrost
+    (metrics.fridge_evidence), a door at night the door opening in an hour the household
+    usually sleeps, into a home that was not empty before (metrics.door_evidence). None
     when the var is off."""
     if not dbt_var("classifier_needs_evidence"):
         return None
     evidence = class_evidence(series.X, columns, float(dbt_var("humidity_high_rh")))
-    levels = data.rule_levels(con, series.household_id, series.steps)
+    levels = data.rule_levels(con, series.household_id, series.steps,
+                              ("temperature", "temperature_expected", "door", "motion", "motion_expected_mean",
+                               "fridge_off_minutes"))
     evidence[1] = heating_evidence(series.steps, levels["temperature"], levels["temperature_expected"],
                                    float(dbt_var("heating_fall_c")), int(dbt_var("heating_fall_minutes")),
-                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")))
+                                   float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")),
+                                   float(dbt_var("heating_cold_c")))
+    evidence[3] = fridge_evidence(levels["fridge_off_minutes"], float(dbt_var("fridge_max_off_minutes")))
+    evidence[4] = door_evidence(series.steps, levels["door"], levels["motion"], levels["motion_expected_mean"],
+                                float(dbt_var("door_awake_motion_rate")), int(dbt_var("door_empty_minutes")),
+                                float(dbt_var("door_empty_share")), float(dbt_var("door_empty_motion_rate")))
     return evidence
 
 

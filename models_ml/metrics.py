@@ -115,17 +115,21 @@ def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -
 
 
 def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.ndarray,
-                     fall_c: float, fall_minutes: int, below_c: float, day_drop_c: float) -> np.ndarray:
+                     fall_c: float, fall_minutes: int, below_c: float, day_drop_c: float,
+                     cold_c: float = float("inf")) -> np.ndarray:
     """Per step, whether the room shows a heating failure's evidence: a failed heating lets the
-    room fall from the level it held, either fast (the step at least fall_c under the warmest
-    of the last fall_minutes) or, in a slow house, far below where it was at the same time the
-    day before (at least day_drop_c colder than 24 hours earlier); and the failure lasts while
+    room fall from the level it held into the cold, either fast (the step at least fall_c under
+    the warmest of the last fall_minutes, and so more than below_c under its hour-of-day
+    baseline: a room cooling back to its usual level after cooking, a fire or the afternoon sun
+    is no failure) or, in a slow house, far below where it was at the same time the day before
+    (at least day_drop_c colder than 24 hours earlier); and the failure lasts while
     the room stays more than below_c under its hour-of-day baseline (so a failure's later hours
     keep the fall that began them). A house whose heating is off for the season floats with the
     weather: its nightly cooling is slow (under 1 degC an hour in the simulator), each morning
     about as cool as the one before, and its afternoons come back near the heated level; its
-    cool mornings show neither. A step of a home without a baseline yet (expected null) cannot
-    be judged and counts as evidence.
+    cool mornings show neither. A step of a home without a baseline yet (expected null) is
+    judged as the heating rule judges a home's first days: a fast fall, or the room under
+    cold_c (var heating_cold_c; the default, infinity, takes every such step as evidence).
     steps: datetime64, ascending; temperature and expected: float, NaN where null.
     marts.fct_classified_anomalies computes the same per step in SQL."""
     temperature = np.asarray(temperature, dtype=np.float64)
@@ -145,12 +149,69 @@ def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.nd
     found = steps[np.minimum(at, n - 1)] == steps - np.timedelta64(24, "h")
     day_before[found] = temperature[at[found]]
     with np.errstate(invalid="ignore"):
-        fall = (warmest - temperature >= fall_c) | (day_before - temperature >= day_drop_c) | np.isnan(expected)
         below = temperature - expected < -below_c           # NaN (either missing) -> not below
+        unknown = np.isnan(expected)
+        fall = (((warmest - temperature >= fall_c) & (below | unknown)) | (day_before - temperature >= day_drop_c)
+                | (unknown & (temperature < cold_c)))
     idx = np.arange(n)
     last_fall = np.maximum.accumulate(np.where(fall, idx, -1))
     last_not_below = np.maximum.accumulate(np.where(~below, idx, -1))
     return fall | (last_fall > last_not_below)
+
+
+def fridge_evidence(fridge_off_minutes: np.ndarray, max_off_minutes: float) -> np.ndarray:
+    """Per step, whether a fridge failure shows its evidence there: the fridge has drawn under
+    fridge_low_w for at least max_off_minutes (the fridge rule's fridge_max_off_minutes, longer
+    than a normal defrost's 20-45 min; int_household_rules_flagged's fridge_off_minutes, which a
+    missing reading resets). A defrost, a short dip or a meter that stopped reporting is no
+    failed fridge. NaN (no rules row): no evidence. marts.fct_classified_anomalies applies the
+    same in SQL."""
+    off = np.asarray(fridge_off_minutes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return off >= max_off_minutes
+
+
+def door_evidence(steps: np.ndarray, door: np.ndarray, motion: np.ndarray, motion_expected: np.ndarray,
+                  awake_rate: float, empty_minutes: int, empty_share: float, empty_rate: float) -> np.ndarray:
+    """Per step, whether a door opening there shows a door at night's evidence: the door is open
+    at the step; the household is usually asleep at that hour (its hour-of-day expected motion is
+    under awake_rate; a household up at that hour on most days is leaving early or coming back,
+    not woken by its front door); and the home was not empty before it: over the last
+    empty_minutes (the step itself left out) the motion sensor saw more than empty_share of the
+    motion the household's baseline expects there, or the baseline expects little (under
+    empty_rate a step: the household normally sleeps through those hours too, and a sleeping
+    home is as quiet as an empty one). A home whose motion sensor saw next to no one through
+    evening hours it is normally up in was out; a door then is the household coming home.
+    The window's means are over its steps with both a motion reading and its baseline, and the
+    home is judged empty only where those are at least half the window's steps: a home without
+    a baseline yet, or a motion sensor that was not reading, cannot be judged on that point and
+    keeps its evidence.
+    steps: datetime64, ascending; door, motion, motion_expected: float, NaN where null.
+    marts.fct_classified_anomalies computes the same in SQL (door_steps)."""
+    door = np.asarray(door, dtype=np.float64)
+    motion = np.asarray(motion, dtype=np.float64)
+    motion_expected = np.asarray(motion_expected, dtype=np.float64)
+    if len(steps) == 0:
+        return np.zeros(0, dtype=bool)
+    import pandas as pd
+
+    index = pd.DatetimeIndex(steps)
+    window = f"{int(empty_minutes)}min"
+    # means over the steps of [step - empty_minutes, step) with both a motion reading and its
+    # baseline (SQL: avg over those steps of that interval)
+    both = ~np.isnan(motion) & ~np.isnan(motion_expected)
+    seen = (pd.Series(np.where(both, motion, np.nan), index=index)
+            .rolling(window, closed="left", min_periods=1).mean().to_numpy())
+    expected = (pd.Series(np.where(both, motion_expected, np.nan), index=index)
+                .rolling(window, closed="left", min_periods=1).mean().to_numpy())
+    # ...judged only where those steps are at least half the window's
+    rows = pd.Series(np.ones(len(steps)), index=index).rolling(window, closed="left", min_periods=1)
+    covered = rows.sum().to_numpy() <= 2 * pd.Series(both.astype(float), index=index).rolling(
+        window, closed="left", min_periods=1).sum().to_numpy()
+    with np.errstate(invalid="ignore"):
+        asleep_hour = ~(motion_expected >= awake_rate)                    # NaN: no baseline, kept
+        empty = covered & (expected >= empty_rate) & (seen <= empty_share * expected)  # NaN: not empty
+    return (door == 1.0) & asleep_hour & ~empty
 
 
 def decide(probs: np.ndarray, weights=None) -> np.ndarray:

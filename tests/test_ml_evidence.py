@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 
 from models_ml import data
-from models_ml.metrics import drop_blips, heating_evidence
+from models_ml.metrics import door_evidence, drop_blips, fridge_evidence, heating_evidence
 
 STEP = np.timedelta64(5, "m")
 
@@ -109,3 +109,94 @@ def test_rule_levels_align_to_the_steps_with_nan_for_null_and_absent():
     levels = data.rule_levels(con, "a", _steps(4))
     np.testing.assert_array_equal(levels["temperature"], [20, 20.5, np.nan, np.nan])
     np.testing.assert_array_equal(levels["temperature_expected"], [21, np.nan, 21, np.nan])
+
+
+def _evening_then_door(motion_evening: float, door_hour_expected: float = 0.02):
+    """A night from 20:00: the household is normally up until 23:00 (expected motion 0.45 a
+    step) and asleep after (0.02); motion_evening of the evening's steps saw motion; the front
+    door opens at 00:30 for one step."""
+    steps = np.datetime64("2025-05-01T20:00", "us") + np.arange(72) * STEP
+    hours = (steps - steps[0]) / np.timedelta64(1, "h") + 20.0
+    expected = np.where(hours < 23.0, 0.45, door_hour_expected)
+    motion = np.zeros(72)
+    awake = np.flatnonzero(hours < 23.0)
+    motion[awake[(np.arange(len(awake)) % 10) < motion_evening * 10]] = 1.0   # spread over the evening
+    door = np.zeros(72)
+    door[54] = 1.0                                                    # 00:30
+    return steps, door, motion, expected
+
+
+DOOR_ARGS = dict(awake_rate=0.3, empty_minutes=180, empty_share=0.33, empty_rate=0.2)
+
+
+def test_a_door_into_a_home_empty_all_evening_is_a_late_return_not_a_door_at_night():
+    """The same door at 00:30 after two evenings. In one the motion sensor saw the household up
+    (40 % of the evening's steps, as its baseline expects): the door opens while it sleeps,
+    evidence. In the other it saw no one from 21:30 (the window's start) to the door, through
+    hours the household is normally up in: it was out, the door is its return, no evidence."""
+    steps, door, motion, expected = _evening_then_door(0.4)
+    assert door_evidence(steps, door, motion, expected, **DOOR_ARGS)[54]
+    steps, door, motion, expected = _evening_then_door(0.0)
+    ev = door_evidence(steps, door, motion, expected, **DOOR_ARGS)
+    assert not ev.any()
+    pred = np.zeros(72, dtype=np.int64)
+    pred[54:56] = 4
+    assert not drop_blips(pred, 1, {}, {4: ev}).any()
+    # a door deep in the night, the last three hours all asleep (baseline 0.02): a sleeping home
+    # is as quiet as an empty one, and that is no sign of one
+    late = np.zeros(72)
+    late[71] = 1.0                                                    # 01:55
+    quiet = np.where(steps >= steps[0] + np.timedelta64(5, "h"), 0.0, motion)
+    assert door_evidence(steps, late, quiet, np.where(np.arange(72) >= 30, 0.02, expected), **DOOR_ARGS)[71]
+
+
+def test_a_door_at_an_hour_the_household_is_usually_up_or_not_open_shows_no_evidence():
+    """A door opening at an hour whose baseline motion is 0.4 a step (the household is up then
+    on most days: an early departure) has no evidence; a predicted door step with the door
+    closed or unread has none; a home with no motion baseline yet keeps it (cannot be judged)."""
+    steps, door, motion, expected = _evening_then_door(0.4, door_hour_expected=0.4)
+    assert not door_evidence(steps, door, motion, expected, **DOOR_ARGS).any()
+    steps, door, motion, expected = _evening_then_door(0.4)
+    shut = door.copy()
+    shut[54] = np.nan
+    assert not door_evidence(steps, shut, motion, expected, **DOOR_ARGS).any()
+    ev = door_evidence(steps, door, np.zeros(72), np.full(72, np.nan), **DOOR_ARGS)
+    assert ev[54] and ev.sum() == 1
+    # a baseline known for under half the window (a home's first days) cannot judge it empty
+    patchy = np.where(np.arange(72) >= 30, np.nan, expected)           # known for 12 of its 36 steps
+    patchy[54] = 0.02
+    assert door_evidence(steps, door, np.zeros(72), patchy, **DOOR_ARGS)[54]
+    patchy = np.where(np.arange(72) >= 45, np.nan, expected)           # known for 27 of 36: judged
+    patchy[54] = 0.02
+    assert not door_evidence(steps, door, np.zeros(72), patchy, **DOOR_ARGS)[54]
+
+
+def test_a_fridge_failure_needs_the_fridge_off_longer_than_a_defrost():
+    """The classifier names two fridge-failure runs: a 40-minute defrost (off minutes up to 40)
+    and a fridge off from step 0 whose run reaches 75 minutes off: the first is dropped, the
+    second kept whole. A meter that stopped reporting (no rules row: NaN) shows no failure."""
+    off = np.r_[np.arange(0, 45, 5), np.zeros(11), np.arange(0, 120, 5)].astype(float)
+    pred = np.zeros(len(off), dtype=np.int64)
+    pred[1:9] = 3                                         # the defrost
+    pred[26:40] = 3                                       # 10-75 minutes off
+    out = drop_blips(pred, 1, {}, {3: fridge_evidence(off, 75.0)})
+    assert not out[:20].any() and (out[26:40] == 3).all()
+    assert not fridge_evidence(np.array([np.nan, 80.0]), 75.0)[0]
+
+
+def test_a_fall_back_to_the_usual_level_is_no_failure_and_a_new_home_needs_the_cold():
+    """A room 3 degC over its baseline after cooking falls back to it within the hour: a fall of
+    3 degC, but not into the cold, no evidence; the same fall to 3 degC under the baseline is.
+    A home without a baseline yet: a room at 17 degC cooling slowly shows nothing, one at 14
+    degC (under heating_cold_c, 15) does, and so does a fast fall."""
+    steps = _steps(13)
+    expected = np.full(13, 20.0)
+    back = np.r_[np.full(6, 23.0), np.linspace(23.0, 20.0, 7)]
+    assert not heating_evidence(steps, back, expected, 2.0, 120, 2.0, 4.0, 15.0).any()
+    into = back - 3.0
+    assert heating_evidence(steps, into, expected, 2.0, 120, 2.0, 4.0, 15.0)[-1]
+    nan = np.full(13, np.nan)
+    slow = np.linspace(17.0, 16.6, 13)
+    assert not heating_evidence(steps, slow, nan, 2.0, 120, 2.0, 4.0, 15.0).any()
+    assert heating_evidence(steps, slow - 3.0, nan, 2.0, 120, 2.0, 4.0, 15.0).all()
+    assert heating_evidence(steps, into, nan, 2.0, 120, 2.0, 4.0, 15.0)[-1]

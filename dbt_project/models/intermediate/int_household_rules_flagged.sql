@@ -268,6 +268,10 @@ classified as (
         step_at,
         temperature, humidity, fridge_power, motion, door, fire_alarm,
         temperature_expected,
+        -- the room's warmest over the last heating_fall_minutes and its temperature at the same
+        -- time the day before (a heating failure's fall; fct_classified_anomalies reads them too)
+        temperature_max_fall_window,
+        temperature_day_before,
         humidity_expected,
         humidity_high_share,
         fridge_power_expected_mean,

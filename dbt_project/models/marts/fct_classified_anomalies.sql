@@ -19,11 +19,20 @@
 -- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
 -- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
 -- a heating failure is raised only if one of its predicted steps shows the room falling
--- heating_fall_c within heating_fall_minutes or heating_day_drop_c under the same time the day
--- before, or still more than heating_below_c under its baseline since such a fall
+-- heating_fall_c within heating_fall_minutes to more than heating_below_c under its baseline, or
+-- heating_day_drop_c under the same time the day before (a home without a baseline yet: the
+-- fall, or the room under heating_cold_c), or still more than heating_below_c under its
+-- baseline since such a fall
 -- (heating_steps; the evaluation: models_ml/metrics.py heating_evidence): a house with the
 -- heating off for the season floats slowly with the weather, each cool morning like the one
--- before, and its cool mornings are no failure.
+-- before, and its cool mornings are no failure. A fridge failure is raised only if at one of its
+-- steps the fridge has drawn under fridge_low_w for fridge_max_off_minutes (the fridge rule's
+-- "longer than a defrost"; a meter that stopped reporting is no failed fridge). And a door at night is raised only if at one
+-- of its predicted steps the door is open, in an hour the household usually sleeps through,
+-- into a home that was not empty (door_steps; models_ml/metrics.py door_evidence): a home
+-- whose motion sensor saw next to no one through evening hours its household is normally up
+-- in was out, and a door then is the household coming home late; a household up at that
+-- hour on most days is leaving early.
 
 with
 
@@ -34,8 +43,9 @@ production as (
 ),
 
 -- the rules' view of each step (int_household_rules_flagged): its high-humidity spell and
--- whether the bathroom's own temperature confirmed that spell a shower, and the room's
--- temperature against its baseline and its last minutes
+-- whether the bathroom's own temperature confirmed that spell a shower, the room's temperature
+-- against its baseline, its last heating_fall_minutes and the day before, and the door and
+-- motion against the household's motion baseline
 rule_levels as (
 
     select
@@ -44,6 +54,12 @@ rule_levels as (
         humidity,
         temperature,
         temperature_expected,
+        temperature_max_fall_window,
+        temperature_day_before,
+        door,
+        motion,
+        motion_expected_mean,
+        fridge_off_minutes,
         humidity_high_minutes,
         humidity_long_minutes,
         step_at - {{ xdb_seconds('60 * humidity_high_minutes') }} as spell_onset_at,
@@ -51,22 +67,18 @@ rule_levels as (
         -- is a shower from its first high step on: the rule learns it as the warming shows (a
         -- step or two later), the veto applies it to the whole spell
         case when humidity_high_minutes > 0 then bool_or(is_shower_warmed) over humidity_spell
-             else is_shower_warmed end as is_warmed_spell,
-        max(temperature) over fall_window as temperature_max_fall_window
+             else is_shower_warmed end as is_warmed_spell
     from {{ ref('int_household_rules_flagged') }}
-    window
-        fall_window as (partition by household_id order by step_at
-                        range between {{ xdb_interval(var("heating_fall_minutes"), 'minutes') }} preceding and current row),
-        -- one high-humidity spell: its steps share their onset
-        humidity_spell as (partition by household_id, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }})
+    -- one high-humidity spell: its steps share their onset
+    window humidity_spell as (partition by household_id, step_at - {{ xdb_seconds('60 * humidity_high_minutes') }})
 
 ),
 
+-- the last high step of a warmed spell before each step, and before each spell began
 shower_spells as (
 
     select
         *,
-        -- the last high step of a warmed spell before this spell began
         first_value(last_warmed_at) over (partition by household_id, spell_onset_at order by step_at)
             as warmed_before_onset_at
     from (
@@ -89,12 +101,7 @@ shower_spells as (
 rule_steps as (
 
     select
-        household_id,
-        step_at,
-        humidity,
-        temperature,
-        temperature_expected,
-        temperature_max_fall_window,
+        *,
         (is_warmed_spell and humidity_high_minutes < humidity_long_minutes)
         or (humidity_high_minutes > 0 and humidity_high_minutes < {{ var('shower_warmed_minutes') }}
             and spell_onset_at - warmed_before_onset_at <= {{ xdb_interval(var("shower_warming_minutes"), 'minutes') }})
@@ -104,22 +111,25 @@ rule_steps as (
 ),
 
 -- a heating failure's fall: the room heating_fall_c under the warmest it was in the last
--- heating_fall_minutes, or heating_day_drop_c colder than at the same time the day before (a
--- slow house); a home without a baseline yet cannot be judged: it counts
+-- heating_fall_minutes and so more than heating_below_c under its baseline (a fall into the
+-- cold: a room cooling back to its usual level after cooking, a fire or the sun is no failure),
+-- or heating_day_drop_c colder than at the same time the day before (a slow house). A home
+-- without a baseline yet: the fall alone, or the room under heating_cold_c, as the heating rule
+-- judges a home's first days
 heating_falls as (
 
     select
-        rule_steps.household_id,
-        rule_steps.step_at,
-        coalesce(rule_steps.temperature_max_fall_window - rule_steps.temperature >= {{ var('heating_fall_c') }}, false)
-            or coalesce(day_before.temperature - rule_steps.temperature >= {{ var('heating_day_drop_c') }}, false)
-            or rule_steps.temperature_expected is null as is_heating_fall,
-        not coalesce(rule_steps.temperature - rule_steps.temperature_expected < -{{ var('heating_below_c') }}, false)
+        household_id,
+        step_at,
+        coalesce(temperature_max_fall_window - temperature >= {{ var('heating_fall_c') }}
+                 and (temperature - temperature_expected < -{{ var('heating_below_c') }}
+                      or temperature_expected is null), false)
+            or coalesce(temperature_day_before - temperature >= {{ var('heating_day_drop_c') }}, false)
+            or (temperature_expected is null and coalesce(temperature < {{ var('heating_cold_c') }}, false))
+            as is_heating_fall,
+        not coalesce(temperature - temperature_expected < -{{ var('heating_below_c') }}, false)
             as is_not_cold
     from rule_steps
-    left join rule_steps as day_before
-        on day_before.household_id = rule_steps.household_id
-        and day_before.step_at = rule_steps.step_at - {{ xdb_interval(24, 'hours') }}
 
 ),
 
@@ -148,9 +158,52 @@ heating_steps as (
 
 ),
 
+-- a predicted door at night's evidence at each of its steps (models_ml/metrics.py door_evidence
+-- computes the same for the evaluation): the door open, in an hour the household usually sleeps
+-- through (its expected motion under door_awake_motion_rate; none known: kept), into a home that
+-- was not empty. Empty: over the door_empty_minutes before the step, on the steps with both a
+-- motion reading and its baseline (at least half the window's steps), the motion sensor saw at
+-- most door_empty_share of the motion the baseline expects, and that expects at least
+-- door_empty_motion_rate a step (hours the household is normally up in). Only the model's door
+-- steps are looked at, so the window is a small range join, not a window over every step
+door_steps as (
+
+    select
+        predictions.household_id,
+        predictions.step_at,
+        coalesce(max(here.door) = 1, false)
+        and not coalesce(max(here.motion_expected_mean) >= {{ var('door_awake_motion_rate') }}, false)
+        and not coalesce(
+            count(before.step_at) <= 2 * count(case when before.motion is not null
+                                                     and before.motion_expected_mean is not null then 1 end)
+            and avg(case when before.motion is not null then before.motion_expected_mean end)
+                >= {{ var('door_empty_motion_rate') }}
+            and avg(case when before.motion_expected_mean is not null then before.motion end)
+                <= {{ var('door_empty_share') }}
+                   * avg(case when before.motion is not null then before.motion_expected_mean end),
+            false) as is_door_evidence
+    from {{ ref('stg_ml__predictions') }} as predictions
+    inner join production on predictions.model_version = production.model_version
+    left join {{ ref('int_household_rules_flagged') }} as here
+        on here.household_id = predictions.household_id
+        and here.step_at = predictions.step_at
+    left join {{ ref('int_household_rules_flagged') }} as before
+        on before.household_id = predictions.household_id
+        and before.step_at >= predictions.step_at - {{ xdb_interval(var('door_empty_minutes'), 'minutes') }}
+        and before.step_at < predictions.step_at
+    where predictions.predicted_class = 4
+    group by predictions.household_id, predictions.step_at
+
+),
+
 predicted_steps as (
 
-    select predictions.*, rule_steps.humidity, heating_steps.is_heating_evidence
+    select
+        predictions.*,
+        rule_steps.humidity,
+        rule_steps.fridge_off_minutes,
+        heating_steps.is_heating_evidence,
+        door_steps.is_door_evidence
     from {{ ref('stg_ml__predictions') }} as predictions
     inner join production on predictions.model_version = production.model_version
     left join rule_steps
@@ -159,6 +212,9 @@ predicted_steps as (
     left join heating_steps
         on heating_steps.household_id = predictions.household_id
         and heating_steps.step_at = predictions.step_at
+    left join door_steps
+        on door_steps.household_id = predictions.household_id
+        and door_steps.step_at = predictions.step_at
     where predictions.predicted_class <> 0
     {%- if not var('alert_out_of_distribution') %}
         and not predictions.is_out_of_distribution
@@ -206,6 +262,8 @@ events as (
     {%- if var('classifier_needs_evidence') %}
         and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
         and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
+        and (predicted_class <> 3 or coalesce(max(fridge_off_minutes), 0) >= {{ var('fridge_max_off_minutes') }})
+        and (predicted_class <> 4 or coalesce(bool_or(is_door_evidence), false))
     {%- endif %}
 
 ),
