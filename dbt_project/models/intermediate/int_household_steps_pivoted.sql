@@ -9,7 +9,7 @@
 
 with
 
-flags as (
+flags as {{ cte_inline() }} (
 
     select * from {{ ref('int_sensor_steps_flagged') }}
     where sensor in ({% for s in sensors %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})

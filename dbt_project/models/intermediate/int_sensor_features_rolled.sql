@@ -15,7 +15,7 @@
 
 with
 
-grid as (
+grid as {{ cte_inline() }} (
 
     select * from {{ ref('int_readings_gridded') }}
     {{ recompute_filter(context=true) }}
