@@ -580,18 +580,24 @@ def test_incremental_build_on_spark_equals_a_full_refresh(spark_history):
 
 
 def test_incremental_build_on_spark_rewrites_only_the_days_it_touches(spark_history):
-    """Dynamic partition overwrite: a day partition before the build window keeps its files as
-    they were; the days from the window on are rewritten, and the appended days are new."""
+    """Dynamic partition overwrite: in every day-partitioned table, a day before the build
+    window (the first step it recomputes) keeps its files as they were, and the build wrote
+    something from the window on. On the dense grid (fct_ml_features, int_sensor_hours) that is
+    the window's own day rewritten and the two appended days new; a sparse table writes only the
+    days its new rows fall in (int_readings_bucketed_to_steps: the new readings' days)."""
     batches, window_day = spark_history["window"]     # the incremental build's window
     assert batches == 2
     before, after = spark_history["files_before"], spark_history["files_after"]
-    assert "marts.fct_ml_features" in before and set(after) == set(before)
+    assert {"marts.fct_ml_features", "intermediate.int_sensor_hours"} <= set(before) and set(after) == set(before)
     for table, days in before.items():
         kept = [d for d in days if d < window_day]
         assert kept and all(after[table][d] == days[d] for d in kept), table
-        rewritten = [d for d in days if d >= window_day]
-        assert rewritten and all(after[table].get(d) != days[d] for d in rewritten), table
-        assert len(set(after[table]) - set(days)) == 2, table       # the two appended days
+        written = {d for d, files in after[table].items() if days.get(d) != files}
+        assert written and min(written) >= window_day, table
+    for table in ("marts.fct_ml_features", "intermediate.int_sensor_hours"):
+        written = sorted(d for d, files in after[table].items() if before[table].get(d) != files)
+        assert written[0] == window_day and window_day in before[table] and len(written) == 3, (table, written)
+        assert set(after[table]) - set(before[table]) == set(written[1:]), table
 
 
 def test_dbt_unit_tests_pass_on_spark(spark_history):
