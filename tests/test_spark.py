@@ -577,7 +577,9 @@ def test_incremental_build_on_spark_equals_a_full_refresh(spark_history):
     (tests/test_dbt.py's fingerprints, on the Parquet files)."""
     from tests.test_dbt import INCREMENTAL_TABLES
 
-    tables = sorted(spark_history["incremental"])
+    # int_batches_processed is left out, as on DuckDB: it records what each build took in and
+    # from where it recomputed, and a full refresh recomputes every batch from its start
+    tables = sorted(set(spark_history["incremental"]) - {"intermediate.int_batches_processed"})
     assert len(spark_history["incremental_models"]) >= 15 and set(INCREMENTAL_TABLES) < set(tables)
     for table in tables:
         assert spark_history["incremental"][table][0] > 0, table
