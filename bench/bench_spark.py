@@ -167,7 +167,8 @@ def run_one(db: Path, households: int, days: int) -> dict:
     _say("Spark build (landing + the whole dbt project, local[2]); minutes")
     phase("spark_build", lambda: build(db=db, target="spark"))
     _say("Spark score (mapInPandas)")
-    phase("spark_score", lambda: score_spark(db, progress=lambda m: None))
+    # forced past the quality gate as DuckDB's above: the bench runs no `homewatch check`
+    phase("spark_score", lambda: score_spark(db, progress=lambda m: None, force=True))
     try:
         out["load_average_1m"] = round(os.getloadavg()[0], 2)
     except OSError:

@@ -93,7 +93,12 @@ def check_grid_step(con: duckdb.DuckDBPyConnection, version: str, meta: dict) ->
     windows, rule severities, time since change) are computed by the dbt build on its grid, and
     resampling them after the fact would not give the features of the other grid; the build can
     make them right from the readings, on any step."""
-    model_step, warehouse_step = package.model_step_seconds(meta), package.grid_step_seconds(con)
+    check_step(version, meta, package.grid_step_seconds(con))
+
+
+def check_step(version: str, meta: dict, warehouse_step: int | None) -> None:
+    """check_grid_step on a known warehouse step (the Spark scorer reads its own: spark_score.py)."""
+    model_step = package.model_step_seconds(meta)
     if warehouse_step is None or warehouse_step == model_step:
         return
     step = f"{model_step // 60}min" if model_step % 60 == 0 else f"{model_step}s"
@@ -102,6 +107,22 @@ def check_grid_step(con: duckdb.DuckDBPyConnection, version: str, meta: dict) ->
         f"features (marts.fct_ml_features) are on a {package.describe_step(warehouse_step)} grid: rebuild them on "
         f"the model's step with `homewatch build --step {step} --full-refresh` and score again, "
         f"or use a model trained on {package.describe_step(warehouse_step)} steps")
+
+
+def check_columns(version: str, columns: list[str], present) -> None:
+    """Refuse a model whose inputs the features table (its columns: `present`) cannot feed:
+    one it was trained on is missing, or it predates sensor availability. A column the table
+    has and the model was not trained on is fine (the model reads its own, by name)."""
+    present = set(present)
+    missing = [c for c in columns if c not in present]
+    if not missing and not any(c.endswith("_available") for c in columns):
+        raise ScoringError(f"model {version} predates sensor availability (no <sensor>_available inputs): it would read "
+                           f"a sensor a home does not have as a failed one; retrain with `homewatch train`, or import a "
+                           f"model exported by this HomeWatch version")
+    if missing:
+        raise ScoringError(f"model {version} was trained on feature columns marts.fct_ml_features does not have: "
+                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; retrain with "
+                           f"`homewatch train`, or import a model exported by this HomeWatch version")
 
 
 def _work(con, version: str) -> tuple[dict[str, np.datetime64], list[tuple], set[str]]:
@@ -230,16 +251,7 @@ def score(con: duckdb.DuckDBPyConnection, version: str | None = None, precision:
     # the model reads its own columns by name, in its own order: a column a newer HomeWatch added
     # to the table is not among them, so a model keeps scoring after an upgrade (or in another
     # warehouse); one it was trained on that the table lacks cannot be fed
-    present = set(data.feature_columns(con))
-    missing = [c for c in columns if c not in present]
-    if not missing and not any(c.endswith("_available") for c in columns):
-        raise ScoringError(f"model {version} predates sensor availability (no <sensor>_available inputs): it would read "
-                           f"a sensor a home does not have as a failed one; retrain with `homewatch train`, or import a "
-                           f"model exported by this HomeWatch version")
-    if missing:
-        raise ScoringError(f"model {version} was trained on feature columns marts.fct_ml_features does not have: "
-                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; retrain with "
-                           f"`homewatch train`, or import a model exported by this HomeWatch version")
+    check_columns(version, columns, data.feature_columns(con))
     step = np.timedelta64(package.model_step_seconds(meta), "s")
     ood_ref = meta.get("ood") or None
     if ood_ref is None:

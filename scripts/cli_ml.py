@@ -91,7 +91,9 @@ def cmd_score(args) -> int:
     if getattr(args, "target", "dev") == "spark":   # docs/scale-out.md
         from models_ml.spark_score import score_spark
 
-        score_spark(args.db, args.version, progress=lambda m: _say("score", m))
+        # the marts that read the predictions are refreshed by the next `homewatch build --target spark`
+        # (a dbt process needs the Spark catalog this process now holds)
+        score_spark(args.db, args.version, progress=lambda m: _say("score", m), force=args.force)
         return 0
 
     with writer(args.db) as con:

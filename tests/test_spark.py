@@ -1,10 +1,14 @@
 """The Spark target (docs/scale-out.md): the cross-database macros on both engines, the
-replace_window strategy on Spark, staging built on Spark from the Parquet landing zone, the
-read-only `homewatch query --target spark`, and scoring with mapInPandas against DuckDB's.
+replace_window strategy on Spark, the whole project built on Spark from the Parquet landing
+zone and compared with DuckDB, incremental == full refresh on Spark (and only the touched day
+partitions rewritten), the dbt unit tests on Spark, the read-only `homewatch query --target
+spark`, and scoring with mapInPandas against DuckDB's (checks, quality gate, run log, and the
+classified anomalies built from its predictions).
 
 Spark is slow to start (about 20 s a session here), so these are few tests on tiny data, in
-two module fixtures: one dbt process per engine for the tiny cross-database project, and one
-dbt build plus one in-process Spark session for the warehouse. They need the spark extra
+module fixtures: one dbt process per engine for the tiny cross-database project, and for the
+warehouse the dbt builds and the scoring child of spark_history, then one in-process Spark
+session (spark_wh). They need the spark extra
 (`make spark`); without pyspark they skip, except in CI (.ci/run sets
 HOMEWATCH_REQUIRE_SPARK=1, so a missing install fails there).
 """
@@ -242,23 +246,135 @@ def test_replace_window_incremental_equals_full_refresh_on_both_engines(cross_db
 # --- the warehouse on Spark -------------------------------------------------------------------
 
 
+# The child that scores on Spark in spark_history (one Spark process holds the catalog at a
+# time, and dbt builds after it): first without --force (no batch of the tiny warehouse was ever
+# quality-checked, so the gate must refuse before writing anything), then forced.
+_SCORE_CHILD = """
+import dataclasses, json, sys
+from expectations.gate import QualityGateError
+from models_ml.spark_score import score_spark
+from warehouse.spark_query import spark_session
+db, out = sys.argv[1], {}
+try:
+    score_spark(db, progress=lambda m: None)
+    out["refused"] = None
+except QualityGateError as exc:
+    out["refused"] = str(exc)
+spark = spark_session(db)
+out["rows_after_refusal"] = spark.sql("select count(*) from ml.predictions").collect()[0][0]
+out["runs_after_refusal"] = spark.sql("select count(*) from ml.score_runs").collect()[0][0]
+out["result"] = dataclasses.asdict(score_spark(db, progress=lambda m: None, force=True))
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _incremental_models(db) -> list[str]:
+    """`schema.model` of every incremental model of the Spark build (its dbt manifest)."""
+    manifest = json.loads(Path(f"{db}.spark", "dbt", "manifest.json").read_text())
+    return sorted(f"{n['schema']}.{n['name']}" for n in manifest["nodes"].values()
+                  if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental")
+
+
+def _spark_fingerprints(db, tables: list[str]) -> dict:
+    """tests/test_dbt.py's fingerprint (row count and a hash of every row, doubles to 6
+    significant digits) of each Spark table, read from its Parquet files; the columns that say
+    when a row was written are left out."""
+    from tests.test_dbt import _fingerprint
+
+    con = duckdb.connect()
+    try:
+        out = {}
+        for table in tables:
+            schema, name = table.split(".")
+            folder = Path(f"{db}.spark", "warehouse", f"{schema}.db", name)
+            written = ", ".join(WRITTEN_AT.get(name, []))
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create or replace table {table} as select * {f'exclude ({written})' if written else ''} "
+                        f"from read_parquet('{folder}/**/*.parquet', hive_partitioning = true, union_by_name = true)")
+            out[table] = _fingerprint(con, table)
+        return out
+    finally:
+        con.close()
+
+
+def _partition_files(db, tables: list[str]) -> dict:
+    """Per day-partitioned Spark table, per day partition: its Parquet files (name, mtime)."""
+    out = {}
+    for table in tables:
+        schema, name = table.split(".")
+        folder = Path(f"{db}.spark", "warehouse", f"{schema}.db", name)
+        days = sorted(folder.glob("partition_day=*"))
+        if days:
+            out[table] = {d.name.split("=")[1]: sorted((f.name, f.stat().st_mtime_ns) for f in d.glob("*.parquet"))
+                          for d in days}
+    return out
+
+
 @pytest.fixture(scope="module")
-def spark_wh(trained, tmp_path_factory):
-    """A copy of the trained tiny warehouse: scored on DuckDB, then the whole project built on
-    Spark (`homewatch build --target spark`: staging, grid, generic layer, rules, events, ML
-    features, marts, evaluation). Returns the warehouse path and the in-process Spark session (opened after dbt has let go of the catalog)."""
+def spark_history(trained, tmp_path_factory):
+    """Everything the Spark tests need from dbt and Spark child processes, in one go (a Spark
+    process holds the catalog, so the in-process session of spark_wh opens after them):
+    a copy of the trained tiny warehouse scored on DuckDB, the whole project built on Spark
+    (`homewatch build --target spark`); two appended days (two batches); on Spark, an
+    incremental build, its incremental tables fingerprinted and their day partitions listed
+    before and after, then a full refresh with the dbt unit tests (`homewatch build --target
+    spark --full-refresh` with unit tests), fingerprinted; DuckDB fully refreshed too (so that
+    both engines' tables are in the same state: int_build_window lists every batch after a
+    full refresh; DuckDB's incremental == full refresh is tests/test_dbt.py's); the warehouse
+    scored on both engines (on Spark in a child process, first refused by the quality gate,
+    then forced) and fct_classified_anomalies rebuilt on both from their own predictions."""
     from models_ml.score import score
     from warehouse.connection import writer
-    from warehouse.spark_query import spark_session
-    from warehouse.transform import build
+    from warehouse.land import land_simulation
+    from warehouse.transform import build, dbt_session
 
     db = tmp_path_factory.mktemp("spark_wh") / "w.duckdb"
     shutil.copy(trained[0], db)
     with writer(db) as con:
         score(con, progress=lambda m: None, force=True)
     build(db=db, target="spark")
-    spark = spark_session(db)
-    return db, spark
+    from tests.test_dbt import INCREMENTAL_TABLES
+
+    # the Spark build's incremental models, and DuckDB's list (three of which are tables rebuilt
+    # whole on every build: they must come out the same all the same)
+    tables = sorted(set(_incremental_models(db)) | set(INCREMENTAL_TABLES))
+    out = {"incremental_models": _incremental_models(db), "files_before": _partition_files(db, tables)}
+    for _ in range(2):
+        land_simulation(db=db, append_days=1)
+    build(db=db, full_refresh=True)                  # DuckDB
+    with writer(db) as con:
+        score(con, progress=lambda m: None, force=True)
+    build(db=db, select="fct_classified_anomalies")
+    with dbt_session(db):                            # one Spark process for both builds
+        build(db=db, target="spark")                 # incremental
+        out["incremental"] = _spark_fingerprints(db, tables)
+        out["files_after"] = _partition_files(db, tables)
+        window = Path(f"{db}.spark", "warehouse", "intermediate.db", "int_build_window")
+        con = duckdb.connect()
+        try:
+            out["window"] = con.execute(f"select count(*), min(recompute_from)::date::varchar "
+                                        f"from read_parquet('{window}/**/*.parquet')").fetchone()
+        finally:
+            con.close()
+        out["full_build"] = build(db=db, target="spark", full_refresh=True, unit_tests=True)
+        out["full"] = _spark_fingerprints(db, tables)
+    child = subprocess.run([sys.executable, "-c", _SCORE_CHILD, str(db)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=900)
+    assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
+    out["score"] = json.loads(child.stdout.split("RESULT ", 1)[1])
+    build(db=db, target="spark", select="fct_classified_anomalies")
+    out["db"] = db
+    return out
+
+
+@pytest.fixture(scope="module")
+def spark_wh(spark_history):
+    """The warehouse path and the in-process Spark session on its Spark side (opened after every
+    dbt and Spark child process of spark_history has let go of the catalog)."""
+    from warehouse.spark_query import spark_session
+
+    db = spark_history["db"]
+    return db, spark_session(db)
 
 
 def _duck(db, sql):
@@ -363,14 +479,14 @@ def test_query_on_spark_reads_and_refuses_every_write(spark_wh, capsys):
     assert spark.catalog.tableExists("raw.x") is False
 
 
-def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh):
+def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh, spark_history):
     from models_ml.spark_score import score_spark
 
     db, spark = spark_wh
-    first = score_spark(db, progress=lambda m: None)
+    first = spark_history["score"]["result"]       # scored in a child process (spark_history)
     duck = _duck(db, "select * exclude (score_run_id, scored_at) from staging.stg_ml__predictions "
                      "where model_version = (select model_version from ml.model_registry where status = 'production')")
-    assert first.steps_scored == len(duck) > 0
+    assert first["steps_scored"] == len(duck) > 0
     got = spark.sql("select * from staging.stg_ml__predictions").toPandas()[list(duck.columns)]
     key = ["household_id", "step_at"]
     both = duck.merge(got, on=key, suffixes=("_duck", "_spark"))
@@ -383,17 +499,131 @@ def test_spark_scoring_matches_duckdb_and_is_idempotent(spark_wh):
     assert (both["ood_score_duck"] - both["ood_score_spark"]).abs().max() <= 1e-9
     assert (both["is_out_of_distribution_duck"] == both["is_out_of_distribution_spark"]).all()
     assert both["ood_score_duck"].max() > 0      # some step outside its ranges: the scores say something
-    # a re-run finds nothing to do and writes nothing
-    files = sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db", "predictions").rglob("*.parquet"))
+    # a re-run finds nothing to do and writes nothing (no predictions, no run logged)
+    files = sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db").rglob("*.parquet"))
     assert score_spark(db, progress=lambda m: None).steps_scored == 0
-    assert sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db", "predictions").rglob("*.parquet")) == files
+    assert sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db").rglob("*.parquet")) == files
     # a household-day that lost its predictions is rescored, replacing (never duplicating) rows
     household, day = spark.sql("select household_id, step_date from ml.predictions limit 1").collect()[0]
     n_day = spark.sql(f"select count(*) from ml.predictions where household_id = '{household}' "
                       f"and step_date = date'{day}'").collect()[0][0]
-    spark.sql(f"alter table ml.predictions drop partition (model_version = '{first.model_version}', "
+    spark.sql(f"alter table ml.predictions drop partition (model_version = '{first['model_version']}', "
               f"step_date = date'{day}')")
     again = score_spark(db, progress=lambda m: None)
     assert again.steps_scored >= n_day
     total = spark.sql("select count(*), count(distinct household_id, step_at) from ml.predictions").collect()[0]
     assert total[0] == total[1] == len(duck)
+    # each run that wrote predictions is logged, as on DuckDB (ml.score_runs)
+    runs = spark.sql("select run_id, steps_scored from ml.score_runs order by started_at").collect()
+    assert [(r[0], r[1]) for r in runs] == [(first["run_id"], first["steps_scored"]), (again.run_id, again.steps_scored)]
+
+
+def test_spark_scoring_is_gated_and_logged_as_on_duckdb(spark_wh, spark_history):
+    """The quality gate refused the first (unforced) scoring before it wrote anything: no batch
+    of the test warehouse was ever checked. The forced run logged itself in ml.score_runs with
+    its counts, and every batch the Spark builds took in in ml.scored_batches."""
+    db, spark = spark_wh
+    scored = spark_history["score"]
+    batches = sorted(_duck(db, "select batch_id from raw.batches")["batch_id"])
+    assert len(batches) == 3
+    assert scored["refused"] and "never been quality-checked" in scored["refused"] and batches[0] in scored["refused"]
+    assert scored["rows_after_refusal"] == 0 and scored["runs_after_refusal"] == 0
+    first = scored["result"]
+    run = spark.sql(f"select * from ml.score_runs where run_id = '{first['run_id']}'").toPandas()
+    assert len(run) == 1
+    # the counts are those of the predictions (DuckDB's: the same classes, compared above)
+    (n, households, anomalies), = _duck(db, "select count(*), count(distinct household_id), count_if(predicted_class <> 0) "
+                                           "from ml.predictions where model_version = (select model_version from "
+                                           "ml.model_registry where status = 'production')").itertuples(index=False)
+    row = run.iloc[0]
+    assert (row["model_version"], row["households"], row["steps_scored"], row["anomaly_steps"]) == \
+        (first["model_version"], households, n, anomalies)
+    assert anomalies > 0 and first["steps_scored"] == n
+    assert row["model_file"].endswith(".onnx") and row["finished_at"] >= row["started_at"]
+    ledger = spark.sql(f"select batch_id from ml.scored_batches where run_id = '{first['run_id']}'").toPandas()
+    assert sorted(ledger["batch_id"]) == batches
+
+
+def test_spark_scoring_refuses_a_model_the_features_cannot_feed(spark_wh, monkeypatch):
+    """The checks of DuckDB's scorer, before anything is written: another grid step, a feature
+    column the table lacks (each named in the error)."""
+    from models_ml import spark_score
+    from models_ml.score import ScoringError
+
+    db, spark = spark_wh
+    real = spark_score._production_model
+    files = sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db").rglob("*.parquet"))
+    for change, words in ((lambda m: m.update(grid_step_seconds=600), ["10-minute grid", "5-minute grid"]),
+                          (lambda m: m["feature_columns"].append("barometer_z"), ["barometer_z"])):
+        def patched(db_, version, change=change):
+            version, meta, model, name = real(db_, version)
+            meta = json.loads(json.dumps(meta))
+            change(meta)
+            return version, meta, model, name
+
+        monkeypatch.setattr(spark_score, "_production_model", patched)
+        with pytest.raises(ScoringError) as refused:
+            spark_score.score_spark(db, progress=lambda m: None, force=True)
+        assert all(w in str(refused.value) for w in words), str(refused.value)
+    assert sorted(p.name for p in Path(f"{db}.spark", "warehouse", "ml.db").rglob("*.parquet")) == files
+
+
+# --- incremental builds, unit tests and the classified anomalies on Spark -----------------------
+
+
+def test_incremental_build_on_spark_equals_a_full_refresh(spark_history):
+    """Two appended days built incrementally on Spark give every incremental table (the Spark
+    build's, and tests/test_dbt.py's INCREMENTAL_TABLES) as a full refresh of the same data does
+    (tests/test_dbt.py's fingerprints, on the Parquet files)."""
+    from tests.test_dbt import INCREMENTAL_TABLES
+
+    # int_batches_processed is left out, as on DuckDB: it records what each build took in and
+    # from where it recomputed, and a full refresh recomputes every batch from its start
+    tables = sorted(set(spark_history["incremental"]) - {"intermediate.int_batches_processed"})
+    assert len(spark_history["incremental_models"]) >= 15 and set(INCREMENTAL_TABLES) < set(tables)
+    for table in tables:
+        assert spark_history["incremental"][table][0] > 0, table
+        assert spark_history["incremental"][table] == spark_history["full"][table], table
+
+
+def test_incremental_build_on_spark_rewrites_only_the_days_it_touches(spark_history):
+    """Dynamic partition overwrite: in every day-partitioned table, a day before the build
+    window (the first step it recomputes) keeps its files as they were, and the build wrote
+    something from the window on. On the dense grid (fct_ml_features, int_sensor_hours) that is
+    the window's own day rewritten and the two appended days new; a sparse table writes only the
+    days its new rows fall in (int_readings_bucketed_to_steps: the new readings' days)."""
+    batches, window_day = spark_history["window"]     # the incremental build's window
+    assert batches == 2
+    before, after = spark_history["files_before"], spark_history["files_after"]
+    assert {"marts.fct_ml_features", "intermediate.int_sensor_hours"} <= set(before) and set(after) == set(before)
+    for table, days in before.items():
+        kept = [d for d in days if d < window_day]
+        assert kept and all(after[table][d] == days[d] for d in kept), table
+        written = {d for d, files in after[table].items() if days.get(d) != files}
+        assert written and min(written) >= window_day, table
+    for table in ("marts.fct_ml_features", "intermediate.int_sensor_hours"):
+        written = sorted(d for d, files in after[table].items() if before[table].get(d) != files)
+        assert written[0] == window_day and window_day in before[table] and len(written) == 3, (table, written)
+        assert set(after[table]) - set(before[table]) == set(written[1:]), table
+
+
+def test_dbt_unit_tests_pass_on_spark(spark_history):
+    """Every unit test declared in the YAML ran on Spark and passed (in the fixture's full
+    refresh: `homewatch build --target spark` with unit tests; a failing one raises
+    TransformError there)."""
+    from tests.test_dbt import _declared_unit_tests
+
+    output = spark_history["full_build"]
+    passed = {line.split(" PASS ")[1].split()[0] for line in output.splitlines() if " PASS " in line and "::" in line}
+    assert passed == _declared_unit_tests()
+
+
+def test_classified_anomalies_on_spark_match_duckdb(spark_wh):
+    """fct_classified_anomalies built on each engine from its own predictions (scored on that
+    engine): the same anomalies, classes, times and rule evidence; the mean confidence within
+    the 1e-5 the two scorers' probabilities may differ by."""
+    db, spark = spark_wh
+    duck = _duck(db, "select * from marts.fct_classified_anomalies")
+    got = _spark_rows(db, spark, "marts", "fct_classified_anomalies")
+    assert len(duck) > 0 and set(got.columns) - set(duck.columns) <= {"partition_day"}
+    _assert_same_rows(_rows(got[list(duck.columns)]), _rows(duck), "fct_classified_anomalies", rel=1e-5)
