@@ -9,7 +9,7 @@ the full build's time.
     .venv/bin/python bench/bench_dbt.py --households 30 --days 60 --no-record   # a profile
 
 The dbt builds run as child processes (as `homewatch build` does); peak memory is that of the
-largest child (DuckDB's limit: $HOMEWATCH_DUCKDB_MEMORY, default 6GB). Each build's slowest
+largest child (DuckDB's limit: $HOMEWATCH_DUCKDB_MEMORY, default 3.5GB). Each build's slowest
 dbt nodes (from dbt's run_results.json; two run at once, so they overlap) are printed, to say
 where the time goes. The targets are for the default scale: at a small one dbt's fixed cost
 (start-up, ~170 nodes) dominates the incremental build, so its share there says little.

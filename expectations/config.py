@@ -93,7 +93,7 @@ HOUSEHOLD_SPREAD_RATIO_MAX = 15.0  # current std / reference median daily std; n
 BAND_FLOOR_FRACTION = 0.02  # a band is at least this share of the sensor's typical level (seed)
 
 # --- running ------------------------------------------------------------------------------------
-MEMORY_ENV, DEFAULT_MEMORY = "HOMEWATCH_DUCKDB_MEMORY", "6GB"  # DuckDB's limit for the check's queries, as for dbt
+MEMORY_ENV, DEFAULT_MEMORY = "HOMEWATCH_DUCKDB_MEMORY", "3.5GB"  # DuckDB's limit for the check's queries, as for dbt
 
 # --- the report -------------------------------------------------------------------------------
 REPORT_RECENT_BATCHES = 20  # the trend covers this many recent checked batches
