@@ -15,6 +15,9 @@ from warehouse.land import land_simulation
 from warehouse.project_vars import dbt_var
 from warehouse.transform import TransformError, build
 
+# The tables an incremental build must leave exactly as a full refresh of the same data would:
+# every incremental model, and the tables rebuilt whole from them (int_sensor_incidents,
+# fct_incidents, fct_anomaly_events), which read the incremental ones' rows.
 INCREMENTAL_TABLES = [
     "intermediate.int_readings_bucketed_to_steps",
     "intermediate.int_readings_gridded",

@@ -167,8 +167,8 @@ def test_the_score_is_the_tail_probability_of_the_series_own_recent_past(tmp_pat
 def _features(household, step_at, minutes_since_change=10, value=21.0) -> dict:
     return {"household_id": household, "sensor": "tmp1", "sensor_kind": "continuous", "step_at": ts(step_at),
             "value": value, "observed_value": value, "is_missing": False, "is_filled": False,
-            "minutes_since_reading": 0, "delta_1": 0.0, "lag_1": value, "lead_1": value, "lag_1h": value,
-            "mean_1h": 21.0, "std_1h": 0.1, "min_1h": 21.0, "max_1h": 21.0, "mean_3h": 21.0,
+            "minutes_since_reading": 0, "delta_1": 0.0, "lag_1": value, "lead_1": value,
+            "mean_1h": 21.0, "std_1h": 0.1, "mean_3h": 21.0,
             "mean_24h": 20.0, "std_24h": 1.0, "median_3h": 21.0, "mad_3h": 0.1, "delta_std_1h": 0.1,
             "delta_std_24h": 0.1, "stuck_range": 0.0, "stuck_count": 1, "mean_3h_before": 21.0,
             "minutes_since_change": minutes_since_change}

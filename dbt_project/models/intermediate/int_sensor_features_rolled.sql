@@ -1,7 +1,7 @@
 {{ config(partition_by=xdb_partition_by()) }}
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
--- Rolling features per household, sensor and step, for any sensor: mean, spread and
--- extremes over the short window (1 h), means over the medium (3 h) and long (24 h) windows,
+-- Rolling features per household, sensor and step, for any sensor: mean and spread over
+-- the short window (1 h), means over the medium (3 h) and long (24 h) windows,
 -- spread over the long one; step-to-step changes and lags; a rolling robust centre (median,
 -- MAD over the medium window); how long a binary sensor has kept its state. The windows are
 -- vars (rolling_*_hours); the columns keep their default names (mean_1h, mean_3h, mean_24h).
@@ -32,7 +32,6 @@ grid as {{ cte_inline() }} (
         value - lag(value) over ({{ part }}) as delta_1,
         lag(value) over ({{ part }}) as lag_1,
         lead(value) over ({{ part }}) as lead_1,
-        lag(value, {{ short_steps }}) over ({{ part }}) as lag_1h,
         case when value is distinct from lag(value) over ({{ part }}) then step_at end as changed_at
     from grid
     where sensor_kind = '{{ kind }}'
@@ -49,8 +48,6 @@ grid as {{ cte_inline() }} (
     select
         *,
         avg(value) over w_1h as mean_1h,
-        min(value) over w_1h as min_1h,
-        max(value) over w_1h as max_1h,
         avg(value) over w_3h as mean_3h,
         avg(value) over w_24h as mean_24h,
         {%- if kind == 'continuous' %}
@@ -111,8 +108,7 @@ features as (
         delta_1,
         lag_1,
         lead_1,
-        lag_1h,
-        mean_1h, std_1h, min_1h, max_1h,
+        mean_1h, std_1h,
         mean_3h,
         mean_24h, std_24h,
         median_3h, mad_3h,
