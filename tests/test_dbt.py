@@ -172,6 +172,28 @@ def test_ml_features_carry_raw_levels_and_sensor_health(built_db):
     assert differs > 0
 
 
+def test_ml_features_remember_the_cold_spell(built_db):
+    # beyond the model's hour: how long the room has been cold and whether a fall began it,
+    # the rules' columns scaled; a heating failure shows them, a normal step almost never
+    rows = _query(built_db, """
+        select f.temperature_cold_days, r.temperature_cold_minutes,
+               f.temperature_cold_since_fall, r.is_cold_since_fall
+        from marts.fct_ml_features f
+        join intermediate.int_household_rules_flagged r using (household_id, step_at)""")
+    assert len(rows) > 1000
+    for days, minutes, since_fall, is_since_fall in rows[::97]:
+        assert days == pytest.approx(minutes / 1440.0)
+        assert since_fall == (1.0 if is_since_fall else 0.0)
+    # (cold is against the baseline: the tiny warehouse's first days have none)
+    by_label = dict(_query(built_db, """
+        select l.label_class, avg(f.temperature_cold_since_fall)
+        from marts.fct_ml_features f
+        join marts.int_steps_labelled l using (household_id, step_at)
+        where l.label_class in (0, 1) and f.temperature_no_baseline = 0
+        group by l.label_class"""))
+    assert by_label[1] > 0.1 and by_label[0] < 0.02, by_label
+
+
 def test_rules_find_the_injected_anomalies(built_db):
     # Event-level: most injected anomalies that end inside the data overlap a rule event of their class.
     (found, total), = _query(built_db, """

@@ -36,6 +36,9 @@
 --   5 fire:              the fire alarm is on
 
 {%- set max_run = var('context_hours') * 60 %}
+{#- history an incremental run reads: the rolling windows' context, or the classifier's longer
+    memory of a cold spell (heating_memory_hours) -#}
+{%- set history_hours = [var('context_hours'), var('heating_memory_hours')] | max %}
 
 with
 
@@ -43,7 +46,7 @@ grid as (
 
     select * from {{ ref('int_household_steps_pivoted') }}
     {% if is_incremental() %}
-    where step_at >= {{ recompute_from() }} - {{ xdb_interval(var("context_hours"), 'hours') }}
+    where step_at >= {{ recompute_from() }} - {{ xdb_interval(history_hours, 'hours') }}
     {% endif %}
 
 ),
@@ -282,6 +285,18 @@ classified as (
         is_shower_warmed,
         outdoor_mean_24h,
         temperature_mean_24h,
+        -- the classifier's memory beyond its hour-long window: how long the room has stayed
+        -- more than heating_below_c under its baseline, and whether a failure's fall began that
+        -- cold spell (late in a long failure the hour looks like a room left cool; a room
+        -- floating with the weather, heating off for the season, never fell). Both look back at
+        -- most heating_memory_hours less one fall window, all of it in the history an
+        -- incremental run reads, so it sees what a full one does
+        {%- set reach_minutes = var('heating_memory_hours') * 60 - var('heating_fall_minutes') %}
+        least(coalesce({{ xdb_date_diff('minute', 'temperature_not_cold_at', 'step_at') }}, {{ reach_minutes }}),
+              {{ reach_minutes }}) as temperature_cold_minutes,
+        coalesce(heating_fall_at >= step_at - {{ xdb_interval(reach_minutes, 'minutes') }}
+                 and (temperature_not_cold_at is null or heating_fall_at > temperature_not_cold_at), false)
+            as is_cold_since_fall,
         fridge_off_minutes,
         is_heating_failure, is_humidity_anomaly, is_fridge_failure, is_door_at_night, is_fire,
         heating_failure_severity, humidity_anomaly_severity, fridge_failure_severity,

@@ -85,6 +85,12 @@ features as (
         -- season both read as a cool room within it
         coalesce(rules.temperature_mean_24h, 0) / 10.0 as temperature_mean_24h_c_10,
         coalesce(rules.outdoor_mean_24h, 0) / 10.0 as outdoor_temperature_mean_24h_c_10,
+        -- ...and what an hour cannot show: how long the room has been cold (more than
+        -- heating_below_c under its baseline; days, within heating_memory_hours) and whether a
+        -- failure's fall began that cold spell. Late in a long failure the hour looks like a
+        -- room cool for the season; these still tell them apart
+        rules.temperature_cold_minutes / {{ xdb_double('1440.0') }} as temperature_cold_days,
+        case when rules.is_cold_since_fall then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as temperature_cold_since_fall,
         -- a humid spell the bathroom's warming confirms as a shower (homes with a bathroom
         -- temperature sensor; the humidity rule's evidence)
         case when rules.is_shower_warmed then {{ xdb_double('1.0') }} else {{ xdb_double('0.0') }} end as bathroom_temperature_shower_warmed,
