@@ -175,15 +175,15 @@ def test_ml_features_carry_raw_levels_and_sensor_health(built_db):
 def test_ml_features_remember_the_cold_spell(built_db):
     # beyond the model's hour: how long the room has been cold and whether a fall began it,
     # the rules' columns scaled; a heating failure shows them, a normal step almost never
-    rows = _query(built_db, """
-        select f.temperature_cold_days, r.temperature_cold_minutes,
-               f.temperature_cold_since_fall, r.is_cold_since_fall
+    (rows, cold, since, wrong), = _query(built_db, """
+        select count(*), count(*) filter (where r.temperature_cold_minutes > 0),
+               count(*) filter (where r.is_cold_since_fall),
+               count(*) filter (where abs(f.temperature_cold_days - r.temperature_cold_minutes / 1440.0) > 1e-9
+                                 or f.temperature_cold_since_fall <> case when r.is_cold_since_fall then 1.0 else 0.0 end)
         from marts.fct_ml_features f
         join intermediate.int_household_rules_flagged r using (household_id, step_at)""")
-    assert len(rows) > 1000
-    for days, minutes, since_fall, is_since_fall in rows[::97]:
-        assert days == pytest.approx(minutes / 1440.0)
-        assert since_fall == (1.0 if is_since_fall else 0.0)
+    assert rows > 1000 and cold > 0 and since > 0      # every row checked, some of them cold
+    assert wrong == 0
     # (cold is against the baseline: the tiny warehouse's first days have none)
     by_label = dict(_query(built_db, """
         select l.label_class, avg(f.temperature_cold_since_fall)
