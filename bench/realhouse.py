@@ -18,7 +18,13 @@ Intensities are in units of the sensor's own robust spread over the whole period
 | spike | any but the bathroom and living room | one reading + k spreads | k = ±6, 10, 20 | one step |
 | stuck | an indoor temperature or humidity | the onset value repeated | | 6-24 h |
 | heating_failure | T2, the living room | exponential decay towards 10-14 °C, time constant 4-10 h | | 12-48 h |
+| heating_failure, `heating="physical"` | T2 | decay towards the house running free (the outdoor temperature at each step plus 2-5 °C of internal gains), time constant 40-100 h | | 12-48 h |
 | humidity_leak | RH_5, the bathroom | a rise over 30 min to 80-95 %RH, held (with the sensor's own short-term wiggle) | | 3-24 h |
+
+The default heating failure is fast (the simulator's homes cool in hours). The house itself
+cools far slower: its living room's night cooling, (T2 - T_out) / (-dT2/dt) over the 259 night
+hours (00-05 h) in which it fell, has a median time constant of 70 h (quartiles 57-93 h). The
+"physical" failure uses that: a failed heating lets the room fall 2-3 degC in its first 12 hours.
 """
 from __future__ import annotations
 
@@ -60,8 +66,12 @@ def _spreads(wide: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+HEATING_MODES = ("fast", "physical")
+
+
 def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hours: float, k: float,
-           rng: np.random.Generator, spread: float) -> dict:
+           rng: np.random.Generator, spread: float, heating: str = "fast",
+           outdoor: pd.Series | None = None) -> dict:
     step = wide.index[1] - wide.index[0]
     start = start.floor(step)
     end = start + max(1, round(hours * pd.Timedelta("1h") / step)) * step
@@ -81,6 +91,14 @@ def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hour
     elif kind == "stuck":
         wide.loc[rows, sensor] = x[0]
         what = f"stuck at {x[0]:.2f}"
+    elif kind == "heating_failure" and heating == "physical":
+        tau, gains = rng.uniform(40, 100), rng.uniform(2, 5)
+        # the untouched house's outdoor temperature (a generic incident may sit on the copy's)
+        free = outdoor[rows].interpolate(limit_direction="both").to_numpy(dtype=float) + gains
+        decay = np.exp(-elapsed_h / tau)
+        wide.loc[rows, sensor] = free + (x[0] - free) * decay
+        what = (f"decay towards the outdoor temperature + {gains:.1f} (time constant {tau:.0f} h; "
+                f"{x[0] - wide.loc[rows, sensor].iloc[-1]:.1f} degC down at the end)")
     elif kind == "heating_failure":
         tau = rng.uniform(4, 10)
         wide.loc[rows, sensor] = k + (x[0] - k) * np.exp(-elapsed_h / tau)
@@ -91,12 +109,19 @@ def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hour
         level = x[0] + (k - x[0]) * np.minimum(1.0, elapsed_h / 0.5) + wiggle
         wide.loc[rows, sensor] = np.clip(np.maximum(x, level), 0, 100)
         what = f"rise to {k:.0f} %RH"
-    return {"kind": kind, "sensor": sensor, "start_at": start, "end_at": end, "description": what}
+    out = {"kind": kind, "sensor": sensor, "start_at": start, "end_at": end, "description": what}
+    if kind == "heating_failure":
+        out["drop_c"] = round(float(x[0] - wide.loc[rows, sensor].iloc[-1]), 2)  # how far the room fell
+    return out
 
 
-def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.0,
+           heating: str = "fast") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long readings (household, sensor, reading_at, value) of the untouched house and `copies`
-    injected copies, and the injected incidents (household_id, kind, sensor, start_at, end_at)."""
+    injected copies, and the injected incidents (household_id, kind, sensor, start_at, end_at).
+    heating: "fast" (the default) or "physical" heating failures (the module's docstring)."""
+    if heating not in HEATING_MODES:
+        raise ValueError(f"heating must be one of {HEATING_MODES}, not {heating!r}")
     rng = np.random.default_rng(seed)
     spreads = _spreads(wide)
     cols = list(wide.columns)
@@ -126,7 +151,8 @@ def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.
                  "spike": rng.choice([6, 10, 20]) * sign, "stuck": 0.0,
                  "heating_failure": rng.uniform(10, 14), "humidity_leak": rng.uniform(80, 95)}[kind]
             incidents.append({"household_id": household,
-                              **_write(copy, kind, sensor, start, hours, float(k), rng, spreads[sensor])})
+                              **_write(copy, kind, sensor, start, hours, float(k), rng, spreads[sensor], heating,
+                                       wide["t_out"])})
         frames.append(copy.assign(household=household))
     long = (pd.concat(frames).reset_index()
             .melt(id_vars=["reading_at", "household"], var_name="sensor", value_name="value")
