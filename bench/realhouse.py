@@ -18,13 +18,16 @@ Intensities are in units of the sensor's own robust spread over the whole period
 | spike | any but the bathroom and living room | one reading + k spreads | k = ±6, 10, 20 | one step |
 | stuck | an indoor temperature or humidity | the onset value repeated | | 6-24 h |
 | heating_failure | T2, the living room | exponential decay towards 10-14 °C, time constant 4-10 h | | 12-48 h |
-| heating_failure, `heating="physical"` | T2 | decay towards the house running free (the outdoor temperature at each step plus 2-5 °C of internal gains), time constant 40-100 h | | 12-48 h |
+| heating_failure, `heating="physical"` | T2 | a first-order lag towards the house running free (the outdoor temperature plus 2-5 °C of internal gains), time constant 40-100 h | | 12-48 h |
 | humidity_leak | RH_5, the bathroom | a rise over 30 min to 80-95 %RH, held (with the sensor's own short-term wiggle) | | 3-24 h |
 
 The default heating failure is fast (the simulator's homes cool in hours). The house itself
 cools far slower: its living room's night cooling, (T2 - T_out) / (-dT2/dt) over the 259 night
-hours (00-05 h) in which it fell, has a median time constant of 70 h (quartiles 57-93 h). The
-"physical" failure uses that: a failed heating lets the room fall 2-3 degC in its first 12 hours.
+hours (00-05 h) in which it fell, has a median time constant of about 70 h (quartiles 57-93 h;
+approximate: some of those hours may have had the heating on, which makes it look slower). The
+"physical" failure uses 40-100 h: a failed heating lets the room fall about 1-4 degC in its
+first 12 hours. Its draws come from a generator of their own, so every other incident (times,
+sensors, leaks) is the one the default run injects.
 """
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ HEATING_MODES = ("fast", "physical")
 
 def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hours: float, k: float,
            rng: np.random.Generator, spread: float, heating: str = "fast",
-           outdoor: pd.Series | None = None) -> dict:
+           outdoor: pd.Series | None = None, heating_rng: np.random.Generator | None = None) -> dict:
     step = wide.index[1] - wide.index[0]
     start = start.floor(step)
     end = start + max(1, round(hours * pd.Timedelta("1h") / step)) * step
@@ -92,13 +95,20 @@ def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hour
         wide.loc[rows, sensor] = x[0]
         what = f"stuck at {x[0]:.2f}"
     elif kind == "heating_failure" and heating == "physical":
-        tau, gains = rng.uniform(40, 100), rng.uniform(2, 5)
-        # the untouched house's outdoor temperature (a generic incident may sit on the copy's)
+        rng.uniform(4, 10)  # the fast failure's draw, so that every other incident is the fast run's
+        tau, gains = heating_rng.uniform(40, 100), heating_rng.uniform(2, 5)
+        # a first-order lag towards the house running free: the untouched house's outdoor
+        # temperature (a generic incident may sit on the copy's) plus internal gains. The lag
+        # damps the outdoor day-night swing as a house does.
         free = outdoor[rows].interpolate(limit_direction="both").to_numpy(dtype=float) + gains
-        decay = np.exp(-elapsed_h / tau)
-        wide.loc[rows, sensor] = free + (x[0] - free) * decay
-        what = (f"decay towards the outdoor temperature + {gains:.1f} (time constant {tau:.0f} h; "
-                f"{x[0] - wide.loc[rows, sensor].iloc[-1]:.1f} degC down at the end)")
+        alpha = 1.0 - np.exp(-(step / pd.Timedelta("1h")) / tau)
+        room = np.empty(n)
+        room[0] = x[0]
+        for i in range(1, n):
+            room[i] = room[i - 1] + alpha * (free[i - 1] - room[i - 1])
+        wide.loc[rows, sensor] = room
+        what = (f"cools towards the outdoor temperature + {gains:.1f} (time constant {tau:.0f} h; "
+                f"{x[0] - room[-1]:.1f} degC down at the end)")
     elif kind == "heating_failure":
         tau = rng.uniform(4, 10)
         wide.loc[rows, sensor] = k + (x[0] - k) * np.exp(-elapsed_h / tau)
@@ -123,6 +133,7 @@ def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.
     if heating not in HEATING_MODES:
         raise ValueError(f"heating must be one of {HEATING_MODES}, not {heating!r}")
     rng = np.random.default_rng(seed)
+    heating_rng = np.random.default_rng([seed, 16])  # the physical failures' own draws
     spreads = _spreads(wide)
     cols = list(wide.columns)
     indoor = [c for c in cols if (c[0] == "t" and c[1:].isdigit() or c.startswith("rh_"))
@@ -152,7 +163,7 @@ def inject(wide: pd.DataFrame, seed: int, copies: int = 6, first_day: float = 1.
                  "heating_failure": rng.uniform(10, 14), "humidity_leak": rng.uniform(80, 95)}[kind]
             incidents.append({"household_id": household,
                               **_write(copy, kind, sensor, start, hours, float(k), rng, spreads[sensor], heating,
-                                       wide["t_out"])})
+                                       wide["t_out"], heating_rng)})
         frames.append(copy.assign(household=household))
     long = (pd.concat(frames).reset_index()
             .melt(id_vars=["reading_at", "household"], var_name="sensor", value_name="value")

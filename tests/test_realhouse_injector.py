@@ -54,19 +54,32 @@ def test_fast_heating_failures_cool_within_hours():
 
 
 def test_physical_heating_failures_cool_as_slowly_as_a_house():
-    for room, outdoor, inc in _heating(_house(), "physical"):
+    wide = _house()
+    low, high = wide.t_out.min() + 2.0, wide.t_out.max() + 5.0  # where the house running free can be
+    for room, _, inc in _heating(wide, "physical"):
         hours = (room.index - inc.start_at) / pd.Timedelta("1h")
-        free_max = outdoor.to_numpy() + 5.0
-        gap = 21.0 - free_max  # the least the room could be pulled down by
         fell = 21.0 - room.to_numpy()
-        assert (fell >= 0).all()
-        # a time constant of at least 40 h: never more than 1 - exp(-t / 40) of the widest gap
-        widest = 21.0 - (outdoor.to_numpy() + 2.0)
-        assert (fell <= (1 - np.exp(-hours / 40.0)) * widest + 1e-9).all()
-        # ...and at most 100 h: at least 1 - exp(-t / 100) of the narrowest gap, after the first hour
-        late = hours >= 1
-        assert (fell[late] >= (1 - np.exp(-hours[late] / 100.0)) * gap[late] - 1e-9).all()
-        assert inc.drop_c == pytest.approx(fell[-1], abs=0.01)
+        # a lag with a time constant of 40-100 h towards low..high: the room has moved at most
+        # 1 - exp(-t / 40) and at least 1 - exp(-t / 100) of the way to the ends of that range
+        assert (fell <= (1 - np.exp(-hours / 40.0)) * (21.0 - low) + 1e-9).all()
+        assert (fell >= (1 - np.exp(-hours / 100.0)) * (21.0 - high) - 1e-9).all()
+        # ...and each 10-minute step moves it at most 1 - exp(-1/6 h / 40 h) of its distance to
+        # the range: the outdoor day-night swing (10 degC here) is damped, not followed
+        before = room.to_numpy()[:-1]
+        step_bound = (1 - np.exp(-(1 / 6) / 40.0)) * np.maximum(np.abs(before - low), np.abs(before - high))
+        assert (np.abs(np.diff(room.to_numpy())) <= step_bound + 1e-9).all()
+        assert inc.drop_c == pytest.approx(fell[-1], abs=0.01) and inc.drop_c > 0.5
+
+
+def test_physical_failures_change_nothing_else():
+    wide = _house()
+    fast_long, fast = realhouse.inject(wide, seed=3, copies=4)
+    physical_long, physical = realhouse.inject(wide, seed=3, copies=4, heating="physical")
+    columns = ["household_id", "kind", "sensor", "start_at", "end_at"]
+    pd.testing.assert_frame_equal(fast[columns], physical[columns])
+    others = fast_long.sensor != "t2"
+    pd.testing.assert_frame_equal(fast_long[others], physical_long[physical_long.sensor != "t2"])
+    assert not fast_long[~others].value.equals(physical_long[physical_long.sensor == "t2"].value)
 
 
 def test_an_unknown_heating_mode_is_refused():
