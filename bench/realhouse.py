@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.signals import lag
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOUSE_CSV = "belgian_house/energydata_2016-02-14_2016-04-05.csv"
 KINDS = ("level_shift", "drift", "spike", "stuck", "heating_failure", "humidity_leak")
@@ -101,11 +103,8 @@ def _write(wide: pd.DataFrame, kind: str, sensor: str, start: pd.Timestamp, hour
         # temperature (a generic incident may sit on the copy's) plus internal gains. The lag
         # damps the outdoor day-night swing as a house does.
         free = outdoor[rows].interpolate(limit_direction="both").to_numpy(dtype=float) + gains
-        alpha = 1.0 - np.exp(-(step / pd.Timedelta("1h")) / tau)
-        room = np.empty(n)
-        room[0] = x[0]
-        for i in range(1, n):
-            room[i] = room[i - 1] + alpha * (free[i - 1] - room[i - 1])
+        # the simulator's lag, fed the free level one step late so that it starts at the room's
+        room = lag(np.r_[x[0], free[:-1]], tau / (step / pd.Timedelta("1h")))
         wide.loc[rows, sensor] = room
         what = (f"cools towards the outdoor temperature + {gains:.1f} (time constant {tau:.0f} h; "
                 f"{x[0] - room[-1]:.1f} degC down at the end)")
