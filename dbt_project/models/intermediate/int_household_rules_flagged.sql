@@ -17,6 +17,12 @@
 --                        with the weather, heating off for the season and no outdoor sensor,
 --                        cools slowly each night, each morning like the one before; the
 --                        classifier's anomalies need the same: fct_classified_anomalies).
+--                        Or a slow failure: more than heating_slow_below_c under its baseline
+--                        and heating_slow_day_drop_c colder than at the same time the day
+--                        before, both over the whole sustained window, on a day that needs
+--                        heating (a real house cools with a time constant of days: its fall is
+--                        too slow for the fast-fall evidence, and the night set-back in its
+--                        hour-of-day baseline hides much of it).
 --                        Before the home has a baseline (its first baseline_min_days), a room
 --                        that stays below heating_cold_c for the whole sustained window
 --   2 humidity anomaly:  humidity high for longer than a shower, begun at a time of day outside
@@ -120,6 +126,12 @@ runs_measured as (
         -- the warmest the room was over the whole sustained window (null unless read throughout)
         case when count(temperature) over sustained_window >= {{ var('sustained_minutes') }} / {{ step_minutes() }} + 1
              then max(temperature) over sustained_window end as temperature_max_sustained,
+        -- how much colder than at the same time the day before the room stayed over the whole
+        -- sustained window (null unless known throughout): a slow failure's fall
+        case when count(temperature_day_before - temperature) over sustained_window
+                  >= {{ var('sustained_minutes') }} / {{ step_minutes() }} + 1
+             then min(temperature_day_before - temperature) over sustained_window end
+            as temperature_day_drop_sustained,
         bathroom_temperature - min(bathroom_temperature) over warming_window as bathroom_warming_c,
         -- the warmest the room was over the last heating_fall_minutes (a heating failure's fall)
         max(temperature) over fall_window as temperature_max_fall_window
@@ -225,7 +237,13 @@ rules as (
                           and (temperature_not_cold_at is null or heating_fall_at > temperature_not_cold_at))
                       or temperature_not_cold_at is null
                       or temperature_not_cold_at < step_at - {{ reach }})
-                 {%- endif %}, false)
+                 {%- endif %}
+                 -- a slow failure: a house that cools over days never falls fast, and its
+                 -- hour-of-day baseline (which holds the night set-back) hides much of its fall;
+                 -- the day before, at the same time, the heating held the room
+                 or (temperature_max_deviation_sustained < -{{ var('heating_slow_below_c') }}
+                     and temperature_day_drop_sustained >= {{ var('heating_slow_day_drop_c') }}
+                     and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false)), false)
             as is_heating_failure,
         coalesce(
             humidity_high_minutes >= humidity_long_minutes
@@ -245,10 +263,12 @@ severities as (
 
     select
         *,
+        -- at least 0.5 (a threshold met) when the rule fired, a slow failure's smaller drop too
         case when is_heating_failure
-            then {{ severity("coalesce(-temperature_max_deviation_sustained, "
-                             ~ var('heating_cold_c') ~ " + " ~ var('heating_drop_c') ~ " - temperature_max_sustained)",
-                             var('heating_drop_c')) }} else 0 end
+            then greatest({{ xdb_double('0.5') }},
+                          {{ severity("coalesce(-temperature_max_deviation_sustained, "
+                                      ~ var('heating_cold_c') ~ " + " ~ var('heating_drop_c') ~ " - temperature_max_sustained)",
+                                      var('heating_drop_c')) }}) else 0 end
             as heating_failure_severity,
         case when is_humidity_anomaly
             then {{ severity('humidity_high_minutes', 'humidity_long_minutes') }} else 0 end
