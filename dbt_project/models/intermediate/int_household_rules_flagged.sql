@@ -42,9 +42,11 @@
 --   5 fire:              the fire alarm is on
 
 {%- set max_run = var('context_hours') * 60 %}
-{#- history an incremental run reads: the rolling windows' context, or the classifier's longer
-    memory of a cold spell (heating_memory_hours) -#}
-{%- set history_hours = [var('context_hours'), var('heating_memory_hours')] | max %}
+{#- history an incremental run reads: the rolling windows' context, the classifier's longer
+    memory of a cold spell (heating_memory_hours), or the day before of each step of the slow
+    failure's sustained window (24 hours and sustained_minutes), whichever is longest -#}
+{%- set day_before_hours = 24 + ((var('sustained_minutes') | float) / 60) | round(0, 'ceil') | int %}
+{%- set history_hours = [var('context_hours'), var('heating_memory_hours'), day_before_hours] | max %}
 
 with
 
@@ -57,11 +59,15 @@ grid as (
 
 ),
 
--- the room's temperature at the same time the day before (within the context window on an
--- incremental run: every step it writes has its day before)
+-- the room's temperature and baseline at the same time the day before (an incremental run reads
+-- history_hours of history: every step of the sustained window before each step it writes has
+-- its day before)
 grid_day_before as (
 
-    select grid.*, day_before.temperature as temperature_day_before
+    select
+        grid.*,
+        day_before.temperature as temperature_day_before,
+        day_before.temperature_expected as temperature_expected_day_before
     from grid
     left join grid as day_before
         on day_before.household_id = grid.household_id
@@ -240,9 +246,12 @@ rules as (
                  {%- endif %}
                  -- a slow failure: a house that cools over days never falls fast, and its
                  -- hour-of-day baseline (which holds the night set-back) hides much of its fall;
-                 -- the day before, at the same time, the heating held the room
+                 -- but the day before, at the same time, the heating held the room at its level
+                 -- (not more than heating_below_c under it: so not the day after the heating was
+                 -- switched off for the season, which was cold already)
                  or (temperature_max_deviation_sustained < -{{ var('heating_slow_below_c') }}
                      and temperature_day_drop_sustained >= {{ var('heating_slow_day_drop_c') }}
+                     and temperature_day_before - temperature_expected_day_before >= -{{ var('heating_below_c') }}
                      and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false)), false)
             as is_heating_failure,
         coalesce(
