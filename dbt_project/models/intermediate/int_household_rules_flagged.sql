@@ -20,9 +20,10 @@
 --                        Or a slow failure: more than heating_slow_below_c under its baseline
 --                        and heating_slow_day_drop_c colder than at the same time the day
 --                        before, both over the whole sustained window, on a day that needs
---                        heating (a real house cools with a time constant of days: its fall is
---                        too slow for the fast-fall evidence, and the night set-back in its
---                        hour-of-day baseline hides much of it).
+--                        heating, the room under heating_slow_max_c throughout and the day
+--                        before at its level (a real house cools with a time constant of days:
+--                        its fall is too slow for the fast-fall evidence, and the night set-back
+--                        in its hour-of-day baseline hides much of it).
 --                        Before the home has a baseline (its first baseline_min_days), a room
 --                        that stays below heating_cold_c for the whole sustained window
 --   2 humidity anomaly:  humidity high for longer than a shower, begun at a time of day outside
@@ -249,8 +250,11 @@ rules as (
                  -- but the day before, at the same time, the heating held the room at its level
                  -- (not more than heating_below_c under it: so not the day after the heating was
                  -- switched off for the season, which was cold already)
+                 -- (and a room at heating_slow_max_c or warmer within the window is not cold: a cool
+                 -- summer day after a hot one is as far under the day before)
                  or (temperature_max_deviation_sustained < -{{ var('heating_slow_below_c') }}
                      and temperature_day_drop_sustained >= {{ var('heating_slow_day_drop_c') }}
+                     and temperature_max_sustained < {{ var('heating_slow_max_c') }}
                      and temperature_day_before - temperature_expected_day_before >= -{{ var('heating_below_c') }}
                      and not coalesce(outdoor_mean_24h >= {{ var('heating_outdoor_max_c') }}, false)), false)
             as is_heating_failure,
