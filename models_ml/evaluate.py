@@ -3,7 +3,7 @@ baseline, side by side, on the same steps, with the same definitions (models_ml.
 
 - classifier: the ONNX model the scorer runs (argmax of its probabilities per step), with the
   anomalies shorter than classified_min_minutes, and those without their class's physical
-  evidence (needed_evidence: metrics.class_evidence, metrics.heating_evidence), dropped, as
+  evidence (needed_evidence: metrics.humidity_evidence, metrics.heating_evidence, ...), dropped, as
   marts.fct_classified_anomalies does;
 - rules: `rule_class` of marts.fct_ml_features, the dbt domain rules' class per step;
 - isolation_forest: scikit-learn's IsolationForest on the same feature rows (the window's
@@ -20,8 +20,8 @@ import numpy as np
 
 from models_ml import data
 from models_ml.export import series_logits
-from models_ml.metrics import (ANOMALY_CLASSES, Scorecard, class_evidence, decide, door_evidence, drop_blips,
-                              fridge_evidence, heating_evidence)
+from models_ml.metrics import (ANOMALY_CLASSES, Scorecard, decide, door_evidence, drop_blips,
+                              fridge_evidence, heating_evidence, humidity_evidence)
 from warehouse.project_vars import dbt_var
 
 IFOREST_SAMPLE = 200_000     # feature rows the Isolation Forest is fitted on
@@ -55,7 +55,7 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
                     columns: list[str]) -> dict[int, np.ndarray] | None:
     """Per class, the physical evidence one of an anomaly's steps must show before it is raised
     (var classifier_needs_evidence), as marts.fct_classified_anomalies requires it: a humidity
-    anomaly the humidity high (metrics.class_evidence), a heating failure the room falling fast
+    anomaly the humidity high for longer than a shower (metrics.humidity_evidence), a heating failure the room falling fast
     from its level or far under the day before's, or still far below its level since such a fall
     (metrics.heating_evidence), a fridge failure the fridge off for longer than a defrost
     (metrics.fridge_evidence), a door at night the door opening in an hour the household
@@ -63,10 +63,10 @@ def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries
     when the var is off."""
     if not dbt_var("classifier_needs_evidence"):
         return None
-    evidence = class_evidence(series.X, columns, float(dbt_var("humidity_high_rh")))
     levels = data.rule_levels(con, series.household_id, series.steps,
                               ("temperature", "temperature_expected", "door", "motion", "motion_expected_mean",
-                               "fridge_off_minutes"))
+                               "fridge_off_minutes", "humidity_high_minutes", "humidity_long_minutes"))
+    evidence = {2: humidity_evidence(levels["humidity_high_minutes"], levels["humidity_long_minutes"])}
     evidence[1] = heating_evidence(series.steps, levels["temperature"], levels["temperature_expected"],
                                    float(dbt_var("heating_fall_c")), int(dbt_var("heating_fall_minutes")),
                                    float(dbt_var("heating_below_c")), float(dbt_var("heating_day_drop_c")),

@@ -88,7 +88,7 @@ def drop_blips(pred: np.ndarray, bridge_steps: int, min_steps: dict[int, int],
     """Predictions with the events of too few steps set back to normal: an event (a run of one
     class, short gaps bridged, as `runs`) is kept only if it has at least min_steps[class]
     predicted steps, and, for a class in `evidence` (class -> a bool per step), only if one of
-    its predicted steps shows that evidence (class_evidence). marts.fct_classified_anomalies
+    its predicted steps shows that evidence (humidity_evidence, ...). marts.fct_classified_anomalies
     applies the same rules in SQL."""
     out = pred.copy()
     if not any(v > 1 for v in min_steps.values()) and not evidence:
@@ -102,16 +102,20 @@ def drop_blips(pred: np.ndarray, bridge_steps: int, min_steps: dict[int, int],
     return out
 
 
-def class_evidence(X: np.ndarray, columns: list[str], humidity_high_rh: float) -> dict[int, np.ndarray]:
-    """Per class, whether each step shows the physical evidence the class needs before an
-    anomaly of it is raised: a humidity anomaly needs the humidity at or above humidity_high_rh
-    (the humidity rule's "high") at one of its steps. The simulator's leaks and steam all reach
-    it; a real bathroom drying slowly after a shower (60-74 %RH for hours) does not, and a model
-    trained on simulated homes would otherwise call that drying a leak. {} when the features
-    carry no humidity level."""
-    if "humidity_fraction" not in columns:
-        return {}
-    return {2: X[:, columns.index("humidity_fraction")] >= humidity_high_rh / 100.0 - 1e-6}
+def humidity_evidence(high_minutes: np.ndarray, long_minutes: np.ndarray) -> np.ndarray:
+    """Per step, whether a humidity anomaly shows its evidence there: the humidity has stayed at
+    or above humidity_high_rh for longer than a shower, as the humidity rule judges it
+    (int_household_rules_flagged's humidity_high_minutes at least its humidity_long_minutes:
+    max_shower_minutes, or the household's own long showers where the bathroom's warming
+    confirms one). A leak or steam that lasts gets there; a real bathroom drying slowly after a
+    shower (60-74 %RH for hours) never reaches "high", and a 30-40 minute evening shower whose
+    bathroom warmed too little to confirm it is over before it is longer than a shower: a model
+    trained on simulated homes would otherwise call either a leak. NaN (no rules row): no
+    evidence. marts.fct_classified_anomalies applies the same in SQL."""
+    high = np.asarray(high_minutes, dtype=np.float64)
+    long = np.asarray(long_minutes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return (high > 0) & (high >= long)
 
 
 def heating_evidence(steps: np.ndarray, temperature: np.ndarray, expected: np.ndarray,

@@ -467,17 +467,20 @@ def test_training_windows_keep_the_rules_false_alarms_first():
     assert np.isin(np.arange(100, 110), chosen).all()       # the anomaly's steps, all of them
 
 
-def test_a_humidity_anomaly_without_high_humidity_is_dropped_as_the_mart_does():
+def test_a_humidity_anomaly_not_longer_than_a_shower_is_dropped_as_the_mart_does():
     """The evaluation drops what marts.fct_classified_anomalies drops: a humidity-anomaly event
-    whose humidity never reached humidity_high_rh (a bathroom drying at 70 %RH); one that
-    reached it at a single step stays whole, and other classes are not judged by humidity."""
-    from models_ml.metrics import class_evidence, drop_blips
+    whose humidity never stayed high for longer than a shower (a bathroom drying under
+    humidity_high_rh, or a 30-minute evening shower against a 45-minute limit); one whose high
+    spell got longer than a shower at a single step stays whole, the limit is the household's
+    own where the rules set it longer (a confirmed shower), and other classes are not judged by
+    humidity."""
+    from models_ml.metrics import drop_blips, humidity_evidence
 
-    columns = ["hour_sin", "humidity_fraction"]
-    humidity = np.array([0.5, 0.70, 0.72, 0.74, 0.73, 0.5, 0.6, 0.70, 0.81, 0.72, 0.5, 0.5, 0.5])
-    X = np.stack([np.zeros_like(humidity), humidity], axis=1).astype(np.float32)
-    pred = np.array([0, 2, 2, 2, 2, 0, 2, 2, 2, 2, 0, 3, 3])
-    evidence = class_evidence(X, columns, humidity_high_rh=75.0)
+    # minutes the humidity has been high at each step (0: not high), and the rules' limit
+    high = np.array([0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 30, 40, 50, 0, 0, 50, 60, 0, 0, 0], dtype=float)
+    long = np.array([45] * 16 + [180, 180] + [45] * 3, dtype=float)
+    high[19] = np.nan                                                  # no rules row: no evidence
+    pred = np.array([0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 0, 2, 2, 0, 2, 3])
+    evidence = {2: humidity_evidence(high, long)}
     out = drop_blips(pred, bridge_steps=1, min_steps={}, evidence=evidence)
-    assert out.tolist() == [0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 3, 3]
-    assert class_evidence(X[:, :1], columns[:1], 75.0) == {}          # no humidity level: nothing judged
+    assert out.tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 3]

@@ -15,9 +15,11 @@
 -- humidity rule; from the spell's first high step, and a spell that follows a confirmed one
 -- within shower_warming_minutes is the same shower: rule_steps) raise no anomaly unless var
 -- classifier_shower_veto is false. A humidity
--- anomaly is raised only if the humidity reached humidity_high_rh at one of its predicted steps
--- (var classifier_needs_evidence; the evaluation applies the same rule, models_ml/metrics.py):
--- a real bathroom drying for hours at 60-74 %RH after a shower is not a leak. Under the same var,
+-- anomaly is raised only if, at one of its predicted steps, the humidity has stayed at or above
+-- humidity_high_rh for longer than a shower as the humidity rule judges it (humidity_high_minutes
+-- at least humidity_long_minutes; var classifier_needs_evidence; the evaluation applies the same
+-- rule, models_ml/metrics.py humidity_evidence): a real bathroom drying for hours at 60-74 %RH
+-- after a shower, or a 30-minute evening shower, is not a leak. Under the same var,
 -- a heating failure is raised only if one of its predicted steps shows the room falling
 -- heating_fall_c within heating_fall_minutes to more than heating_below_c under its baseline, or
 -- heating_day_drop_c under the same time the day before (a home without a baseline yet: the
@@ -201,6 +203,8 @@ predicted_steps as (
     select
         predictions.*,
         rule_steps.humidity,
+        rule_steps.humidity_high_minutes,
+        rule_steps.humidity_long_minutes,
         rule_steps.fridge_off_minutes,
         heating_steps.is_heating_evidence,
         door_steps.is_door_evidence
@@ -260,7 +264,8 @@ events as (
         {%- endfor %}
         else 0 end
     {%- if var('classifier_needs_evidence') %}
-        and (predicted_class <> 2 or coalesce(max(humidity), 0) >= {{ var('humidity_high_rh') }})
+        and (predicted_class <> 2 or coalesce(bool_or(humidity_high_minutes > 0
+                                                      and humidity_high_minutes >= humidity_long_minutes), false))
         and (predicted_class <> 1 or coalesce(bool_or(is_heating_evidence), true))
         and (predicted_class <> 3 or coalesce(max(fridge_off_minutes), 0) >= {{ var('fridge_max_off_minutes') }})
         and (predicted_class <> 4 or coalesce(bool_or(is_door_evidence), false))
