@@ -477,7 +477,7 @@ def test_a_humidity_anomaly_not_longer_than_a_shower_is_dropped_as_the_mart_does
     from models_ml.metrics import drop_blips, humidity_evidence
 
     # minutes the humidity has been high at each step (0: not high), and the rules' limit
-    high = np.array([0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 30, 40, 50, 0, 0, 50, 60, 0, 0, 0], dtype=float)
+    high = np.array([0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 35, 40, 45, 0, 0, 50, 60, 0, 0, 0], dtype=float)
     long = np.array([45] * 16 + [180, 180] + [45] * 3, dtype=float)
     high[19] = np.nan                                                  # no rules row: no evidence
     pred = np.array([0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 0, 2, 2, 0, 2, 3])
