@@ -51,12 +51,12 @@ def predict_onnx(sess, X: np.ndarray, window: int, columns: list[str] | None = N
     return z / z.sum(1, keepdims=True)
 
 
-def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries,
-                    columns: list[str]) -> dict[int, np.ndarray] | None:
+def needed_evidence(con: duckdb.DuckDBPyConnection, series: data.HouseholdSeries) -> dict[int, np.ndarray] | None:
     """Per class, the physical evidence one of an anomaly's steps must show before it is raised
     (var classifier_needs_evidence), as marts.fct_classified_anomalies requires it: a humidity
-    anomaly the humidity high for longer than a shower (metrics.humidity_evidence), a heating failure the room falling fast
-    from its level or far under the day before's, or still far below its level since such a fall
+    anomaly the humidity high for longer than a shower (metrics.humidity_evidence), a heating
+    failure the room falling fast from its level or far under the day before's, or still far
+    below its level since such a fall
     (metrics.heating_evidence), a fridge failure the fridge off for longer than a defrost
     (metrics.fridge_evidence), a door at night the door opening in an hour the household
     usually sleeps, into a home that was not empty before (metrics.door_evidence). None
@@ -127,7 +127,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, sess, meta: dict, split: str = "tes
         probs = predict_onnx(sess, series.X, window, meta["feature_columns"])
         # what people see: the anomalies of marts.fct_classified_anomalies (blips dropped)
         decided = decide(probs, meta.get("decision_weights"))
-        evidence = needed_evidence(con, series, columns)
+        evidence = needed_evidence(con, series)
         cards["classifier"].add(series.steps, series.labels, drop_blips(decided, bridge, shortest, evidence), own)
         cards["rules"].add(series.steps, series.labels, series.rule_class, own)
         if forest is not None:

@@ -249,9 +249,9 @@ rules as (
                  -- hour-of-day baseline (which holds the night set-back) hides much of its fall;
                  -- but the day before, at the same time, the heating held the room at its level
                  -- (not more than heating_below_c under it: so not the day after the heating was
-                 -- switched off for the season, which was cold already)
-                 -- (and a room at heating_slow_max_c or warmer within the window is not cold: a cool
-                 -- summer day after a hot one is as far under the day before)
+                 -- switched off for the season, which was cold already). A room that reached
+                 -- heating_slow_max_c within the window is not cold: a cool summer day after a
+                 -- hot one is as far under the day before
                  or (temperature_max_deviation_sustained < -{{ var('heating_slow_below_c') }}
                      and temperature_day_drop_sustained >= {{ var('heating_slow_day_drop_c') }}
                      and temperature_max_sustained < {{ var('heating_slow_max_c') }}
