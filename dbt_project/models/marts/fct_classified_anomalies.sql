@@ -53,7 +53,6 @@ rule_levels as (
     select
         household_id,
         step_at,
-        humidity,
         temperature,
         temperature_expected,
         temperature_max_fall_window,
@@ -202,7 +201,6 @@ predicted_steps as (
 
     select
         predictions.*,
-        rule_steps.humidity,
         rule_steps.humidity_high_minutes,
         rule_steps.humidity_long_minutes,
         rule_steps.fridge_off_minutes,
