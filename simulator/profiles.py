@@ -19,8 +19,11 @@ Homes vary as real ones do (issue 16). Each variety comes from a stream of its o
   base humidity than the simulated winter's 30-45 %RH.
 - heating (`variety_heating`): 40 % switch the heating off for the season once the outdoor
   daily mean has stayed at or above 12-14 degC for 3-5 days in a row, and on again once it
-  has stayed below that minus 3 degC for as many days; rooms then drift to their free-running
-  temperature (signals.heating_season). No heating failure is injected while it is off.
+  has stayed below that minus 3 degC for as many days, or as soon as the room running free
+  would fall below the household's comfort floor (15.5-17 degC as a daily mean; the real
+  house's living room sat at 18-19 degC with its heating off in spring); rooms then drift to
+  their free-running temperature (signals.heating_season). No heating failure is injected
+  while it is off.
 - quantised sensors (`variety_sensors`): 20 % report temperatures (every temperature sensor of
   the home) in 0.5 degC steps, 25 % report humidity in 1 %RH steps; the others in 0.1 steps.
 - sensor kits (`variety_sensors`): 10 % are "climate" homes with only temperature, humidity,
@@ -107,6 +110,7 @@ class Profile:
     heating_seasonal: bool  # heating switched off for the season on mild days
     heating_off_above: float  # outdoor daily mean, degC, that switches it off...
     heating_off_days: int  # ...held this many days in a row (and below minus 3 degC to switch on)
+    comfort_floor: float  # degC, daily mean: below it running free, the heating goes back on
     temperature_step: float  # reported resolution of the temperature sensors, degC
     humidity_step: float  # reported resolution of the humidity sensor, %RH
     sensors: tuple[str, ...]  # the sensors this home has
@@ -155,7 +159,7 @@ def draw_profile(seed: int, household: int) -> Profile:
 
     shw = stream(seed, household, "variety_showers").random(5)
     bath = stream(seed, household, "variety_bathroom").random(4)
-    heat = stream(seed, household, "variety_heating").random(3)
+    heat = stream(seed, household, "variety_heating").random(4)
     kit = stream(seed, household, "variety_sensors").random(8)
     shower_jitter = lerp(13, 0.15, 0.6)
     if shw[2] < SHOWER_LARGE_JITTER_SHARE:
@@ -219,6 +223,7 @@ def draw_profile(seed: int, household: int) -> Profile:
         heating_seasonal=bool(heat[0] < HEATING_SEASONAL_SHARE),
         heating_off_above=float(12.0 + 2.0 * heat[1]),
         heating_off_days=int(3 + int(3 * heat[2])),
+        comfort_floor=float(15.5 + 1.5 * heat[3]),
         temperature_step=0.5 if kit[6] < TEMPERATURE_HALF_DEGREE_SHARE else 0.1,
         humidity_step=1.0 if kit[7] < HUMIDITY_WHOLE_PERCENT_SHARE else 0.1,
         sensors=_sensor_kit(kit),

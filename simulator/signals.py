@@ -6,7 +6,9 @@ as intervals or decaying pulses.
 
 Heating seasons (profiles.py: a share of households): the heating is off on a day once the
 outdoor daily mean has stayed at or above heating_off_above for heating_off_days days in a
-row, and on again once it has stayed below heating_off_above - 3 degC as long; while off the
+row, and on again once it has stayed below heating_off_above - 3 degC as long, or the morning
+after a day when the room running free would sit below the household's comfort floor (15.5-17
+degC as a daily mean: nobody keeps the heating off in a 10 degC living room); while off the
 room runs free (the outdoor temperature lagged through the house, plus internal and solar
 gains), with no thermostat cycles. The bathroom temperature follows the house, below the
 living room, and warms with each shower.
@@ -81,19 +83,26 @@ def weather(tl: Timeline, prof: Profile, seed: int, hh: int) -> tuple[np.ndarray
     return daily, np.interp(tl.t_days, day_mid, daily) + diurnal
 
 
+SOLAR_DAILY_MEAN_C = 10 * (2 / np.pi) / 24  # the free-running room's solar gain (temperature()), a daily mean
+
+
 def heating_season(prof: Profile, outdoor_daily: np.ndarray) -> np.ndarray:
     """Per day: whether the heating is on. Always, unless the household switches it off for the
-    season; then decided each morning from the previous days' outdoor daily means."""
+    season; then decided each morning from the previous days' outdoor daily means. Nobody sits
+    in a cold room to keep to a rule: the heating goes off only while the room would stay at or
+    above the household's comfort floor running free (outdoor plus internal and solar gains),
+    and back on the morning after a day it would not."""
     on = np.ones(len(outdoor_daily), dtype=bool)
     if not prof.heating_seasonal:
         return on
     k, state = prof.heating_off_days, True
-    mild = outdoor_daily >= prof.heating_off_above
+    comfortable = outdoor_daily + prof.internal_gains + SOLAR_DAILY_MEAN_C >= prof.comfort_floor
+    mild = (outdoor_daily >= prof.heating_off_above) & comfortable
     cold = outdoor_daily < prof.heating_off_above - 3.0
     for d in range(k, len(outdoor_daily)):
         if state and mild[d - k : d].all():
             state = False
-        elif not state and cold[d - k : d].all():
+        elif not state and (cold[d - k : d].all() or not comfortable[d - 1]):
             state = True
         on[d] = state
     return on

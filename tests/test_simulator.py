@@ -15,7 +15,7 @@ from simulator.events import shower_avoid_hours, shower_hours
 from simulator.generate import _apply_faults, simulate_household
 from simulator.profiles import draw_profile
 from simulator.routine import paint
-from simulator.signals import pulses
+from simulator.signals import SOLAR_DAILY_MEAN_C, heating_season, pulses
 from tests.conftest import SAMPLE, TINY, checksum
 from warehouse.land import land_simulation
 
@@ -373,6 +373,26 @@ def test_heating_switched_off_for_the_season_lets_the_room_run_free(monkeypatch)
     mornings = (np.arange(config.n_steps) % spd) // (spd // 24) == 7
     off = np.repeat(differs, spd) & mornings
     assert np.mean(seasonal.values["temperature"][off]) < np.mean(always.values["temperature"][off]) - 0.5
+
+
+def test_heating_goes_back_on_when_the_room_running_free_would_be_colder_than_the_comfort_floor():
+    prof = dataclasses.replace(draw_profile(42, 0), heating_seasonal=True, heating_off_above=12.0,
+                               heating_off_days=3, internal_gains=3.0, comfort_floor=16.0)
+    free_at = lambda outdoor: outdoor + prof.internal_gains + SOLAR_DAILY_MEAN_C  # noqa: E731
+    # a mild spell (the room runs free at about 17 degC), then a cool one: 10 degC outside is not
+    # "cold" (below 12 - 3 degC) for the outdoor rule, but the room would sit near 13 degC
+    outdoor = np.array([5.0] * 5 + [14.0] * 8 + [10.0] * 6 + [14.0] * 8)
+    assert free_at(14.0) >= prof.comfort_floor > free_at(10.0)
+    on = heating_season(prof, outdoor)
+    assert on[:16].tolist() == [True] * 8 + [False] * 6 + [True] * 2   # off after 3 mild days; on the morning after the first cool day
+    assert not on[-4:].any()          # off again after 3 more mild days
+    # never off on the morning after a day the room would have been too cold running free
+    assert not any(not on[d] and free_at(outdoor[d - 1]) < prof.comfort_floor for d in range(1, len(outdoor)))
+    # the outdoor rule alone keeps it off through the cool spell
+    floorless = heating_season(dataclasses.replace(prof, comfort_floor=-np.inf), outdoor)
+    assert not floorless[8:20].any()
+    # and a room that would be too cold even on mild days keeps its heating on
+    assert heating_season(dataclasses.replace(prof, comfort_floor=18.0), outdoor).all()
 
 
 def test_quantised_sensors_report_in_their_steps():
