@@ -45,6 +45,13 @@ def _val_probabilities(sess, con, meta, val_ids) -> list[tuple[np.ndarray, np.nd
             for series in data.iter_households(con, val_ids, meta["feature_columns"])]
 
 
+def _val_evidence(con, meta, val_ids) -> list[dict[int, np.ndarray] | None]:
+    """The physical evidence the mart asks of each validation household's anomalies
+    (evaluate.needed_evidence), in _val_probabilities' order."""
+    return [ev.needed_evidence(con, series)
+            for series in data.iter_households(con, val_ids, meta["feature_columns"], with_labels=False)]
+
+
 def _macro_f1(households, weights=None) -> float:
     """Step-level validation macro-F1 of decide(p, weights) (the promotion metric)."""
     from models_ml.metrics import decide, macro_f1
@@ -173,7 +180,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 progress("fitting per-class decision weights on the validation households")
                 step_minutes = int(meta["step_minutes"])
                 bridge = max(int(ev.dbt_var("event_bridge_minutes")) // step_minutes, 1)
-                weights, seen_f1 = fit_decision_weights(val_probs, bridge, ev.min_steps(step_minutes))
+                weights, seen_f1 = fit_decision_weights(val_probs, bridge, ev.min_steps(step_minutes),
+                                                        evidence=_val_evidence(con, meta, val_ids))
                 meta["decision_weights"] = weights
                 metrics.update({"validation_macro_f1_argmax": metrics["validation_macro_f1"],
                                 "validation_macro_f1": _macro_f1(val_probs, weights),

@@ -303,6 +303,49 @@ def test_decision_weights_ask_for_more_evidence_where_a_class_is_over_predicted(
     assert (decide(p, None) == p.argmax(1)).all()
 
 
+def test_decision_weights_are_fitted_to_what_the_mart_raises_after_its_evidence_check():
+    """The door-at-night class's false alarms the mart drops for want of evidence (the door not
+    opened in a sleep hour) must not cost the real ones the model is less sure of."""
+    from models_ml.metrics import decide, drop_blips, fit_decision_weights
+
+    y = np.zeros(400, dtype=np.int64)
+    y[[50, 51, 150, 151]] = 4                     # two real doors at night
+    p = np.tile(np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.02], dtype=np.float32), (400, 1))
+    p[[50, 150]] = [0.15, 0.0, 0.0, 0.0, 0.85, 0.0]   # each one's first step: fairly sure
+    p[[51, 151]] = [0.02, 0.0, 0.0, 0.0, 0.98, 0.0]   # its second: sure
+    for s in range(200, 400, 25):                     # doors in the morning: the model is as sure
+        p[s] = [0.05, 0.0, 0.0, 0.0, 0.95, 0.0]
+    door = np.zeros(400, dtype=bool)
+    door[[50, 51, 150, 151]] = True                   # only the night ones show the evidence
+    evidence = {4: door}
+
+    blind, _ = fit_decision_weights([(y, p)], bridge_steps=1, min_steps={})
+    seen, f1 = fit_decision_weights([(y, p)], bridge_steps=1, min_steps={}, evidence=[evidence])
+    # without the evidence the fit silences the class down to its surest steps, and the mart
+    # then raises the real doors a step late; with it, the mart raises both steps and nothing else
+    assert seen[4] > blind[4]
+    raised = lambda w: drop_blips(decide(p, w), 1, {}, evidence)  # noqa: E731
+    assert (raised(seen) == y).all() and f1 == 1.0
+    assert (raised(blind)[[50, 150]] == 0).all()
+    with pytest.raises(ValueError, match="evidence for 2 households"):
+        fit_decision_weights([(y, p)], bridge_steps=1, min_steps={}, evidence=[evidence, evidence])
+
+
+def test_the_scoring_decision_never_asks_for_less_evidence_than_the_network_gives():
+    """A weight above 1 would name a class on steps the network thinks normal: step recall
+    bought with events macro-F1 does not count. The fit stays at or under 1."""
+    from models_ml.metrics import DECISION_GRID, fit_decision_weights
+
+    y = np.zeros(400, dtype=np.int64)
+    y[50:60] = 1
+    p = np.tile(np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.02], dtype=np.float32), (400, 1))
+    p[50:60] = [0.6, 0.4, 0.0, 0.0, 0.0, 0.0]      # a real failure the network under-rates
+    weights, _ = fit_decision_weights([(y, p)], bridge_steps=1, min_steps={})
+    assert max(weights) == 1.0
+    unbounded, f1 = fit_decision_weights([(y, p)], bridge_steps=1, min_steps={}, grid=DECISION_GRID)
+    assert unbounded[1] > 1.0 and f1 == 1.0       # what an unbounded grid would have chosen
+
+
 def test_stored_pr_curves_keep_the_bend_of_a_rare_class():
     """A rare class: thousands of thresholds at low precision, the bend to high precision in a
     few. Thinning by threshold index would keep no point of the bend; by curve length it does."""
