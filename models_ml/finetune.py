@@ -227,13 +227,14 @@ def finetune(db, ft: FinetuneConfig = FinetuneConfig(), progress=print) -> Finet
                 # the production model's per-class decision weights were fitted to its own
                 # probabilities: fit the fine-tuned model's again, on the validation households
                 from models_ml.metrics import fit_decision_weights
-                from models_ml.pipeline import _val_evidence, _val_probabilities
+                from models_ml.pipeline import _val_probabilities
 
                 val_ids = sorted(h for h, s in splits.items() if s == "validation" and h in labelled)
                 bridge = max(int(ev.dbt_var("event_bridge_minutes")) // int(meta["step_minutes"]), 1)
+                evidence = []
+                probabilities = _val_probabilities(sess, con, meta, val_ids, evidence)
                 meta["decision_weights"], _ = fit_decision_weights(
-                    _val_probabilities(sess, con, meta, val_ids), bridge, ev.min_steps(int(meta["step_minutes"])),
-                    evidence=_val_evidence(con, meta, val_ids))
+                    probabilities, bridge, ev.min_steps(int(meta["step_minutes"])), evidence=evidence)
             progress("judging both models on the simulator's test households and the held-out labels")
             base_eval = ev.evaluate(con, base_sess, base_meta, "test", lambda m: None, with_baselines=False)
             new_eval = ev.evaluate(con, sess, meta, "test", lambda m: None, with_baselines=False)

@@ -39,17 +39,17 @@ class TrainOutcome:
     evaluation: ev.Evaluation
 
 
-def _val_probabilities(sess, con, meta, val_ids) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(labels, class probabilities) of each validation household under an ORT session."""
-    return [(series.labels, ev.predict_onnx(sess, series.X, int(meta["window"]), meta["feature_columns"]))
-            for series in data.iter_households(con, val_ids, meta["feature_columns"])]
-
-
-def _val_evidence(con, meta, val_ids) -> list[dict[int, np.ndarray] | None]:
-    """The physical evidence the mart asks of each validation household's anomalies
-    (evaluate.needed_evidence), in _val_probabilities' order."""
-    return [ev.needed_evidence(con, series)
-            for series in data.iter_households(con, val_ids, meta["feature_columns"], with_labels=False)]
+def _val_probabilities(sess, con, meta, val_ids,
+                       evidence: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(labels, class probabilities) of each validation household under an ORT session. Given
+    a list as `evidence`, appends to it each household's physical evidence as the mart asks it
+    (evaluate.needed_evidence), in the same order, from the same read."""
+    out = []
+    for series in data.iter_households(con, val_ids, meta["feature_columns"]):
+        out.append((series.labels, ev.predict_onnx(sess, series.X, int(meta["window"]), meta["feature_columns"])))
+        if evidence is not None:
+            evidence.append(ev.needed_evidence(con, series))
+    return out
 
 
 def _macro_f1(households, weights=None) -> float:
@@ -150,7 +150,8 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
             if diff > PARITY_TOLERANCE:
                 raise ExportError(f"the ONNX export does not match torch: largest logit difference {diff:.2e} "
                                   f"> {PARITY_TOLERANCE:g}")
-            val_probs = _val_probabilities(fp32, con, meta, val_ids)
+            val_evidence = []      # the decision is fitted to what the mart raises
+            val_probs = _val_probabilities(fp32, con, meta, val_ids, val_evidence if cfg.calibrate_decision else None)
             f1_fp32 = _macro_f1(val_probs)
             # validation_macro_f1_best_epoch: the figure that chose the epoch (torch, the sampled
             # validation steps, decision weights fitted to them); the others are over every step
@@ -181,7 +182,7 @@ def train_and_register(db, cfg: TrainConfig, progress=print, report_dir: Path | 
                 step_minutes = int(meta["step_minutes"])
                 bridge = max(int(ev.dbt_var("event_bridge_minutes")) // step_minutes, 1)
                 weights, seen_f1 = fit_decision_weights(val_probs, bridge, ev.min_steps(step_minutes),
-                                                        evidence=_val_evidence(con, meta, val_ids))
+                                                        evidence=val_evidence)
                 meta["decision_weights"] = weights
                 metrics.update({"validation_macro_f1_argmax": metrics["validation_macro_f1"],
                                 "validation_macro_f1": _macro_f1(val_probs, weights),

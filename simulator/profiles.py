@@ -18,9 +18,10 @@ Homes vary as real ones do (issue 16). Each variety comes from a stream of its o
   others. The real house's showers last longer (40-200 min): its bathroom sits at a higher
   base humidity than the simulated winter's 30-45 %RH.
 - heating (`variety_heating`): 40 % switch the heating off for the season once the outdoor
-  daily mean has stayed at or above 12-14 degC for 3-5 days in a row, and on again once it
-  has stayed below that minus 3 degC for as many days, or as soon as the room running free
-  would fall below the household's comfort floor (15.5-17 degC as a daily mean; the real
+  daily mean has stayed at or above 12-14 degC for 3-5 days in a row (days on which the room
+  running free would have stayed at or above the household's comfort floor), and on again once
+  it has stayed below that minus 3 degC for as many days, or the morning after a day the room
+  running free would fall below the comfort floor (15.5-17 degC as a daily mean; the real
   house's living room sat at 18-19 degC with its heating off in spring); rooms then drift to
   their free-running temperature (signals.heating_season). No heating failure is injected
   while it is off.

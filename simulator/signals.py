@@ -6,7 +6,8 @@ as intervals or decaying pulses.
 
 Heating seasons (profiles.py: a share of households): the heating is off on a day once the
 outdoor daily mean has stayed at or above heating_off_above for heating_off_days days in a
-row, and on again once it has stayed below heating_off_above - 3 degC as long, or the morning
+row, each of them a day the room running free would have stayed at or above the household's
+comfort floor, and on again once it has stayed below heating_off_above - 3 degC as long, or the morning
 after a day when the room running free would sit below the household's comfort floor (15.5-17
 degC as a daily mean: nobody keeps the heating off in a 10 degC living room); while off the
 room runs free (the outdoor temperature lagged through the house, plus internal and solar
@@ -83,7 +84,8 @@ def weather(tl: Timeline, prof: Profile, seed: int, hh: int) -> tuple[np.ndarray
     return daily, np.interp(tl.t_days, day_mid, daily) + diurnal
 
 
-SOLAR_DAILY_MEAN_C = 10 * (2 / np.pi) / 24  # the free-running room's solar gain (temperature()), a daily mean
+SOLAR_PEAK_C, SOLAR_RISE_H, SOLAR_HOURS = 1.0, 8.0, 10.0  # a free-running room's solar gain: a half sine 08-18 h
+SOLAR_DAILY_MEAN_C = SOLAR_PEAK_C * SOLAR_HOURS * (2 / np.pi) / 24  # its daily mean
 
 
 def heating_season(prof: Profile, outdoor_daily: np.ndarray) -> np.ndarray:
@@ -130,7 +132,8 @@ def temperature(tl, prof, routine: Routine, outdoor, failures, pulse_terms, z, h
     per step, False while the heating is off for the season (the room runs free).
     """
     steps_per_h = 60.0 / tl.step_min
-    free = lag(outdoor, 6 * steps_per_h) + prof.internal_gains + 1.0 * np.clip(np.sin(np.pi * (tl.hour - 8) / 10), 0, None)
+    free = lag(outdoor, 6 * steps_per_h) + prof.internal_gains + SOLAR_PEAK_C * np.clip(
+        np.sin(np.pi * (tl.hour - SOLAR_RISE_H) / SOLAR_HOURS), 0, None)
     setpoint = prof.setpoint_day - prof.night_setback * routine.asleep - prof.away_setback * ~routine.home
     if heating_on is not None:
         setpoint = np.where(heating_on, setpoint, -np.inf)

@@ -10,7 +10,7 @@ from simulator.generate import simulate_household
 TINY = SimConfig(households=4, days=14, seed=11)
 SAMPLE = SimConfig(households=6, days=56, seed=7)
 # a quick, small model: enough to exercise training, export, scoring and the reports
-QUICK = TrainConfig(epochs=1, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
+QUICK = TrainConfig(epochs=3, hidden=8, layers=2, max_per_class=2000, max_normal=4000, batch_size=256)
 
 
 def _files(folder) -> dict:

@@ -319,7 +319,7 @@ def test_the_anomaly_report_is_self_contained_and_renders_offline(reference, tmp
 
 def test_the_report_command_rebuilds_it(reference, tmp_path, capsys):
     out = tmp_path / "a.html"
-    assert main(["report", "--db", str(reference[0]), "--days", "2", "--households", "1", "--out", str(out)]) == 0
+    assert main(["report", "--db", str(reference[0]), "--days", "30", "--households", "1", "--out", str(out)]) == 0
     html = out.read_text()
     assert "report period" in html and html.count('aria-label="sensors of') == 1
 

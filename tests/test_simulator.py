@@ -395,6 +395,27 @@ def test_heating_goes_back_on_when_the_room_running_free_would_be_colder_than_th
     assert heating_season(dataclasses.replace(prof, comfort_floor=18.0), outdoor).all()
 
 
+def test_a_longer_run_switches_the_heating_on_and_off_on_the_same_days():
+    """`simulate --append` is exact only if the heating season of the first days does not
+    depend on how many days are drawn (the comfort floor reads the day before, never after)."""
+    from simulator.routine import Timeline
+    from simulator.signals import weather
+
+    seed = 42
+
+    def season(index: int, days: int) -> np.ndarray:
+        prof = draw_profile(seed, index)
+        config = SimConfig(households=index + 1, days=days, seed=seed)
+        return heating_season(prof, weather(Timeline(config), prof, seed, index)[0])
+
+    # a home whose heating goes off and back on within the shorter run's 150 days
+    index = next(i for i in range(60) if draw_profile(seed, i).heating_seasonal
+                 and np.count_nonzero(np.diff(season(i, 240)[:150].astype(int))) >= 2)
+    short, long = season(index, 150), season(index, 240)
+    assert np.count_nonzero(np.diff(short.astype(int))) >= 2
+    assert (short == long[:len(short)]).all()
+
+
 def test_quantised_sensors_report_in_their_steps():
     seed = 42
     index = _household_where(seed, lambda p: p.temperature_step == 0.5 and p.humidity_step == 1.0)
