@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import shutil
 
@@ -242,6 +243,26 @@ def test_a_build_with_nothing_new_changes_nothing(built_db, tmp_path):
     (window,), = con.execute("select count(*) from intermediate.int_build_window").fetchall()
     con.close()
     assert window == 0 and after == before
+
+
+def test_a_derived_table_with_a_row_too_many_or_too_few_fails_its_row_count_test(built_db, tmp_path):
+    """The features, flags, deviations and scores tables are proven one row per parent row by two
+    counts (tests/generic/one_row_per_parent_row.sql), not by a group by over every key: a
+    duplicated row (a join that fans out) and a lost row (a filter that drops one) each fail."""
+    from warehouse.transform import run_dbt
+
+    db = tmp_path / "broken.duckdb"
+    shutil.copy(built_db, db)
+    run_dbt(["test", "--select", "test_name:one_row_per_parent_row"], db=db)  # all four pass as built
+    con = duckdb.connect(str(db))
+    con.execute("insert into intermediate.int_sensor_steps_flagged "
+                "select * from intermediate.int_sensor_steps_flagged limit 1")
+    con.execute("delete from intermediate.int_sensor_scores where rowid = (select min(rowid) from intermediate.int_sensor_scores)")
+    con.close()
+    with pytest.raises(TransformError) as info:
+        run_dbt(["test", "--select", "test_name:one_row_per_parent_row"], db=db)
+    failed = set(re.findall(r"FAIL \d+ (int_\w+)", str(info.value)))
+    assert failed == {"int_sensor_steps_flagged_one_row_per_rolled_row", "int_sensor_scores_one_row_per_deviation_row"}, str(info.value)
 
 
 def test_a_wide_csv_with_an_unknown_sensor_at_a_1_hour_step(tmp_path):
