@@ -22,8 +22,8 @@ sensor_types as (
 
 bucketed_any_kind as (
 
-    -- grouped on the three keys alone, the kind joined after: a fourth (text) key in a group by
-    -- over every reading cost 30% of this model at the default scale
+    -- grouped on the three keys alone, the kind joined after (a fourth, text key in a group
+    -- by over every reading costs): with no min/max, 18 s alone against 25 s at the default scale
     select
         household_id,
         sensor,
