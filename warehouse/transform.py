@@ -220,9 +220,10 @@ def build(*, db=None, full_refresh: bool = False, select: str | None = None, exc
     if full_refresh:
         args.append("--full-refresh")
     if select:
-        # a test runs when every model it reads was selected: a test that compares a selected
-        # model with one left out (a row count against its parent's) would judge a stale table
-        args += ["--select", select, "--indirect-selection", "cautious"]
+        # a test runs when every model it reads was selected or is built before one that was
+        # (a seed, an upstream table): a test that compares a selected model with a downstream
+        # one left out (a row count against its parent's) would judge a stale table
+        args += ["--select", select, "--indirect-selection", "buildable"]
     if exclude:
         args += ["--exclude", exclude]
     if not unit_tests:
@@ -253,7 +254,7 @@ def build_spark(*, db=None, full_refresh: bool = False, select: str | None = Non
         step = recorded[0] if recorded else None
     if step is not None:
         dbt_vars["step_seconds"] = step
-    args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select, "--indirect-selection", "cautious"] if select else []),
+    args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select, "--indirect-selection", "buildable"] if select else []),
             *(["--exclude", exclude] if exclude else []),
             *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
     with dbt_session(db):
