@@ -265,6 +265,20 @@ def test_a_derived_table_with_a_row_too_many_or_too_few_fails_its_row_count_test
     assert failed == {"int_sensor_steps_flagged_one_row_per_rolled_row", "int_sensor_scores_one_row_per_deviation_row"}, str(info.value)
 
 
+def test_a_selected_build_runs_the_tests_of_what_it_built_and_of_nothing_it_left_stale(built_db, tmp_path):
+    """`build(select=...)` runs a test when every model it reads was selected or lies upstream of
+    one that was: the marts' relationships test against the anomaly-class seed runs with the mart
+    alone (the batch job builds its prediction marts so), while the features' row count against
+    the grid does not run when only the grid was rebuilt (the features would be stale)."""
+    db = tmp_path / "selected.duckdb"
+    shutil.copy(built_db, db)
+    marts = build(db=db, select="fct_classified_anomalies")
+    assert "relationships_fct_classified_anomalies_anomaly_class" in marts
+    grid = build(db=db, select="+int_readings_gridded")
+    assert "unique_combination_int_readings_gridded" in grid
+    assert "int_sensor_features_rolled_one_row_per_grid_row" not in grid
+
+
 def test_a_wide_csv_with_an_unknown_sensor_at_a_1_hour_step(tmp_path):
     csv = tmp_path / "barometer.csv"
     rows = ["time;pressure_hpa"]
