@@ -48,8 +48,10 @@ class ModelCheck:
 
 
 MODEL_CHECKS: tuple[ModelCheck, ...] = (
-    ModelCheck("intermediate.int_sensor_steps_flagged", ("household_id", "sensor", "step_at"),
-               ("anomaly_score", "health_score"), "_severity", gapless=False),
+    # the generic flags the classifier reads (int_sensor_steps_flagged, every sensor's, is a view)
+    ModelCheck("intermediate.int_household_steps_pivoted", ("household_id", "step_at"),
+               tuple(f"{s}_{c}" for s in ("temperature", "humidity", "fridge_power")
+                     for c in ("anomaly_score", "health_score")), "_score", gapless=True),
     ModelCheck("intermediate.int_sensor_scores", ("household_id", "sensor", "step_at"),
                ("anomaly_score", "health_score"), ("anomaly_score", "health_score", "anomaly_p", "health_p"),
                gapless=False),

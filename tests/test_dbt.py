@@ -25,7 +25,6 @@ INCREMENTAL_TABLES = [
     "intermediate.int_sensor_features_rolled",
     "intermediate.int_sensor_hours",
     "intermediate.int_baselines_hour_of_day",
-    "intermediate.int_sensor_steps_flagged",
     "intermediate.int_household_steps_pivoted",
     "intermediate.int_household_rules_flagged",
     "intermediate.int_rule_steps_flagged",
@@ -140,6 +139,24 @@ def test_every_layer_is_built_on_the_regular_grid(built_db):
     assert processed == 1
 
 
+def test_the_pivot_carries_the_generic_flags_of_the_view(built_db):
+    """int_household_steps_pivoted computes the known sensors' flags itself (macros/generic_flags.sql),
+    one sensor at a time, within an incremental window; int_sensor_steps_flagged, the view over every
+    sensor, computes them over all history. Both must say the same of every step."""
+    columns = [("temperature", "anomaly_score"), ("humidity", "health_score"), ("fridge_power", "anomaly_score"),
+               ("temperature", "max_deviation_sustained"), ("humidity", "high_share"), ("motion", "expected_mean")]
+    for sensor, column in columns:
+        (steps, flagged, differ), = _query(built_db, f"""
+            select count(*), count(*) filter (where v.{column} > 0),
+                   count(*) filter (where v.{column} is distinct from p.{sensor}_{column}
+                                    and not abs(v.{column} - p.{sensor}_{column}) < 1e-12)
+            from intermediate.int_sensor_steps_flagged v
+            join intermediate.int_household_steps_pivoted p using (household_id, step_at)
+            where v.sensor = '{sensor}'""")
+        assert steps == TINY.households * TINY.days * TINY.steps_per_day, (sensor, column)
+        assert flagged > 0 and differ == 0, (sensor, column, flagged, differ)
+
+
 def test_ml_features_have_no_nulls(built_db):
     con = duckdb.connect(str(built_db), read_only=True)
     cols = [r[0] for r in con.execute(
@@ -246,23 +263,41 @@ def test_a_build_with_nothing_new_changes_nothing(built_db, tmp_path):
 
 
 def test_a_derived_table_with_a_row_too_many_or_too_few_fails_its_row_count_test(built_db, tmp_path):
-    """The features, flags, deviations and scores tables are proven one row per parent row by two
-    counts (tests/generic/one_row_per_parent_row.sql), not by a group by over every key: a
-    duplicated row (a join that fans out) and a lost row (a filter that drops one) each fail."""
+    """The features, deviations and scores tables are proven one row per parent row by two counts
+    (tests/generic/one_row_per_parent_row.sql), not by a group by over every key: a duplicated row
+    (a join that fans out) and a lost row (a filter that drops one) each fail."""
     from warehouse.transform import run_dbt
 
     db = tmp_path / "broken.duckdb"
     shutil.copy(built_db, db)
-    run_dbt(["test", "--select", "test_name:one_row_per_parent_row"], db=db)  # all four pass as built
+    run_dbt(["test", "--select", "test_name:one_row_per_parent_row"], db=db)  # all three pass as built
     con = duckdb.connect(str(db))
-    con.execute("insert into intermediate.int_sensor_steps_flagged "
-                "select * from intermediate.int_sensor_steps_flagged limit 1")
+    # a binary sensor's row: the deviations (continuous sensors' rows) still match their parent
+    con.execute("insert into intermediate.int_sensor_features_rolled "
+                "select * from intermediate.int_sensor_features_rolled where sensor_kind = 'binary' limit 1")
     con.execute("delete from intermediate.int_sensor_scores where rowid = (select min(rowid) from intermediate.int_sensor_scores)")
     con.close()
     with pytest.raises(TransformError) as info:
         run_dbt(["test", "--select", "test_name:one_row_per_parent_row"], db=db)
     failed = set(re.findall(r"FAIL \d+ (int_\w+)", str(info.value)))
-    assert failed == {"int_sensor_steps_flagged_one_row_per_rolled_row", "int_sensor_scores_one_row_per_deviation_row"}, str(info.value)
+    assert failed == {"int_sensor_features_rolled_one_row_per_grid_row", "int_sensor_scores_one_row_per_deviation_row"}, str(info.value)
+
+
+def test_a_generic_flag_out_of_0_1_in_the_pivot_fails_its_test(built_db, tmp_path):
+    """The pivot's flags columns share one range test (tests/generic/columns_between.sql)."""
+    from warehouse.transform import run_dbt
+
+    db = tmp_path / "broken.duckdb"
+    shutil.copy(built_db, db)
+    select = ["test", "--select", "int_household_steps_pivoted_flags_in_0_1"]
+    run_dbt(select, db=db)
+    con = duckdb.connect(str(db))
+    con.execute("update intermediate.int_household_steps_pivoted set fridge_power_health_score = 1.5 "
+                "where step_at = (select max(step_at) from intermediate.int_household_steps_pivoted)")
+    con.close()
+    with pytest.raises(TransformError) as info:
+        run_dbt(select, db=db)
+    assert "FAIL 4 int_household_steps_pivoted_flags_in_0_1" in str(info.value), str(info.value)
 
 
 def test_a_selected_build_runs_the_tests_of_what_it_built_and_of_nothing_it_left_stale(built_db, tmp_path):

@@ -177,14 +177,14 @@ def test_features_and_flags_suite_on_built_tables(built_db, tmp_path):
     con = duckdb.connect(str(db))
     con.execute("update marts.fct_ml_features set humidity_z = null "
                 "where household_id = 'H0001' and step_at = '2025-01-10 08:00'")
-    con.execute("update intermediate.int_sensor_steps_flagged set point_severity = 1.5 "
-                "where household_id = 'H0002' and sensor = 'humidity' and step_at = '2025-01-11 08:00'")
+    con.execute("update intermediate.int_household_steps_pivoted set humidity_anomaly_score = 1.5 "
+                "where household_id = 'H0002' and step_at = '2025-01-11 08:00'")
     con.execute("insert into intermediate.int_household_rules_flagged select * from "
                 "intermediate.int_household_rules_flagged where household_id = 'H0003' and step_at = '2025-01-12 08:00'")
     con.close()
     bad = check_batch(db)
     assert set(_failed(bad, config.CRITICAL)) == {
-        "no_nulls_after_warmup:fct_ml_features", "scores_in_0_1:int_sensor_steps_flagged",
+        "no_nulls_after_warmup:fct_ml_features", "scores_in_0_1:int_household_steps_pivoted",
         "one_row_per_step:int_household_rules_flagged"}, bad.summary()
     null_rows = _failed(bad)["no_nulls_after_warmup:fct_ml_features"].details["failing_rows"]
     assert null_rows[0]["household_id"] == "H0001"
@@ -281,17 +281,17 @@ def test_what_dbt_must_guarantee_fails_critically_when_broken(built_db, tmp_path
     con.execute("delete from intermediate.int_household_rules_flagged where household_id = 'H0002' "
                 "and step_at = '2025-01-11 08:00'")
     con.execute("delete from marts.fct_ml_features where household_id = 'H0003' and step_at = '2025-01-12 09:00'")
-    con.execute("delete from intermediate.int_sensor_steps_flagged where household_id = 'H0004' "
+    con.execute("delete from intermediate.int_household_steps_pivoted where household_id = 'H0004' "
                 "and step_at::date = '2025-01-13'")
     con.close()
     result = check_batch(db)
     failed = _failed(result, config.CRITICAL)
     assert set(failed) == {"staged_readings_unique", "no_missing_steps:int_household_rules_flagged",
-                           "no_missing_steps:fct_ml_features", "rows_present:int_sensor_steps_flagged"}, result.summary()
+                           "no_missing_steps:fct_ml_features", "rows_present:int_household_steps_pivoted"}, result.summary()
     assert failed["staged_readings_unique"].observed.startswith("1 of") and "H0001/2025-01-10 = 1" in failed["staged_readings_unique"].observed
     assert "H0002/2025-01-11 = 1" in failed["no_missing_steps:int_household_rules_flagged"].observed
     assert "H0003/2025-01-12 = 1" in failed["no_missing_steps:fct_ml_features"].observed
-    assert "H0004/2025-01-13" in failed["rows_present:int_sensor_steps_flagged"].observed
+    assert "H0004/2025-01-13" in failed["rows_present:int_household_steps_pivoted"].observed
 
 
 PREDICTIONS_DDL = """

@@ -2,48 +2,61 @@
 -- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- The regular grid per household: one row per household per step, one group of columns
 -- per known sensor (var known_sensors): its value (short gaps filled), whether it was
--- missing or filled, its hour-of-day expectation and spread, its generic scores, and the
--- rolling features the domain rules and the classifier read.
+-- missing, and what the domain rules (int_household_rules_flagged, the shower patterns) and
+-- the classifier (fct_ml_features) read of its hour-of-day baseline, rolling features and
+-- generic flags (macros/generic_flags.sql).
+-- Each sensor's flags are computed here, from the rolling features and baselines, one sensor
+-- at a time: a table of every sensor-step's 30 flag columns, written and read back for the
+-- few this pivot carries, took 41 s of a 343 s full build and this model 34 s more, at the
+-- default scale; computed here, the two take 40 s (docs/dbt.md, "What a build costs").
 
 {%- set sensors = var('known_sensors') %}
+{#- The columns each sensor's readers use (the names its group takes: <sensor>_<column>; value is
+    <sensor>). A known sensor not listed here gets every column. -#}
+{%- set every_column = ['value', 'is_missing', 'is_filled', 'expected', 'expected_mean', 'spread', 'mean_1h',
+                        'std_1h', 'delta_1', 'minutes_since_change', 'max_deviation_sustained', 'high_share',
+                        'anomaly_score', 'health_score'] %}
+{%- set scored = ['value', 'is_missing', 'expected', 'spread', 'mean_1h', 'std_1h', 'delta_1',
+                  'minutes_since_change', 'anomaly_score', 'health_score'] %}
+{%- set read_columns = {
+    'temperature': scored + ['max_deviation_sustained'],
+    'humidity': scored + ['high_share'],
+    'fridge_power': scored + ['expected_mean'],
+    'motion': ['value', 'is_missing', 'expected_mean', 'mean_1h', 'minutes_since_change'],
+    'door': ['value', 'is_missing', 'mean_1h', 'minutes_since_change'],
+    'fire_alarm': ['value', 'is_missing', 'mean_1h'],
+    'outdoor_temperature': ['value'],
+    'bathroom_temperature': ['value'],
+} %}
+{%- set sources = {'expected': 'expected_value'} %}
+{#- a sensor the home lacks reads as missing, with no generic flag -#}
+{%- set absent = {'is_missing': 'true', 'is_filled': 'false', 'anomaly_score': '0', 'health_score': '0'} %}
 
 with
 
-flags as {{ cte_inline() }} (
+household_steps as (
 
-    select * from {{ ref('int_sensor_steps_flagged') }}
-    where sensor in ({% for s in sensors %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
+    select distinct household_id, step_at
+    from {{ ref('int_sensor_features_rolled') }}
+    where sensor in ('{{ sensors | join("', '") }}')
     {{ recompute_filter(keyword='and') }}
 
 ),
-
-household_steps as (
-
-    select distinct household_id, step_at from flags
-
-),
-
-{%- set columns = ['expected', 'expected_mean', 'spread', 'mean_1h', 'std_1h', 'delta_1', 'minutes_since_change',
-                   'max_deviation_sustained', 'high_share', 'anomaly_score', 'health_score'] %}
-{%- set sources = {'expected': 'expected_value'} %}
 
 {%- for s in sensors %}
 
 {{ s }}_steps as (
 
-    -- one sensor's columns, filtered once; joining these is far cheaper than a pivot of
+    -- one sensor's rows, flagged on their own; joining these is far cheaper than a pivot of
     -- filtered aggregates over every row
     select
         household_id,
         step_at,
-        value as {{ s }},
-        is_missing as {{ s }}_is_missing,
-        is_filled as {{ s }}_is_filled,
-        {%- for c in columns %}
-        {{ sources.get(c, c) }} as {{ s }}_{{ c }}{{ "," if not loop.last }}
+        {%- for c in read_columns.get(s, every_column) %}
+        {{ sources.get(c, c) }} as {{ s if c == 'value' else s ~ '_' ~ c }}{{ "," if not loop.last }}
         {%- endfor %}
-    from flags
-    where sensor = '{{ s }}'
+    from ({{ generic_flags(sensors=[s]) }}) as flags
+    {{ recompute_filter() }}
 
 ),
 {%- endfor %}
@@ -55,14 +68,12 @@ pivoted as (
         household_steps.step_at,
         {%- for s in sensors %}
         {%- set last_sensor = loop.last %}
-        {{ s }}_steps.{{ s }},
-        coalesce({{ s }}_steps.{{ s }}_is_missing, true) as {{ s }}_is_missing,
-        coalesce({{ s }}_steps.{{ s }}_is_filled, false) as {{ s }}_is_filled,
-        {%- for c in columns %}
-        {%- if c in ('anomaly_score', 'health_score') %}
-        coalesce({{ s }}_steps.{{ s }}_{{ c }}, 0) as {{ s }}_{{ c }}{{ "," if not (loop.last and last_sensor) }}
+        {%- for c in read_columns.get(s, every_column) %}
+        {%- set name = s if c == 'value' else s ~ '_' ~ c %}
+        {%- if c in absent %}
+        coalesce({{ s }}_steps.{{ name }}, {{ absent[c] }}) as {{ name }}{{ "," if not (loop.last and last_sensor) }}
         {%- else %}
-        {{ s }}_steps.{{ s }}_{{ c }},
+        {{ s }}_steps.{{ name }}{{ "," if not (loop.last and last_sensor) }}
         {%- endif %}
         {%- endfor %}
         {%- endfor %}
