@@ -8,7 +8,7 @@
 -- Each sensor's flags are computed here, from the rolling features and baselines, one sensor
 -- at a time: a table of every sensor-step's 30 flag columns, written and read back for the
 -- few this pivot carries, took 41 s of a 343 s full build and this model 34 s more, at the
--- default scale; computed here, the two take 40 s (docs/dbt.md, "What a build costs").
+-- default scale; computed here, the pivot takes 35-38 s (docs/dbt.md, "What a build costs").
 
 {%- set sensors = var('known_sensors') %}
 {#- The columns each sensor's readers use (the names its group takes: <sensor>_<column>; value is
