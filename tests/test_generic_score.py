@@ -103,11 +103,18 @@ def test_the_score_is_the_tail_probability_of_the_series_own_recent_past(tmp_pat
     level_counts = [600, 300, 100, 10, 1] + [0] * 7
     range_counts = [20] + [0] * 11
     hours = pd.DataFrame([
-        # counted: a day before the steps' hour (inside score_history_days, before score_lag_hours)
-        _hour("h1", "2025-01-02 00:00", n_level=1000, level=level_counts, n_range=1000, range_=range_counts),
-        # not counted: 4 hours before (inside the 12-hour lag) and 33 days before (outside the 28 days)
+        # counted: a day before the steps' hour (inside score_history_days, before score_lag_hours),
+        # and the two bounds, both included: exactly 12 hours and exactly 28 days before
+        _hour("h1", "2025-01-02 00:00", n_level=600, level=[400, 200, 60, 6, 1] + [0] * 7,
+              n_range=1000, range_=range_counts),
+        _hour("h1", "2025-01-02 12:00", n_level=200, level=[100, 50, 20, 2] + [0] * 8),
+        _hour("h1", "2024-12-06 00:00", n_level=200, level=[100, 50, 20, 2] + [0] * 8),
+        # not counted: 4 and 11 hours before (inside the 12-hour lag), 33 days and 28 days and an
+        # hour before (outside the 28 days)
         _hour("h1", "2025-01-02 20:00", n_level=5000, level=[5000] * 12),
+        _hour("h1", "2025-01-02 13:00", n_level=5000, level=[5000] * 12),
         _hour("h1", "2024-12-01 00:00", n_level=5000, level=[5000] * 12),
+        _hour("h1", "2024-12-05 23:00", n_level=5000, level=[5000] * 12),
         _hour("h1", "2025-01-03 00:00", n_level=12),   # the steps' own hour
         _hour("h2", "2025-01-03 00:00", n_level=12),   # a series with no past at all
     ])

@@ -62,52 +62,10 @@ hours as (
 {%- endfor %}
 {%- endfor %}
 
-running as (
-
-    -- the counts summed from the series' first hour read: a difference of two of these is the
-    -- sum over any span of hours (a running sum is one pass; a sum over a sliding frame of
-    -- hours, for each of the 13 counts of each channel, cost the model most of its time).
-    -- Summed as doubles (exact for whole numbers below 2^53): DuckDB sums bigints into 128-bit
-    -- integers, and the 65 windows cost 51 CPU s that way at the default scale, 16 this way.
-    select
-        household_id,
-        sensor,
-        hour_at,
-        {%- set columns = [] %}
-        {%- for col in counts %}
-        {%- do columns.append('sum(' ~ xdb_cast(col, 'double') ~ ') over upto as ' ~ col) %}
-        {%- endfor %}
-        {{ columns | join(',\n        ') }}
-    from hours
-    window upto as (partition by household_id, sensor order by hour_at rows between unbounded preceding and current row)
-
-),
-
-calibration as (
-
-    -- each hour's recent past, summed: steps with evidence, and steps at or above each rung, over
-    -- the hours from score_history_days before it to score_lag_hours before it (both included):
-    -- the running sum at the last hour at most score_lag_hours back, less the running sum at the
-    -- last hour more than score_history_days back
-    select
-        hours.household_id,
-        hours.sensor,
-        hours.hour_at,
-        {%- set columns = [] %}
-        {%- for col in counts %}
-        {%- do columns.append('coalesce(upto.' ~ col ~ ', 0) - coalesce(before.' ~ col ~ ', 0) as ' ~ col) %}
-        {%- endfor %}
-        {{ columns | join(',\n        ') }}
-    from hours
-    {{ xdb_asof_left_join('hours', 'hour_at', 'running', 'upto', ['household_id', 'sensor'],
-                          'hours.hour_at - ' ~ lag, '>=', 'hour_at') }}
-    {{ xdb_asof_left_join('hours', 'hour_at', 'running', 'before', ['household_id', 'sensor'],
-                          'hours.hour_at - ' ~ history, '>', 'hour_at') }}
-    {% if is_incremental() %}
-    where hours.hour_at >= {{ score_bucket(recompute_from()) }}
-    {% endif %}
-
-),
+-- running: each count summed from the series' first hour read; calibration: each hour's recent
+-- past, the counts over the hours from score_history_days before it to score_lag_hours before it
+-- (both included), as a difference of two running sums (macros/score_calibration.sql)
+{{ score_calibration(counts, lag, history) }},
 
 log_tails as (
 
