@@ -26,6 +26,7 @@ INCREMENTAL_TABLES = [
     "intermediate.int_sensor_hours",
     "intermediate.int_baselines_hour_of_day",
     "intermediate.int_household_steps_pivoted",
+    "intermediate.int_household_shower_patterns",
     "intermediate.int_household_rules_flagged",
     "intermediate.int_rule_steps_flagged",
     "intermediate.int_anomaly_runs",
@@ -232,20 +233,44 @@ def test_rules_find_the_injected_anomalies(built_db):
 def test_incremental_build_matches_a_full_refresh(tmp_path):
     db = tmp_path / "w.duckdb"
     land_simulation(SimConfig(households=3, days=5, seed=21), db=db)
-    build(db=db)
+    # a 2-day shower history: the shower patterns' incremental read (the history before the
+    # recomputed days) starts inside the data, not before it
+    history = {"shower_history_days": 2}
+    build(db=db, dbt_vars=history)
     land_simulation(db=db, append_days=1)
-    build(db=db)
+    build(db=db, dbt_vars=history)
     con = duckdb.connect(str(db), read_only=True)
     window = con.execute("select count(*), min(recompute_from) from intermediate.int_build_window").fetchone()
     incremental = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
     con.close()
     assert window[0] == 1  # only the appended batch was taken in
     assert str(window[1]) == "2025-01-05 23:55:00"  # from one step before the new day
-    build(db=db, full_refresh=True)
+    build(db=db, full_refresh=True, dbt_vars=history)
     con = duckdb.connect(str(db), read_only=True)
     full = {t: _fingerprint(con, t) for t in INCREMENTAL_TABLES}
     con.close()
     assert incremental == full
+
+
+def test_the_pivot_joined_in_stages_has_the_rows_of_one_join_per_sensor(built_db, tmp_path):
+    """pivot_stage_sensors only says how many sensors' hash tables are alive at once: the pivot
+    rebuilt one sensor per stage has the same columns and rows as the default build's."""
+    db = tmp_path / "stages.duckdb"
+    shutil.copy(built_db, db)
+    table = "intermediate.int_household_steps_pivoted"
+    default = dbt_var("pivot_stage_sensors")
+    assert 1 < default < len(dbt_var("known_sensors"))  # the default build joined in several stages
+    con = duckdb.connect(str(db), read_only=True)
+    columns_before = con.execute(f"select * from {table} limit 0").description
+    before = _fingerprint(con, table)
+    con.close()
+    build(db=db, select="int_household_steps_pivoted", full_refresh=True, dbt_vars={"pivot_stage_sensors": 1})
+    con = duckdb.connect(str(db), read_only=True)
+    columns_after = con.execute(f"select * from {table} limit 0").description
+    after = _fingerprint(con, table)
+    con.close()
+    assert [c[0] for c in columns_after] == [c[0] for c in columns_before]
+    assert before[0] > 0 and after == before
 
 
 def test_a_build_with_nothing_new_changes_nothing(built_db, tmp_path):

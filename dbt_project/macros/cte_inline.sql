@@ -12,3 +12,14 @@
 {% macro default__cte_inline() -%}{%- endmacro %}
 
 {% macro duckdb__cte_inline() -%}not materialized{%- endmacro %}
+
+{#- `name as {{ cte_materialized() }} (...)`: compute this CTE once and store its rows before the
+    query goes on (DuckDB: `materialized`), e.g. so that its joins' hash tables are freed before
+    the next ones are built. Spark has no such keyword: nothing. -#}
+{% macro cte_materialized() -%}
+    {{ return(adapter.dispatch('cte_materialized', 'homewatch')()) }}
+{%- endmacro %}
+
+{% macro default__cte_materialized() -%}{%- endmacro %}
+
+{% macro duckdb__cte_materialized() -%}materialized{%- endmacro %}

@@ -1,4 +1,5 @@
-{{ config(materialized='table') }}
+{{ config(window_column='pattern_date', partition_by=xdb_partition_by()) }}
+-- depends_on: {{ ref('int_build_window') }}  (incremental runs start at recompute_from())
 -- Each household's own high-humidity history, for the humidity rule: one row per household,
 -- day with data and half-hour slot of the day, learned from the days before that day only.
 --   shower_pattern_share  share of the household's past days (up to shower_history_days) on
@@ -11,12 +12,20 @@
 --                         household's own long showers keep the bathroom humid
 --   days_known            past days with a bathroom humidity reading
 -- An episode is a run of steps at or above humidity_high_rh; a missing reading ends it (as in
--- the rule). A table: it reads two columns of the pivot and is small (48 rows a household-day).
+-- the rule). Small: 48 rows a household-day.
 -- A day's history holds only episodes that ended before the day began, so an episode still
 -- running when a batch ends is learned the same way by an incremental build and a full refresh.
+-- Incremental: new steps from recompute_from() on can change only the days from its date on (an
+-- episode they extend or join ended at the earliest one step before it), so an incremental build
+-- recomputes those days, from the pivot's steps of shower_history_days + 1 days before them. An
+-- episode cut by that start gets an onset before every recomputed day's history: never counted.
 
 {%- set slot_minutes = 30 %}
 {%- set reach = (var('shower_pattern_hours') * 60 / slot_minutes) | round | int %}
+{%- if is_incremental() %}
+{%- set first_day = xdb_cast('(' ~ recompute_from() ~ ')', 'date') %}
+{%- set read_from = first_day ~ ' - ' ~ xdb_interval(var('shower_history_days') + 1, 'days') %}
+{%- endif %}
 
 with
 
@@ -27,6 +36,9 @@ steps as (
         step_at,
         coalesce(humidity >= {{ var('humidity_high_rh') }}, false) as is_high
     from {{ ref('int_household_steps_pivoted') }}
+    {% if is_incremental() %}
+    where step_at >= {{ read_from }}
+    {% endif %}
 
 ),
 
@@ -59,6 +71,19 @@ days as (
     select distinct household_id, {{ xdb_cast('step_at', 'date') }} as pattern_date
     from {{ ref('int_household_steps_pivoted') }}
     where humidity is not null
+    {% if is_incremental() %}
+    and step_at >= {{ read_from }}
+    {% endif %}
+
+),
+
+pattern_days as (
+
+    -- the days this build writes: every day, or an incremental build's from recompute_from()'s date
+    select * from days
+    {% if is_incremental() %}
+    where pattern_date >= {{ first_day }}
+    {% endif %}
 
 ),
 
@@ -87,7 +112,7 @@ history as (
         days.household_id,
         days.pattern_date,
         count(distinct past_days.pattern_date) as days_known
-    from days
+    from pattern_days as days
     left join days as past_days
         on past_days.household_id = days.household_id
         and past_days.pattern_date >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
@@ -103,7 +128,7 @@ lengths as (
         days.pattern_date,
         count(episodes.onset_at) as episodes_known,
         {{ xdb_quantile('episodes.episode_minutes', var('shower_history_quantile')) }} as typical_long_minutes
-    from days
+    from pattern_days as days
     left join episodes
         on episodes.household_id = days.household_id
         and episodes.onset_at >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
@@ -119,7 +144,7 @@ slot_days as (
         days.pattern_date,
         onsets_covering.slot,
         count(distinct onsets_covering.onset_date) as days_with_onset
-    from days
+    from pattern_days as days
     inner join onsets_covering
         on onsets_covering.household_id = days.household_id
         and onsets_covering.onset_date >= days.pattern_date - {{ xdb_interval(var("shower_history_days"), 'days') }}
@@ -136,7 +161,7 @@ select
         then coalesce(slot_days.days_with_onset, 0) / {{ xdb_cast('history.days_known', 'double') }} end as shower_pattern_share,
     lengths.episodes_known,
     lengths.typical_long_minutes,
-    history.days_known
+    history.days_known{{ xdb_partition_day('history.pattern_date') }}
 from history
 cross join slots
 inner join lengths
