@@ -65,7 +65,7 @@ household_steps as (
 {#- The sensors' column groups are joined to the household's steps in stages of
     pivot_stage_sensors, each stage's rows stored (cte_materialized) before the next stage
     builds its hash tables: joined all at once, the eight sensors' hash tables are alive
-    together and spill (35-37 s at the default scale, against 19-24 s in stages of 4). -#}
+    together and spill (the timings: dbt_project.yml and docs/dbt.md). -#}
 {%- set stage_size = var('pivot_stage_sensors') | int %}
 {%- if stage_size < 1 %}
     {{ exceptions.raise_compiler_error("pivot_stage_sensors (" ~ stage_size ~ ") must be at least 1") }}
