@@ -153,7 +153,7 @@ def test_a_second_copy_exits_at_once_and_a_dead_holder_frees_the_lock(reference,
 def test_killed_during_dbt_the_next_run_completes_the_work(pending, reference, tmp_path):
     db = _copy(pending, tmp_path)
     before = _state(pending)
-    _kill_when(_spawn(db, tmp_path), "OK created sql incremental model intermediate.int_readings_gridded", db)
+    _kill_when(_spawn(db, tmp_path), "OK created sql incremental model intermediate.int_readings_missing_steps", db)
     assert _runs(db)[-1][:2] == ("running", "build")
     # dbt committed some models; the batch is not marked processed and nothing was scored
     (batch_id,), = _q(db, "select batch_id from raw.batches order by finished_at desc limit 1")

@@ -21,7 +21,8 @@ from warehouse.transform import TransformError, build
 # fct_incidents, fct_anomaly_events), which read the incremental ones' rows.
 INCREMENTAL_TABLES = [
     "intermediate.int_readings_bucketed_to_steps",
-    "intermediate.int_readings_gridded",
+    "intermediate.int_readings_missing_steps",
+    "intermediate.int_readings_gridded",     # a view: the two above
     "intermediate.int_sensor_features_rolled",
     "intermediate.int_sensor_hours",
     "intermediate.int_baselines_hour_of_day",
@@ -308,6 +309,35 @@ def test_a_derived_table_with_a_row_too_many_or_too_few_fails_its_row_count_test
     assert failed == {"int_sensor_features_rolled_one_row_per_grid_row", "int_sensor_scores_one_row_per_deviation_row"}, str(info.value)
 
 
+def test_a_missing_step_where_a_reading_is_or_twice_fails_the_grids_key_tests(built_db, tmp_path):
+    """The grid view's key is unique through its two parts (tests/generic/disjoint_keys.sql): a
+    missing step at a step that has a reading fails the disjoint test, a missing step stored
+    twice fails the missing steps' own key test, and neither is a group by over the grid."""
+    from warehouse.transform import run_dbt
+
+    db = tmp_path / "broken.duckdb"
+    shutil.copy(built_db, db)
+    select = ["test", "--select", "int_readings_missing_steps"]
+    run_dbt(select, db=db)                                  # they pass as built
+    con = duckdb.connect(str(db))
+    (n,), = con.execute("select count(*) from intermediate.int_readings_missing_steps").fetchall()
+    assert n > 0                                            # the demo's homes have gaps to test with
+    # a reading's step, as a missing one (the first steps of the build window: rows a test reads)
+    con.execute("insert into intermediate.int_readings_missing_steps by name "
+                "select household_id, sensor, sensor_kind, step_at, null::double as value, null::double as observed_value, "
+                "0::bigint as n_readings, true as is_missing, false as is_filled, 5::bigint as minutes_since_reading "
+                "from intermediate.int_readings_bucketed_to_steps order by step_at desc limit 1")
+    con.execute("insert into intermediate.int_readings_missing_steps "
+                "select * from intermediate.int_readings_missing_steps order by step_at desc limit 1 offset 1")
+    con.close()
+    with pytest.raises(TransformError) as info:
+        run_dbt(select, db=db)
+    failed = set(re.findall(r"of \d+ FAIL \d+ (\w+)", str(info.value)))
+    assert any(f.startswith("unique_combination_int_readings_missing_steps") for f in failed), str(info.value)
+    assert "int_readings_missing_steps_never_where_a_reading_is" in failed, str(info.value)
+    assert len(failed) == 2, str(info.value)
+
+
 def test_a_generic_flag_out_of_0_1_in_the_pivot_fails_its_test(built_db, tmp_path):
     """The pivot's flags columns share one range test (tests/generic/columns_between.sql)."""
     from warehouse.transform import run_dbt
@@ -335,7 +365,8 @@ def test_a_selected_build_runs_the_tests_of_what_it_built_and_of_nothing_it_left
     marts = build(db=db, select="fct_classified_anomalies")
     assert "relationships_fct_classified_anomalies_anomaly_class" in marts
     grid = build(db=db, select="+int_readings_gridded")
-    assert "unique_combination_int_readings_gridded" in grid
+    assert "unique_combination_int_readings_missing_steps" in grid
+    assert "int_readings_missing_steps_never_where_a_reading_is" in grid
     assert "int_sensor_features_rolled_one_row_per_grid_row" not in grid
 
 
