@@ -21,8 +21,7 @@ from warehouse.transform import TransformError, build
 # fct_incidents, fct_anomaly_events), which read the incremental ones' rows.
 INCREMENTAL_TABLES = [
     "intermediate.int_readings_bucketed_to_steps",
-    "intermediate.int_readings_missing_steps",
-    "intermediate.int_readings_gridded",     # a view: the two above
+    "intermediate.int_readings_missing_steps",    # with the bucketed readings, the grid (a view)
     "intermediate.int_sensor_features_rolled",
     "intermediate.int_sensor_hours",
     "intermediate.int_baselines_hour_of_day",
