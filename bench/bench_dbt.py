@@ -9,10 +9,14 @@ the full build's time.
     .venv/bin/python bench/bench_dbt.py --households 30 --days 60 --no-record   # a profile
 
 The dbt builds run as child processes (as `homewatch build` does); peak memory is that of the
-largest child (DuckDB's limit: $HOMEWATCH_DUCKDB_MEMORY, default 3.5GB). Each build's slowest
-dbt nodes (from dbt's run_results.json; two run at once, so they overlap) are printed, to say
-where the time goes. The targets are for the default scale: at a small one dbt's fixed cost
-(start-up, ~170 nodes) dominates the incremental build, so its share there says little.
+largest child (DuckDB's limit: $HOMEWATCH_DUCKDB_MEMORY, default 3.5GB). Each build's CPU
+seconds (user + system of dbt's process) are recorded beside its wall time: on a shared host the
+wall time of one build moved 1.7x within two hours (bench/RESULTS.md), so compare a change with
+its baseline back to back, by both; --baseline-cpu-s gives the CPU share too. Each build's
+slowest dbt nodes (from dbt's run_results.json; one runs at a time, HOMEWATCH_DBT_THREADS=1)
+are printed, to say where the time goes. The targets are for the default scale: at a small one
+dbt's fixed cost (start-up, ~170 nodes) dominates the incremental build, so its share there says
+little.
 """
 from __future__ import annotations
 
@@ -52,6 +56,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--baseline-s", type=float, default=BASELINE_FULL_BUILD_S,
                         help="the full build's seconds before issue 18 on this machine (target: 60%% of it)")
+    parser.add_argument("--baseline-cpu-s", type=float, default=None,
+                        help="the baseline full build's CPU seconds on this machine, to record the CPU share too")
     parser.add_argument("--no-record", action="store_true",
                         help="print the figures only (a profile at a small scale), not into bench/RESULTS.md")
     args = parser.parse_args()
@@ -59,15 +65,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         land_simulation(SimConfig(args.households, args.days), db=db)
-        with timed(figures, "full_build_s"):
+        with timed(figures, "full_build_s", "full_build_cpu_s"):
             build(db=db)
         print_slowest("full build", db)
         land_simulation(db=db, append_days=1)
-        with timed(figures, "incremental_1_day_s"):
+        with timed(figures, "incremental_1_day_s", "incremental_1_day_cpu_s"):
             build(db=db)
         print_slowest("one-day incremental build", db)
         figures["db_mb"] = round(db.stat().st_size / 2**20, 1)
     figures["full_build_share_of_baseline"] = round(figures["full_build_s"] / args.baseline_s, 3)
+    if args.baseline_cpu_s:
+        figures["full_build_cpu_share_of_baseline"] = round(figures["full_build_cpu_s"] / args.baseline_cpu_s, 3)
     figures["incremental_share"] = round(figures["incremental_1_day_s"] / figures["full_build_s"], 3)
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if args.no_record:

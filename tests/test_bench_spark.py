@@ -1,5 +1,5 @@
-"""bench/bench_spark.py's arithmetic and arguments (the benchmark itself is not run here: it
-builds on Spark for minutes)."""
+"""bench/bench_spark.py's arithmetic and arguments, and bench/_harness.py's timer (the benchmarks
+themselves are not run here: they build for minutes)."""
 from __future__ import annotations
 
 import argparse
@@ -39,3 +39,21 @@ def test_meter_counts_cpu_and_memory_of_the_process_tree():
     assert m.cpu_s >= 0.8
     assert m.peak - before >= 150 * 2**20
     assert m.wall >= m.cpu_s * 0.5
+
+
+def test_timed_counts_the_cpu_of_the_children_it_waited_for():
+    # bench/bench_dbt.py compares a build with its baseline by wall and CPU seconds; dbt is a
+    # child process, so its CPU is the children's, counted once the child has been waited for
+    import subprocess
+    import sys
+
+    from bench._harness import timed
+
+    figures: dict = {}
+    with timed(figures, "busy_s", "busy_cpu_s"):
+        subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                        "while time.process_time() - t < 0.6: pass"], check=True)
+    with timed(figures, "idle_s", "idle_cpu_s"):
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.6)"], check=True)
+    assert figures["busy_cpu_s"] >= 0.6 and figures["busy_s"] >= 0.6
+    assert figures["idle_cpu_s"] < 0.5 <= figures["idle_s"]
