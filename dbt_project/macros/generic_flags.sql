@@ -54,7 +54,7 @@ features_joined_to_baselines as (
         baselines.typical_high,
         baselines.spread,
         baselines.high_share,
-        {{ robust_scale('features.mad_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
+        {{ robust_scale('features.iqr_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
             as robust_scale
     from features
     left join baselines
@@ -141,7 +141,7 @@ flagged as (
             as collective_severity,
         case when {{ continuous }} then {{ severity('shift_z', var('level_shift_z')) }} else 0 end
             as level_shift_severity,
-        case when {{ continuous }} and stuck_count = {{ steps(var('stuck_minutes')) }} and stuck_range = 0
+        case when {{ continuous }} and is_flat
             then 1.0 else 0.0 end as stuck_severity,
         case when is_missing and not is_filled
             then {{ severity('minutes_since_reading', var('max_fill_minutes')) }} else 0 end

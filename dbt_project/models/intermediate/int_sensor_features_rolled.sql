@@ -3,12 +3,15 @@
 -- Rolling features per household, sensor and step, for any sensor: the mean over the short
 -- window (1 h) and how long the value has held. For continuous sensors also the spread over it,
 -- means over the medium (3 h) and long (24 h) windows, spread over the long one; step-to-step
--- changes and lags; a rolling robust centre (median, MAD over the medium window). The windows are
--- vars (rolling_*_hours); the columns keep their default names (mean_1h, mean_3h, mean_24h).
+-- changes and lags; a rolling robust centre and spread (the median and the interquartile range
+-- over the medium window); whether the value has held for stuck_minutes. The windows are vars
+-- (rolling_*_hours); the columns keep their default names (mean_1h, mean_3h, mean_24h).
 
 {{- check_rolling_windows() }}
 {%- set part = "partition by household_id, sensor order by step_at" %}
 {%- set stuck_steps = steps(var('stuck_minutes')) | int %}
+{#- held for stuck_steps steps: the last change at least stuck_steps - 1 steps back -#}
+{%- set held_seconds = ((stuck_steps - 1) * (grid_step_seconds() | trim | float)) | int %}
 {%- set short_steps = steps(60 * var('rolling_short_hours')) | int %}
 {%- set medium_steps = steps(60 * var('rolling_medium_hours')) | int %}
 {%- set long_steps = steps(60 * var('rolling_long_hours')) | int %}
@@ -50,9 +53,9 @@ grid as {{ cte_inline() }} (
     -- and about twice as fast as RANGE frames.
     -- Binary sensors (door, motion, alarm: 40% of the rows) get the activity features their
     -- rules and the classifier use (the last hour's share of active steps, how long the state
-    -- has held); the step changes, the longer means and the spread, robust-centre and flatline
-    -- windows, which only continuous signals' flags and scores read, are null for them and cost
-    -- nothing (57 s alone against 62 s at the default scale, two runs each).
+    -- has held); the step changes, the longer means and the spread and robust-centre windows,
+    -- which only continuous signals' flags and scores read, are null for them and cost nothing
+    -- (57 s alone against 62 s at the default scale, two runs each).
     select
         *,
         avg(value) over w_1h as mean_1h,
@@ -63,24 +66,20 @@ grid as {{ cte_inline() }} (
         avg(value) over w_3h_before as mean_3h_before,
         stddev_samp(value) over w_1h as std_1h,
         stddev_samp(value) over w_24h as std_24h,
-        {{ xdb_median('value', over='w_3h') }} as median_3h,
-        {{ xdb_mad('value', over='w_3h') }} as mad_3h,
+        -- one window for the median and the interquartile range (a rolling MAD took about eight
+        -- times as long: docs/dbt.md, "What a build costs")
+        {{ xdb_quantiles('value', '0.25, 0.5, 0.75', over='w_3h') }} as quartiles_3h,
         stddev_samp(delta_1) over w_1h as delta_std_1h,
         stddev_samp(delta_1) over w_24h as delta_std_24h,
-        max(value) over w_stuck - min(value) over w_stuck as stuck_range,
-        count(value) over w_stuck as stuck_count,
         {%- else %}
         {{ xdb_cast('null', 'double') }} as mean_3h,
         {{ xdb_cast('null', 'double') }} as mean_24h,
         {{ xdb_cast('null', 'double') }} as mean_3h_before,
         {{ xdb_cast('null', 'double') }} as std_1h,
         {{ xdb_cast('null', 'double') }} as std_24h,
-        {{ xdb_cast('null', 'double') }} as median_3h,
-        {{ xdb_cast('null', 'double') }} as mad_3h,
+        {{ xdb_cast('null', 'double[]') }} as quartiles_3h,
         {{ xdb_cast('null', 'double') }} as delta_std_1h,
         {{ xdb_cast('null', 'double') }} as delta_std_24h,
-        {{ xdb_cast('null', 'double') }} as stuck_range,
-        {{ xdb_cast('null', 'bigint') }} as stuck_count,
         {%- endif %}
         max(changed_at) over w_history as last_change_at
     from {{ kind }}_steps_compared
@@ -90,7 +89,6 @@ grid as {{ cte_inline() }} (
         w_3h_before as ({{ part }} rows between {{ 2 * medium_steps - 1 }} preceding
                         and {{ medium_steps }} preceding),
         w_24h as ({{ part }} rows between {{ long_steps - 1 }} preceding and current row),
-        w_stuck as ({{ part }} rows between {{ stuck_steps - 1 }} preceding and current row),
         w_history as ({{ part }} rows between unbounded preceding and current row)
 
 ),
@@ -122,10 +120,15 @@ features as (
         mean_1h, std_1h,
         mean_3h,
         mean_24h, std_24h,
-        median_3h, mad_3h,
+        {{ xdb_list_element('quartiles_3h', 2) }} as median_3h,
+        {{ xdb_list_element('quartiles_3h', 3) }} - {{ xdb_list_element('quartiles_3h', 1) }} as iqr_3h,
         delta_std_1h, delta_std_24h,
-        stuck_range, stuck_count,
         mean_3h_before,
+        -- a continuous sensor whose last stuck_minutes of steps all held one value (read from the
+        -- last change, which is exact on the regular grid: a null step is a change; a window's
+        -- max, min and count cost about 14 CPU seconds more at the default scale)
+        coalesce(sensor_kind = 'continuous' and value is not null
+                 and last_change_at <= step_at - {{ xdb_interval(held_seconds, 'seconds') }}, false) as is_flat,
         -- capped at the context window, which is all an incremental build can see
         least(coalesce({{ xdb_date_diff('minute', 'last_change_at', 'step_at') }}, {{ var('context_hours') }} * 60),
               {{ var('context_hours') }} * 60) as minutes_since_change
