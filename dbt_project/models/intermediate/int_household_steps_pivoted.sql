@@ -70,8 +70,14 @@ household_steps as (
 {%- if stage_size < 1 %}
     {{ exceptions.raise_compiler_error("pivot_stage_sensors (" ~ stage_size ~ ") must be at least 1") }}
 {%- endif %}
+{#- The narrowest column groups are joined first: the first stage's rows are stored while the
+    next stage's hash tables are built, so the wide groups (the continuous sensors') go last. -#}
+{%- set by_width = [] %}
+{%- for s in sensors %}{% do by_width.append([read_columns.get(s, every_column) | length, loop.index0, s]) %}{% endfor %}
+{%- set join_order = [] %}
+{%- for entry in by_width | sort %}{% do join_order.append(entry[2]) %}{% endfor %}
 {%- set stages = [] %}
-{%- for i in range(0, sensors | length, stage_size) %}{% do stages.append(sensors[i:i + stage_size]) %}{% endfor %}
+{%- for i in range(0, join_order | length, stage_size) %}{% do stages.append(join_order[i:i + stage_size]) %}{% endfor %}
 {%- for stage in stages %}
 {%- set previous = 'household_steps' if loop.first else 'stage_' ~ (loop.index - 1) %}
 
@@ -109,4 +115,15 @@ stage_{{ loop.index }} as {{ cte_materialized() }} (
 ){{ ',' if not loop.last }}
 {%- endfor %}
 
-select *{{ xdb_partition_day('step_at') }} from pivoted
+-- the columns in the order of known_sensors, whatever order they were joined in
+select
+    household_id,
+    step_at,
+    {%- for s in sensors %}
+    {%- set last_sensor = loop.last %}
+    {%- for c in read_columns.get(s, every_column) %}
+    {{ s if c == 'value' else s ~ '_' ~ c }}{{ "," if not (loop.last and last_sensor) }}
+    {%- endfor %}
+    {%- endfor %}
+    {{- xdb_partition_day('step_at') }}
+from pivoted
