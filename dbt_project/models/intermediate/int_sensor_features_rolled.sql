@@ -3,9 +3,9 @@
 -- Rolling features per household, sensor and step, for any sensor: the mean over the short
 -- window (1 h) and how long the value has held. For continuous sensors also the spread over it,
 -- means over the medium (3 h) and long (24 h) windows, spread over the long one; step-to-step
--- changes and lags; a rolling robust centre and spread (the median and the interquartile range
--- over the medium window); whether the value has held for stuck_minutes. The windows are vars
--- (rolling_*_hours); the columns keep their default names (mean_1h, mean_3h, mean_24h).
+-- changes and lags; a rolling robust centre (median, MAD over the medium window); whether the
+-- value has held for stuck_minutes. The windows are vars (rolling_*_hours); the columns keep
+-- their default names (mean_1h, mean_3h, mean_24h).
 
 {{- check_rolling_windows() }}
 {%- set part = "partition by household_id, sensor order by step_at" %}
@@ -66,9 +66,8 @@ grid as {{ cte_inline() }} (
         avg(value) over w_3h_before as mean_3h_before,
         stddev_samp(value) over w_1h as std_1h,
         stddev_samp(value) over w_24h as std_24h,
-        -- one window for the median and the interquartile range (a rolling MAD took about eight
-        -- times as long: docs/dbt.md, "What a build costs")
-        {{ xdb_quantiles('value', '0.25, 0.5, 0.75', over='w_3h') }} as quartiles_3h,
+        {{ xdb_median('value', over='w_3h') }} as median_3h,
+        {{ xdb_mad('value', over='w_3h') }} as mad_3h,
         stddev_samp(delta_1) over w_1h as delta_std_1h,
         stddev_samp(delta_1) over w_24h as delta_std_24h,
         {%- else %}
@@ -77,7 +76,8 @@ grid as {{ cte_inline() }} (
         {{ xdb_cast('null', 'double') }} as mean_3h_before,
         {{ xdb_cast('null', 'double') }} as std_1h,
         {{ xdb_cast('null', 'double') }} as std_24h,
-        {{ xdb_cast('null', 'double[]') }} as quartiles_3h,
+        {{ xdb_cast('null', 'double') }} as median_3h,
+        {{ xdb_cast('null', 'double') }} as mad_3h,
         {{ xdb_cast('null', 'double') }} as delta_std_1h,
         {{ xdb_cast('null', 'double') }} as delta_std_24h,
         {%- endif %}
@@ -120,8 +120,7 @@ features as (
         mean_1h, std_1h,
         mean_3h,
         mean_24h, std_24h,
-        {{ xdb_list_element('quartiles_3h', 2) }} as median_3h,
-        {{ xdb_list_element('quartiles_3h', 3) }} - {{ xdb_list_element('quartiles_3h', 1) }} as iqr_3h,
+        median_3h, mad_3h,
         delta_std_1h, delta_std_24h,
         mean_3h_before,
         -- a continuous sensor whose last stuck_minutes of steps all held one value (read from the
