@@ -59,6 +59,7 @@ def test_labelled_alerts_become_steps_of_their_class_split_by_alert_id(labelled)
 def test_finetuning_makes_a_new_version_of_plain_files_and_a_worse_one_is_not_promoted(labelled, trained,
                                                                                       monkeypatch):
     from models_ml import evaluate as ev
+    from models_ml import finetune as ft
 
     base = trained[1].version
     before = _registry(labelled)
@@ -74,14 +75,19 @@ def test_finetuning_makes_a_new_version_of_plain_files_and_a_worse_one_is_not_pr
         return out
 
     monkeypatch.setattr(ev, "evaluate", judged)
+    # ...and on the held-out labels the base model is judged as if it called none of them right, so
+    # the new one beats it there whatever it learnt (how a wrecked model lands on them varies with
+    # the features): the simulator check alone must stop it
+    real_accuracy = ft._accuracy
+    monkeypatch.setattr(ft, "_accuracy", lambda sess, meta, steps: (
+        0.0 if meta["model_version"] == base else real_accuracy(sess, meta, steps)))
     # a learning rate a thousand times too high wrecks the model: it must not be promoted
     outcome = finetune(labelled, FinetuneConfig(epochs=2, lr=0.3, feedback_share=0.8), progress=lambda m: None)
     assert outcome.base_version == base and outcome.version != base
     f = outcome.figures
-    # it learnt to call the held-out labelled steps right (false alarms: normal) more often, but it
-    # is worse on the simulator's test households (macro-F1, event recall or false alarms: which
-    # one depends on how it wrecked): the simulator check alone stops it
-    assert f["heldout_label_accuracy"] > f["base_heldout_label_accuracy"]
+    # better on the held-out labels, but worse on the simulator's test households (macro-F1, event
+    # recall or false alarms: which one depends on how it wrecked)
+    assert f["heldout_label_accuracy"] > f["base_heldout_label_accuracy"] == 0.0
     assert not not_worse_on_simulator(f) and not outcome.promoted
     after = _registry(labelled)
     assert after[base] == "production/trained" and after[outcome.version] == "candidate/finetuned"

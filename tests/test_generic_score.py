@@ -176,7 +176,7 @@ def _features(household, step_at, minutes_since_change=10, value=21.0) -> dict:
             "value": value, "observed_value": value, "is_missing": False, "is_filled": False,
             "minutes_since_reading": 0, "delta_1": 0.0, "lag_1": value, "lead_1": value,
             "mean_1h": 21.0, "std_1h": 0.1, "mean_3h": 21.0,
-            "mean_24h": 20.0, "std_24h": 1.0, "median_3h": 21.0, "mad_3h": 0.1, "delta_std_1h": 0.1,
+            "mean_24h": 20.0, "std_24h": 1.0, "median_3h": 21.0, "robust_std_3h": 0.14826, "delta_std_1h": 0.1,
             "delta_std_24h": 0.1, "is_flat": False, "mean_3h_before": 21.0,
             "minutes_since_change": minutes_since_change}
 
@@ -437,7 +437,7 @@ def test_on_a_1_second_grid_the_level_is_the_last_60_steps_against_the_robust_tr
     rows = []
     for i, v in enumerate(values):
         row = _features("s", str(ts("2025-06-01 12:00") + pd.Timedelta(seconds=i)), value=v)
-        row.update({"mean_1h": 100.0, "mean_24h": 100.0, "std_24h": 0.1, "mad_3h": 0.1, "lag_1": v, "lead_1": v})
+        row.update({"mean_1h": 100.0, "mean_24h": 100.0, "std_24h": 0.1, "robust_std_3h": 0.14826, "lag_1": v, "lead_1": v})
         rows.append(row)
     out = run_model(tmp_path, compiled_1s["int_sensor_deviations"], {
         "intermediate.int_sensor_features_rolled": pd.DataFrame(rows),

@@ -54,7 +54,7 @@ features_joined_to_baselines as (
         baselines.typical_high,
         baselines.spread,
         baselines.high_share,
-        {{ robust_scale('features.mad_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
+        {{ robust_scale('features.robust_std_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
             as robust_scale
     from features
     left join baselines

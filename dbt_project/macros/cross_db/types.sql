@@ -16,7 +16,8 @@
 
 {% macro spark__xdb_cast(expr, type) -%}
     {%- set spark_types = {'varchar': 'string', 'text': 'string', 'integer': 'int', 'ubigint': 'decimal(20, 0)',
-                           'utinyint': 'smallint', 'timestamptz': 'timestamp'} -%}
+                           'utinyint': 'smallint', 'timestamptz': 'timestamp',
+                           'double[]': 'array<double>'} -%}
     cast({{ expr }} as {{ spark_types.get(type | lower, type) }})
 {%- endmacro %}
 

@@ -109,7 +109,7 @@ features_joined as (
         ranges.past_max_unchanged_minutes,
         ranges.past_max_unchanged_any_hour_minutes,
         {{ scale_floor('sensor_types.typical_level', 'features.mean_24h') }} as spread_floor,
-        {{ robust_scale('features.mad_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
+        {{ robust_scale('features.robust_std_3h', 'features.std_24h', 'sensor_types.typical_level', 'features.mean_24h') }}
             as robust_scale
     from {{ 'features_scaled as features' if sub_minute else 'features' }}
     left join baselines

@@ -31,7 +31,7 @@ first_pass_flagged as (
         or is_flat
         or (sensor_kind = 'continuous'
             and abs(value - median_3h)
-                > {{ var('point_z') }} * {{ robust_scale('mad_3h', 'std_24h', 'sensor_types.typical_level', 'mean_24h') }})
+                > {{ var('point_z') }} * {{ robust_scale('robust_std_3h', 'std_24h', 'sensor_types.typical_level', 'mean_24h') }})
             as is_excluded
     from features
     left join sensor_types on features.sensor = sensor_types.sensor
