@@ -32,6 +32,13 @@
 {%- set sources = {'expected': 'expected_value'} %}
 {#- a sensor the home lacks reads as missing, with no generic flag -#}
 {%- set absent = {'is_missing': 'true', 'is_filled': 'false', 'anomaly_score': '0', 'health_score': '0'} %}
+{#- each sensor's columns, named once: [column, name in the pivot] -#}
+{%- set columns_of = {} %}
+{%- for s in sensors %}
+{%- set named = [] %}
+{%- for c in read_columns.get(s, every_column) %}{% do named.append([c, s if c == 'value' else s ~ '_' ~ c]) %}{% endfor %}
+{%- do columns_of.update({s: named}) %}
+{%- endfor %}
 
 with
 
@@ -53,8 +60,8 @@ household_steps as (
     select
         household_id,
         step_at,
-        {%- for c in read_columns.get(s, every_column) %}
-        {{ sources.get(c, c) }} as {{ s if c == 'value' else s ~ '_' ~ c }}{{ "," if not loop.last }}
+        {%- for c, name in columns_of[s] %}
+        {{ sources.get(c, c) }} as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     from ({{ generic_flags(sensors=[s]) }}) as flags
     {{ recompute_filter() }}
@@ -73,7 +80,7 @@ household_steps as (
 {#- The narrowest column groups are joined first: the first stage's rows are stored while the
     next stage's hash tables are built, so the wide groups (the continuous sensors') go last. -#}
 {%- set by_width = [] %}
-{%- for s in sensors %}{% do by_width.append([read_columns.get(s, every_column) | length, loop.index0, s]) %}{% endfor %}
+{%- for s in sensors %}{% do by_width.append([columns_of[s] | length, loop.index0, s]) %}{% endfor %}
 {%- set join_order = [] %}
 {%- for entry in by_width | sort %}{% do join_order.append(entry[2]) %}{% endfor %}
 {%- set stages = [] %}
@@ -96,8 +103,7 @@ stage_{{ loop.index }} as {{ cte_materialized() }} (
         {%- endif %}
         {%- for s in stage %}
         {%- set last_sensor = loop.last %}
-        {%- for c in read_columns.get(s, every_column) %}
-        {%- set name = s if c == 'value' else s ~ '_' ~ c %}
+        {%- for c, name in columns_of[s] %}
         {%- if c in absent %}
         coalesce({{ s }}_steps.{{ name }}, {{ absent[c] }}) as {{ name }}{{ "," if not (loop.last and last_sensor) }}
         {%- else %}
@@ -121,8 +127,8 @@ select
     step_at,
     {%- for s in sensors %}
     {%- set last_sensor = loop.last %}
-    {%- for c in read_columns.get(s, every_column) %}
-    {{ s if c == 'value' else s ~ '_' ~ c }}{{ "," if not (loop.last and last_sensor) }}
+    {%- for c, name in columns_of[s] %}
+    {{ name }}{{ "," if not (loop.last and last_sensor) }}
     {%- endfor %}
     {%- endfor %}
     {{- xdb_partition_day('step_at') }}
