@@ -44,13 +44,16 @@ sensor_types as (
     hours. An incremental build needs only the days from recompute_from() on (a day or two),
     and windows would compute all 29 days' to keep those: there each target hour joins its own
     past days (about 20 rows each), ten times faster. `past.`/`over` pick the form; the
-    incremental == full refresh test holds the two to the same rows. -#}
+    incremental == full refresh test holds the two to the same rows. Either form gathers each
+    column's past days into a list once, and the medians and MADs are read from the lists
+    (xdb_list in macros/cross_db/aggregates.sql): six windowed medians and MADs over the one
+    frame cost 31 CPU s at the default scale, three windowed lists 18, the same rows. -#}
 {%- set incremental = is_incremental() %}
 {%- set p = 'past.' if incremental else '' %}
 {%- set over = '' if incremental else ' over past_days' %}
 {%- set over_name = none if incremental else 'past_days' %}
 {%- set t = 'targets.' if incremental else '' %}
-past_days_summarised as (
+past_days_listed as (
 
     select
         {{ t }}household_id,
@@ -59,12 +62,10 @@ past_days_summarised as (
         {{ t }}baseline_date,
         {{ t }}hour_of_day,
         {{ t }}is_weekend,
-        {{ xdb_median(p ~ 'hour_median', over=over_name) }} as expected_value,
+        {{ xdb_list(p ~ 'hour_median', over=over_name) }} as past_hour_medians,
+        {{ xdb_list(p ~ 'hour_min', over=over_name) }} as past_hour_mins,
+        {{ xdb_list(p ~ 'hour_max', over=over_name) }} as past_hour_maxes,
         avg({{ p }}hour_mean){{ over }} as expected_mean,
-        {{ xdb_mad(p ~ 'hour_median', over=over_name) }} as day_to_day_mad,
-        {{ xdb_median(p ~ 'hour_min', over=over_name) }} as typical_low,
-        {{ xdb_median(p ~ 'hour_max', over=over_name) }} as typical_high,
-        greatest({{ xdb_mad(p ~ 'hour_min', over=over_name) }}, {{ xdb_mad(p ~ 'hour_max', over=over_name) }}) as band_mad,
         avg({{ p }}hour_std){{ over }} as within_hour_std,
         {% if incremental -%}
         -- (a target with no past day at all joins one null row: no share, as over an empty frame)
@@ -94,6 +95,28 @@ past_days_summarised as (
         range between {{ xdb_date_interval(var("baseline_days"), 'days') }} preceding and {{ xdb_date_interval(1, 'day') }} preceding
     )
     {%- endif %}
+
+),
+
+past_days_summarised as (
+
+    select
+        household_id,
+        sensor,
+        sensor_kind,
+        baseline_date,
+        hour_of_day,
+        is_weekend,
+        {{ xdb_list_median('past_hour_medians') }} as expected_value,
+        expected_mean,
+        {{ xdb_list_mad('past_hour_medians') }} as day_to_day_mad,
+        {{ xdb_list_median('past_hour_mins') }} as typical_low,
+        {{ xdb_list_median('past_hour_maxes') }} as typical_high,
+        greatest({{ xdb_list_mad('past_hour_mins') }}, {{ xdb_list_mad('past_hour_maxes') }}) as band_mad,
+        within_hour_std,
+        high_share,
+        n_days
+    from past_days_listed
 
 ),
 
