@@ -15,16 +15,18 @@ import duckdb
 import pandas as pd
 import pytest
 
+from warehouse.project_vars import dbt_var
 from warehouse.transform import DBT_PROJECT_DIR, dbt_target_path, run_dbt
 
 # the logic's tests pin the alert threshold they were worked out for (the default is chosen on
 # the simulator's training households and may move)
 STEP_VARS = {"step_minutes": 5, "incident_alert_p": 1e-4}
 PRIOR_STEPS = 1440 // 5          # score_prior_days (1) of 5-minute steps
-LADDER = [0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]
+LADDER = dbt_var("score_ladder")   # [0.5, 1, 2, ... 48]
 
 
-MODELS = {"int_sensor_scores": "intermediate", "int_sensor_deviations": "intermediate",
+MODELS = {"int_sensor_scores": "intermediate", "int_sensor_score_hours": "intermediate",
+          "int_sensor_deviations": "intermediate",
           "int_sensor_incident_steps": "intermediate", "int_sensor_incidents": "intermediate",
           "fct_incidents": "marts"}
 
@@ -97,6 +99,37 @@ def _deviation(household, step_at, z_level=None, z_range=None, is_stuck=False, z
             "is_missing": False, "is_filled": False, "expected_value": 0.0, "expected_spread": 1.0,
             "baseline_weight": 0.0, "z_spike": None, "z_level": z_level, "z_sustained": None,
             "z_range": z_range, "z_hold": z_hold, "minutes_since_change": 5, "stuck_limit_minutes": 720.0, "is_stuck": is_stuck}
+
+
+def test_the_hour_counts_are_how_many_steps_reach_each_rung_even_sixty_of_them(tmp_path, compiled):
+    """int_sensor_score_hours: per hour and channel, how many steps have a z (n_<channel>) and how
+    many reach each rung (|z| >= rung, a z on the rung included). The counts travel packed, 6 bits
+    each, so an hour of 60 steps (a 1-minute grid's) that all reach every rung must come out as
+    60 in every slot, not spill into the next."""
+    channels = ["spike", "level", "sustained", "range", "hold"]
+    steps = []
+    for minute in range(60):   # hour 1: every spike z beyond the top rung, level z on the first rung
+        steps.append({"step_at": ts("2025-01-03 00:00") + pd.Timedelta(minutes=minute), "z_spike": 1000.0,
+                      "z_level": -LADDER[0], "z_sustained": None, "z_range": LADDER[minute % len(LADDER)],
+                      "z_hold": (-1) ** minute * 0.3 * minute})
+    for minute, z in enumerate([None, 0.0, 0.49, 0.5, -2.0, 7.9, -8.0, 48.0, 47.99]):   # hour 2
+        steps.append({"step_at": ts("2025-01-03 01:00") + pd.Timedelta(minutes=5 * minute),
+                      **{f"z_{c}": z for c in channels}})
+    deviations = pd.DataFrame([{**_deviation("h1", "2025-01-03 00:00"), **step} for step in steps])
+    for col in [f"z_{c}" for c in channels]:
+        deviations[col] = deviations[col].astype("float64")
+    out = run_model(tmp_path, compiled["int_sensor_score_hours"], {"intermediate.int_sensor_deviations": deviations})
+    assert len(out) == 2
+    for row in out.itertuples():
+        hour = deviations[deviations.step_at.dt.floor("h") == row.hour_at]
+        for c in channels:
+            z = hour[f"z_{c}"].dropna().abs()
+            assert getattr(row, f"n_{c}") == len(z), (row.hour_at, c)
+            for i, rung in enumerate(LADDER):
+                assert getattr(row, f"{c}_{i}") == (z >= rung).sum(), (row.hour_at, c, rung)
+    first = out[out.hour_at == ts("2025-01-03 00:00")].iloc[0]
+    assert [first[f"spike_{i}"] for i in range(len(LADDER))] == [60] * len(LADDER)
+    assert first["n_sustained"] == 0 and first["level_0"] == 60 and first["level_1"] == 0
 
 
 def test_the_score_is_the_tail_probability_of_the_series_own_recent_past(tmp_path, compiled):
@@ -239,11 +272,13 @@ def test_the_hold_channel_is_the_smallest_departure_held_on_one_side_for_score_h
     flips[20] = -0.5                    # it changed sides once
     down = [-4.0 - 0.2 * (i % 2) for i in range(hold_steps)]
     down[30] = -2.5
+    gap = [2.0] * (2 * hold_steps + 2)
+    gap[hold_steps + 1] = None          # no z (no 1 h mean) at one step: no window through it is whole
     rows = []
-    for household, zs in (("up", up), ("flips", flips), ("down", down)):
+    for household, zs in (("up", up), ("flips", flips), ("down", down), ("gap", gap)):
         for i, z in enumerate(zs):
             row = _features(household, str(ts("2025-01-10 12:00") + pd.Timedelta(minutes=5 * i)))
-            row["mean_1h"] = 20.0 + z
+            row["mean_1h"] = None if z is None else 20.0 + z
             rows.append(row)
     out = run_model(tmp_path, compiled["int_sensor_deviations"], {
         "intermediate.int_sensor_features_rolled": pd.DataFrame(rows),
@@ -259,6 +294,11 @@ def test_the_hold_channel_is_the_smallest_departure_held_on_one_side_for_score_h
     assert got["up"].z_hold[hold_steps + 5] == pytest.approx(2.0)
     assert got["flips"].z_hold[hold_steps - 1] == 0
     assert got["down"].z_hold[hold_steps - 1] == pytest.approx(-2.5)
+    # a missing z leaves every window through it without a hold, and the windows after it whole
+    hold = got["gap"].z_hold
+    assert hold[hold_steps] == pytest.approx(2.0)
+    assert hold[hold_steps + 1: 2 * hold_steps + 1].isna().all()
+    assert hold[2 * hold_steps + 1] == pytest.approx(2.0)
 
 
 # --------------------------------------------------------------------------- incidents

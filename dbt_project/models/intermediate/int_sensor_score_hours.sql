@@ -20,7 +20,24 @@ deviations as (
 
 ),
 
-counted as (
+{#- Each channel's 13 counts (n and one per rung) travel packed, 8 to a double, 6 bits each: a
+    bucket holds at most 60 steps (macros/score_calibration.sql), so each count stays below 64
+    and 8 of them below 2^48, where doubles are exact. A step adds to its channel's slots in one
+    CASE (each rung implies the ones below it, and every rung implies a z), and the group by
+    sums 10 doubles instead of taking 65 filtered counts: the model's SQL alone at the default
+    scale, 7.4-7.7 s (14.4-14.9 CPU s) -> 3.6-5.1 s (7.0-7.9), the same rows. -#}
+{%- set per_sum = 8 %}
+{%- if var('score_ladder') != var('score_ladder') | sort | unique | list %}
+    {{ exceptions.raise_compiler_error("score_ladder (" ~ var('score_ladder') ~ ") must rise strictly: each rung's count includes the steps of the rungs above it") }}
+{%- endif %}
+{%- set slot_conditions = {} %}
+{%- for c in channels %}
+{%- set conditions = ['z_' ~ c ~ ' is not null'] %}
+{%- for rung in var('score_ladder') %}{% do conditions.append('abs(z_' ~ c ~ ') >= ' ~ rung) %}{% endfor %}
+{%- do slot_conditions.update({c: conditions}) %}
+{%- endfor %}
+
+stepped as (
 
     select
         household_id,
@@ -28,14 +45,60 @@ counted as (
         {{ score_bucket('step_at') }} as hour_at,
         {%- set columns = [] %}
         {%- for c in channels %}
-        {%- do columns.append('count(z_' ~ c ~ ') as n_' ~ c) %}
-        {%- for rung in var('score_ladder') %}
-        {%- do columns.append('count(*) filter (where abs(z_' ~ c ~ ') >= ' ~ rung ~ ') as ' ~ c ~ '_' ~ loop.index0) %}
+        {%- set conditions = slot_conditions[c] %}
+        {%- for first in range(0, conditions | length, per_sum) %}
+        {%- set group = conditions[first:first + per_sum] %}
+        {%- set cases = [] %}
+        {%- for k in range(group | length - 1, -1, -1) %}
+        {%- set ns = namespace(packed=0) %}
+        {%- for j in range(k + 1) %}{% set ns.packed = ns.packed + 64 ** j %}{% endfor %}
+        {%- do cases.append('when ' ~ group[k] ~ ' then ' ~ xdb_cast(ns.packed, 'double')) %}
+        {%- endfor %}
+        {%- do columns.append('case ' ~ cases | join(' ') ~ ' else ' ~ xdb_cast(0, 'double') ~ ' end as ' ~ c ~ '_packed_' ~ (first // per_sum)) %}
         {%- endfor %}
         {%- endfor %}
         {{ columns | join(',\n        ') }}
     from deviations
+
+),
+
+packed as (
+
+    select
+        household_id,
+        sensor,
+        hour_at,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- for first in range(0, slot_conditions[c] | length, per_sum) %}
+        {%- do columns.append('sum(' ~ c ~ '_packed_' ~ (first // per_sum) ~ ') as ' ~ c ~ '_packed_' ~ (first // per_sum)) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from stepped
     group by household_id, sensor, hour_at
+
+),
+
+counted as (
+
+    -- slot j of a packed sum S: floor(S / 64^j) - 64 * floor(S / 64^(j + 1)), exact in doubles
+    select
+        household_id,
+        sensor,
+        hour_at,
+        {%- set columns = [] %}
+        {%- for c in channels %}
+        {%- set names = ['n_' ~ c] %}
+        {%- for rung in var('score_ladder') %}{% do names.append(c ~ '_' ~ loop.index0) %}{% endfor %}
+        {%- for name in names %}
+        {%- set packed = c ~ '_packed_' ~ (loop.index0 // per_sum) %}
+        {%- set j = loop.index0 % per_sum %}
+        {%- do columns.append(xdb_cast('floor(' ~ packed ~ ' / ' ~ (64 ** j) ~ '.0) - 64 * floor(' ~ packed ~ ' / ' ~ (64 ** (j + 1)) ~ '.0)', 'bigint') ~ ' as ' ~ name) %}
+        {%- endfor %}
+        {%- endfor %}
+        {{ columns | join(',\n        ') }}
+    from packed
 
 )
 
