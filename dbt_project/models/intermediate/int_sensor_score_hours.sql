@@ -30,11 +30,16 @@ deviations as (
 {%- if var('score_ladder') != var('score_ladder') | sort | unique | list %}
     {{ exceptions.raise_compiler_error("score_ladder (" ~ var('score_ladder') ~ ") must rise strictly: each rung's count includes the steps of the rungs above it") }}
 {%- endif %}
-{%- set slot_conditions = {} %}
+{#- packs[c]: the channel's packed sums, [name, the conditions of its slots], slot 0 first -#}
+{%- set packs = {} %}
 {%- for c in channels %}
 {%- set conditions = ['z_' ~ c ~ ' is not null'] %}
 {%- for rung in var('score_ladder') %}{% do conditions.append('abs(z_' ~ c ~ ') >= ' ~ rung) %}{% endfor %}
-{%- do slot_conditions.update({c: conditions}) %}
+{%- set sums = [] %}
+{%- for first in range(0, conditions | length, per_sum) %}
+{%- do sums.append([c ~ '_packed_' ~ (first // per_sum), conditions[first:first + per_sum]]) %}
+{%- endfor %}
+{%- do packs.update({c: sums}) %}
 {%- endfor %}
 
 stepped as (
@@ -45,16 +50,14 @@ stepped as (
         {{ score_bucket('step_at') }} as hour_at,
         {%- set columns = [] %}
         {%- for c in channels %}
-        {%- set conditions = slot_conditions[c] %}
-        {%- for first in range(0, conditions | length, per_sum) %}
-        {%- set group = conditions[first:first + per_sum] %}
+        {%- for name, group in packs[c] %}
         {%- set cases = [] %}
         {%- for k in range(group | length - 1, -1, -1) %}
         {%- set ns = namespace(packed=0) %}
         {%- for j in range(k + 1) %}{% set ns.packed = ns.packed + 64 ** j %}{% endfor %}
         {%- do cases.append('when ' ~ group[k] ~ ' then ' ~ xdb_cast(ns.packed, 'double')) %}
         {%- endfor %}
-        {%- do columns.append('case ' ~ cases | join(' ') ~ ' else ' ~ xdb_cast(0, 'double') ~ ' end as ' ~ c ~ '_packed_' ~ (first // per_sum)) %}
+        {%- do columns.append('case ' ~ cases | join(' ') ~ ' else ' ~ xdb_cast(0, 'double') ~ ' end as ' ~ name) %}
         {%- endfor %}
         {%- endfor %}
         {{ columns | join(',\n        ') }}
@@ -70,8 +73,8 @@ packed as (
         hour_at,
         {%- set columns = [] %}
         {%- for c in channels %}
-        {%- for first in range(0, slot_conditions[c] | length, per_sum) %}
-        {%- do columns.append('sum(' ~ c ~ '_packed_' ~ (first // per_sum) ~ ') as ' ~ c ~ '_packed_' ~ (first // per_sum)) %}
+        {%- for name, group in packs[c] %}
+        {%- do columns.append('sum(' ~ name ~ ') as ' ~ name) %}
         {%- endfor %}
         {%- endfor %}
         {{ columns | join(',\n        ') }}
@@ -92,7 +95,7 @@ counted as (
         {%- set names = ['n_' ~ c] %}
         {%- for rung in var('score_ladder') %}{% do names.append(c ~ '_' ~ loop.index0) %}{% endfor %}
         {%- for name in names %}
-        {%- set packed = c ~ '_packed_' ~ (loop.index0 // per_sum) %}
+        {%- set packed = packs[c][loop.index0 // per_sum][0] %}
         {%- set j = loop.index0 % per_sum %}
         {%- do columns.append(xdb_cast('floor(' ~ packed ~ ' / ' ~ (64 ** j) ~ '.0) - 64 * floor(' ~ packed ~ ' / ' ~ (64 ** (j + 1)) ~ '.0)', 'bigint') ~ ' as ' ~ name) %}
         {%- endfor %}
